@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Backend is the only way Phoenix reaches containers. Built-in stages, Lua
+// hooks and the pct shim of shell hooks all go through it.
+//
+// Read methods (Status, List, Config, ListSnapshots) never change anything.
+// Every other method mutates, except Exec, which runs a command in the
+// container; dry-run records Exec calls and answers them with code 0.
+//
+// Errors keep the underlying tool's message (pct's stderr, for example).
+type Backend interface {
+	// Name is "pct", "lxc", "dry-run", "fake".
+	Name() string
+
+	// Status reports whether ctid exists and whether it runs.
+	Status(ctx context.Context, ctid int) (Status, error)
+	// List returns every container on the host, sorted by CTID.
+	List(ctx context.Context) ([]ListEntry, error)
+	// Config returns the container's configuration as `pct config` prints
+	// it: key -> value (lxc.* raw lines under their key, joined by "\n"
+	// when repeated). ErrNotExist when the container does not exist.
+	Config(ctx context.Context, ctid int) (map[string]string, error)
+	// ListSnapshots returns the snapshot names, without "current".
+	ListSnapshots(ctx context.Context, ctid int) ([]string, error)
+
+	Create(ctx context.Context, spec CreateSpec) error
+	Clone(ctx context.Context, spec CloneSpec) error
+	// Set applies options (`pct set CTID --key value ...`); Delete lists
+	// keys to remove.
+	Set(ctx context.Context, ctid int, opts []Option, del []string) error
+	// AppendRaw adds raw lxc.* lines to the container's configuration,
+	// for the legacy GPU passthrough.
+	AppendRaw(ctx context.Context, ctid int, lines []string) error
+	Start(ctx context.Context, ctid int) error
+	Stop(ctx context.Context, ctid int) error
+	Shutdown(ctx context.Context, ctid int, timeout time.Duration) error
+	Snapshot(ctx context.Context, ctid int, name string) error
+	Destroy(ctx context.Context, ctid int) error
+	// Push writes content to dest inside the container.
+	Push(ctx context.Context, ctid int, dest string, content []byte, opts PushOptions) error
+	// Exec runs argv inside the container (`pct exec CTID -- argv...`).
+	// A non-zero exit is not an error: it is in ExecResult.Code. err is
+	// for failures to run at all (container missing, pct missing, ...).
+	Exec(ctx context.Context, ctid int, argv []string, opts ExecOptions) (ExecResult, error)
+}
+
+// Status of a container.
+type Status struct {
+	Exists  bool
+	Running bool
+	// Lock is the config lock ("backup", "create", ...) or "".
+	Lock string
+}
+
+// ListEntry is one line of `pct list`.
+type ListEntry struct {
+	CTID   int
+	Status string // running, stopped
+	Lock   string
+	Name   string
+}
+
+// Option is one `--key value` pair; order is kept so argv is stable.
+type Option struct {
+	Key   string
+	Value string
+}
+
+// CreateSpec is `pct create CTID TEMPLATE opts...`.
+type CreateSpec struct {
+	CTID     int
+	Template string
+	Options  []Option
+}
+
+// CloneSpec is `pct clone Source CTID --snapname Snapshot --hostname ...`.
+type CloneSpec struct {
+	Source   int
+	CTID     int
+	Snapshot string
+	Hostname string
+	Full     bool
+}
+
+// PushOptions are pct push's --user/--group/--perms.
+type PushOptions struct {
+	User  string
+	Group string
+	Perms string // octal, e.g. "0644"
+}
+
+// ExecOptions tune one Exec call.
+type ExecOptions struct {
+	Stdin   []byte
+	Env     map[string]string // set inside the container through `env K=V`
+	Timeout time.Duration     // 0: none beyond ctx
+	// Stdout/Stderr, when set, receive output as it comes in addition to
+	// the captured result.
+	Stdout, Stderr interface{ Write([]byte) (int, error) }
+}
+
+// ExecResult is the outcome of a command run in a container.
+type ExecResult struct {
+	Code   int
+	Stdout string
+	Stderr string
+}

@@ -1,0 +1,44 @@
+package engine
+
+import "time"
+
+// Event is one thing that happened during a run, for the console, the run
+// log and --output json alike.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"` // see Event* constants
+	CTID    int       `json:"ctid,omitempty"`
+	Stage   string    `json:"stage,omitempty"`
+	State   string    `json:"state,omitempty"` // for EventStage: StageRunning, StageDone, ...
+	Level   string    `json:"level,omitempty"` // DEBUG, INFO, WARN, ERROR
+	Message string    `json:"message,omitempty"`
+	Argv    []string  `json:"argv,omitempty"`   // for EventAction: pct argv, without "pct"
+	Source  string    `json:"source,omitempty"` // hook file:line, "" for built-in stages
+}
+
+// Event kinds.
+const (
+	EventStage  = "stage"  // a stage changed state
+	EventAction = "action" // a backend call (recorded in dry-run, performed otherwise)
+	EventOutput = "output" // a line a hook printed
+	EventLog    = "log"    // a message
+)
+
+// Stage states, as the summary shows them.
+const (
+	StageRunning = "running"
+	StageDone    = "done"
+	StageAlready = "already done"
+	StageSkipped = "skipped"
+	StageFailed  = "failed"
+)
+
+// Sink receives events. Implementations must be safe for concurrent use.
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Event)
+
+func (f SinkFunc) Emit(e Event) { f(e) }
