@@ -1,0 +1,445 @@
+// Package fake is an in-process engine.Backend for tests: containers live
+// in memory, every call is recorded as its pct argv, exec answers are
+// scripted, and failures and latency can be injected.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+var _ engine.Backend = (*Backend)(nil)
+
+// Container is the fake's state of one container.
+type Container struct {
+	Config    map[string]string
+	Running   bool
+	Snapshots []string
+	Files     map[string][]byte // what Push wrote, by path
+	Lock      string
+}
+
+// Call is one recorded backend call.
+type Call struct {
+	Op     string   // "create", "exec", "status", ...
+	Argv   []string // pct argv without "pct"
+	Mutate bool     // true for calls that change state (exec counts as mutating)
+	Origin engine.Origin
+}
+
+// ExecFunc answers an Exec. Return handled=false to fall through to the
+// default answer (code 0, empty output; "true" succeeds).
+type ExecFunc func(ctid int, argv []string, opts engine.ExecOptions) (res engine.ExecResult, handled bool)
+
+// Backend is the fake. The zero value is not usable: call New.
+type Backend struct {
+	mu         sync.Mutex
+	containers map[int]*Container
+	calls      []Call
+
+	// Delay, when set, is slept on every call (respecting ctx).
+	Delay time.Duration
+	// Exec, when set, answers Exec calls first.
+	Exec_ ExecFunc
+	// Fail, when set, is asked before each call; a non-nil error fails it.
+	Fail func(op string, ctid int, argv []string) error
+}
+
+// New returns an empty host.
+func New() *Backend { return &Backend{containers: map[int]*Container{}} }
+
+func (b *Backend) Name() string { return "fake" }
+
+// Put adds or replaces a container, for arranging a test's host.
+func (b *Backend) Put(ctid int, c *Container) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c.Config == nil {
+		c.Config = map[string]string{}
+	}
+	if c.Files == nil {
+		c.Files = map[string][]byte{}
+	}
+	b.containers[ctid] = c
+}
+
+// Get returns a copy of a container's state, or nil.
+func (b *Backend) Get(ctid int) *Container {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.containers[ctid]
+	if c == nil {
+		return nil
+	}
+	cp := &Container{Running: c.Running, Lock: c.Lock, Config: map[string]string{}, Files: map[string][]byte{}}
+	for k, v := range c.Config {
+		cp.Config[k] = v
+	}
+	for k, v := range c.Files {
+		cp.Files[k] = append([]byte(nil), v...)
+	}
+	cp.Snapshots = append(cp.Snapshots, c.Snapshots...)
+	return cp
+}
+
+// Calls returns every call so far.
+func (b *Backend) Calls() []Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Call(nil), b.calls...)
+}
+
+// MutatingCalls returns the calls that change state.
+func (b *Backend) MutatingCalls() []Call {
+	var out []Call
+	for _, c := range b.Calls() {
+		if c.Mutate {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ResetCalls forgets the recorded calls.
+func (b *Backend) ResetCalls() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = nil
+}
+
+// begin records the call, applies Delay and Fail. It returns with b.mu held
+// on success; the caller must unlock.
+func (b *Backend) begin(ctx context.Context, op string, ctid int, argv []string, mutate bool) error {
+	b.mu.Lock()
+	b.calls = append(b.calls, Call{Op: op, Argv: argv, Mutate: mutate, Origin: engine.OriginFrom(ctx)})
+	fail := b.Fail
+	delay := b.Delay
+	b.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if fail != nil {
+		if err := fail(op, ctid, argv); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	return nil
+}
+
+func (b *Backend) get(ctid int) (*Container, error) {
+	c := b.containers[ctid]
+	if c == nil {
+		return nil, fmt.Errorf("Configuration file 'nodes/fake/lxc/%d.conf' does not exist: %w", ctid, engine.ErrNotExist)
+	}
+	return c, nil
+}
+
+func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
+	if err := b.begin(ctx, "status", ctid, engine.StatusArgv(ctid), false); err != nil {
+		return engine.Status{}, err
+	}
+	defer b.mu.Unlock()
+	c := b.containers[ctid]
+	if c == nil {
+		return engine.Status{}, nil
+	}
+	return engine.Status{Exists: true, Running: c.Running, Lock: c.Lock}, nil
+}
+
+func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
+	if err := b.begin(ctx, "list", 0, engine.ListArgv(), false); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	var out []engine.ListEntry
+	for id, c := range b.containers {
+		st := "stopped"
+		if c.Running {
+			st = "running"
+		}
+		out = append(out, engine.ListEntry{CTID: id, Status: st, Lock: c.Lock, Name: c.Config["hostname"]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CTID < out[j].CTID })
+	return out, nil
+}
+
+func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, error) {
+	if err := b.begin(ctx, "config", ctid, engine.ConfigArgv(ctid), false); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(c.Config))
+	for k, v := range c.Config {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error) {
+	if err := b.begin(ctx, "listsnapshot", ctid, engine.ListSnapshotsArgv(ctid), false); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string(nil), c.Snapshots...), nil
+}
+
+func (b *Backend) Create(ctx context.Context, s engine.CreateSpec) error {
+	if err := b.begin(ctx, "create", s.CTID, engine.CreateArgv(s), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	if b.containers[s.CTID] != nil {
+		return fmt.Errorf("unable to create CT %d - CT %d already exists on node 'fake'", s.CTID, s.CTID)
+	}
+	c := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
+	c.Config["ostemplate"] = s.Template
+	applyOptions(c, s.Options)
+	b.containers[s.CTID] = c
+	return nil
+}
+
+func (b *Backend) Clone(ctx context.Context, s engine.CloneSpec) error {
+	if err := b.begin(ctx, "clone", s.CTID, engine.CloneArgv(s), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	src, err := b.get(s.Source)
+	if err != nil {
+		return err
+	}
+	if b.containers[s.CTID] != nil {
+		return fmt.Errorf("unable to create CT %d - CT %d already exists on node 'fake'", s.CTID, s.CTID)
+	}
+	if s.Snapshot != "" && !contains(src.Snapshots, s.Snapshot) {
+		return fmt.Errorf("snapshot '%s' does not exist", s.Snapshot)
+	}
+	c := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
+	for k, v := range src.Config {
+		if k != "template" {
+			c.Config[k] = v
+		}
+	}
+	for k, v := range src.Files {
+		c.Files[k] = append([]byte(nil), v...)
+	}
+	if s.Hostname != "" {
+		c.Config["hostname"] = s.Hostname
+	}
+	b.containers[s.CTID] = c
+	return nil
+}
+
+func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
+	if err := b.begin(ctx, "set", ctid, engine.SetArgv(ctid, opts, del), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	if c.Lock != "" {
+		return fmt.Errorf("CT is locked (%s)", c.Lock)
+	}
+	applyOptions(c, opts)
+	for _, k := range del {
+		delete(c.Config, k)
+	}
+	return nil
+}
+
+func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
+	if err := b.begin(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		k, v, _ := strings.Cut(l, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if old, ok := c.Config[k]; ok && old != "" {
+			c.Config[k] = old + "\n" + v
+		} else {
+			c.Config[k] = v
+		}
+	}
+	return nil
+}
+
+func (b *Backend) Start(ctx context.Context, ctid int) error {
+	if err := b.begin(ctx, "start", ctid, engine.StartArgv(ctid), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	if c.Running {
+		return fmt.Errorf("CT %d already running", ctid)
+	}
+	c.Running = true
+	return nil
+}
+
+func (b *Backend) stop(ctx context.Context, op string, ctid int, argv []string) error {
+	if err := b.begin(ctx, op, ctid, argv, true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	if !c.Running {
+		return fmt.Errorf("CT %d not running", ctid)
+	}
+	c.Running = false
+	return nil
+}
+
+func (b *Backend) Stop(ctx context.Context, ctid int) error {
+	return b.stop(ctx, "stop", ctid, engine.StopArgv(ctid))
+}
+
+func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration) error {
+	return b.stop(ctx, "shutdown", ctid, engine.ShutdownArgv(ctid, timeout))
+}
+
+func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
+	if err := b.begin(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	if contains(c.Snapshots, name) {
+		return fmt.Errorf("snapshot name '%s' already used", name)
+	}
+	c.Snapshots = append(c.Snapshots, name)
+	return nil
+}
+
+func (b *Backend) Destroy(ctx context.Context, ctid int) error {
+	if err := b.begin(ctx, "destroy", ctid, engine.DestroyArgv(ctid), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	if c.Running {
+		return fmt.Errorf("CT %d is running - destroy failed", ctid)
+	}
+	delete(b.containers, ctid)
+	return nil
+}
+
+func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {
+	if err := b.begin(ctx, "push", ctid, engine.PushArgv(ctid, "<content>", dest, o), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	if !c.Running {
+		return fmt.Errorf("CT %d not running", ctid)
+	}
+	c.Files[dest] = append([]byte(nil), content...)
+	return nil
+}
+
+// Exec answers from Exec_ when set, then: "cat FILE" returns what Push
+// wrote (exit 1 when absent), anything else exits 0 with no output.
+func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
+	if err := b.begin(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, o.Env), true); err != nil {
+		return engine.ExecResult{}, err
+	}
+	c, err := b.get(ctid)
+	if err == nil && !c.Running {
+		err = fmt.Errorf("container '%d' not running!", ctid)
+	}
+	var files map[string][]byte
+	if c != nil {
+		files = c.Files
+	}
+	h := b.Exec_
+	b.mu.Unlock()
+	if err != nil {
+		return engine.ExecResult{}, err
+	}
+	if h != nil {
+		if res, ok := h(ctid, argv, o); ok {
+			return res, nil
+		}
+	}
+	if len(argv) == 2 && argv[0] == "cat" {
+		b.mu.Lock()
+		data, ok := files[argv[1]]
+		b.mu.Unlock()
+		if !ok {
+			return engine.ExecResult{Code: 1, Stderr: "cat: " + argv[1] + ": No such file or directory\n"}, nil
+		}
+		return engine.ExecResult{Stdout: string(data)}, nil
+	}
+	if len(argv) > 0 && argv[0] == "false" {
+		return engine.ExecResult{Code: 1}, nil
+	}
+	return engine.ExecResult{}, nil
+}
+
+func applyOptions(c *Container, opts []engine.Option) {
+	for _, o := range opts {
+		switch o.Key {
+		case "rootfs", "storage":
+			c.Config[o.Key] = o.Value
+		default:
+			c.Config[o.Key] = o.Value
+		}
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Itoa is a small helper for tests building argv.
+func Itoa(i int) string { return strconv.Itoa(i) }
