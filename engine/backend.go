@@ -102,6 +102,11 @@ type ExecOptions struct {
 	// Stdout/Stderr, when set, receive output as it comes in addition to
 	// the captured result.
 	Stdout, Stderr interface{ Write([]byte) (int, error) }
+	// Probe marks a built-in stage's read-only check (nvidia-smi, docker
+	// info, cat of a marker, true). Dry-run may forward a probe to the real
+	// host; on a container the plan creates it answers as an empty running
+	// container: "true" exits 0, anything else exits 127. Hooks never set it.
+	Probe bool
 }
 
 // ExecResult is the outcome of a command run in a container.
@@ -109,4 +114,10 @@ type ExecResult struct {
 	Code   int
 	Stdout string
 	Stderr string
+}
+
+// GPUSupport is implemented by backends that may lack GPU passthrough (the
+// LXC backend). The NVIDIA stage is then "skipped: <reason>", not failed.
+type GPUSupport interface {
+	GPUSupported() (ok bool, reason string)
 }
