@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -423,12 +422,7 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 
 func applyOptions(c *Container, opts []engine.Option) {
 	for _, o := range opts {
-		switch o.Key {
-		case "rootfs", "storage":
-			c.Config[o.Key] = o.Value
-		default:
-			c.Config[o.Key] = o.Value
-		}
+		c.Config[o.Key] = o.Value
 	}
 }
 
@@ -440,6 +434,3 @@ func contains(s []string, v string) bool {
 	}
 	return false
 }
-
-// Itoa is a small helper for tests building argv.
-func Itoa(i int) string { return strconv.Itoa(i) }
