@@ -29,7 +29,9 @@ type Container struct {
 type Call struct {
 	Op     string   // "create", "exec", "status", ...
 	Argv   []string // pct argv without "pct"
-	Mutate bool     // true for calls that change state (exec counts as mutating)
+	Mutate bool     // true for calls that change state (exec counts as mutating, except a Probe)
+	// Probe is set for an Exec with ExecOptions.Probe: a read-only check.
+	Probe  bool
 	Origin engine.Origin
 }
 
@@ -116,8 +118,14 @@ func (b *Backend) ResetCalls() {
 // begin records the call, applies Delay and Fail. It returns with b.mu held
 // on success; the caller must unlock.
 func (b *Backend) begin(ctx context.Context, op string, ctid int, argv []string, mutate bool) error {
+	return b.beginCall(ctx, Call{Op: op, Argv: argv, Mutate: mutate}, ctid)
+}
+
+func (b *Backend) beginCall(ctx context.Context, c Call, ctid int) error {
+	op, argv := c.Op, c.Argv
+	c.Origin = engine.OriginFrom(ctx)
 	b.mu.Lock()
-	b.calls = append(b.calls, Call{Op: op, Argv: argv, Mutate: mutate, Origin: engine.OriginFrom(ctx)})
+	b.calls = append(b.calls, c)
 	fail := b.Fail
 	delay := b.Delay
 	b.mu.Unlock()
@@ -384,7 +392,7 @@ func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byt
 // Exec answers from Exec_ when set, then: "cat FILE" returns what Push
 // wrote (exit 1 when absent), anything else exits 0 with no output.
 func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
-	if err := b.begin(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, o.Env), true); err != nil {
+	if err := b.beginCall(ctx, Call{Op: "exec", Argv: engine.ExecArgv(ctid, argv, o.Env), Mutate: !o.Probe, Probe: o.Probe}, ctid); err != nil {
 		return engine.ExecResult{}, err
 	}
 	c, err := b.get(ctid)
