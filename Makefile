@@ -1,0 +1,55 @@
+# Phoenix — see README.md. Targets: build, test, lint, bench, demo, plan.
+GO      ?= go
+BIN     := bin/phoenix
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+PKGS    := ./...
+GOFILES_DIRS := cmd engine hooks luaapi
+# make demo / make plan keep their run log and lock here: no root needed.
+DEMO_DIR := $(CURDIR)/.demo
+BENCHTIME ?= 1s
+
+.PHONY: all build test lint bench demo plan hook-test clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/phoenix
+
+lint:
+	@out=$$(gofmt -l $(GOFILES_DIRS)); \
+	if [ -n "$$out" ]; then echo "gofmt -l: these files need gofmt -w:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# The whole suite: vet, unit and end-to-end tests, then the example hooks' own tests.
+test: lint build
+	$(GO) test $(PKGS)
+	$(BIN) hook test --hooks-dir examples
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+
+# The README's main job.
+demo: build
+	@mkdir -p $(DEMO_DIR)
+	@if [ -x examples/lxc/demo.sh ]; then \
+		PHOENIX=$(CURDIR)/$(BIN) examples/lxc/demo.sh; \
+	else \
+		$(MAKE) --no-print-directory plan; \
+	fi
+
+# The dry-run plan of the bundled example: needs no Proxmox and no root.
+plan: build
+	@mkdir -p $(DEMO_DIR)
+	$(BIN) --hypervisor-config examples/phoenix_hypervisor_config.json \
+		--lxc-config examples/phoenix_lxc_configs.json \
+		--hooks-dir examples \
+		--log-file $(DEMO_DIR)/phoenix_hypervisor.log \
+		--lock-file $(DEMO_DIR)/phoenix_hypervisor.lock \
+		plan
+
+hook-test: build
+	$(BIN) hook test --hooks-dir examples
+
+clean:
+	rm -rf bin $(DEMO_DIR)
