@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+// version is set at build time: -ldflags "-X main.version=$(git describe)".
+var version = "dev"
+
+// Env is everything of the process the command reads or writes, so tests
+// run the real command with buffers and a fake environment.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// IsTTY: Stdout is a terminal, so the console may use colour.
+	IsTTY bool
+}
+
+// errQuiet ends a command with an exit code and nothing more to say: the
+// summary already said it.
+var errQuiet = errors.New("")
+
+// exitError returns err carrying the exit code code.
+func exitError(code int, err error) error { return &engine.ExitError{Code: code, Err: err} }
+
+// usageError is exit 2 with a message.
+func usageError(format string, args ...any) error {
+	return exitError(engine.ExitUsage, fmt.Errorf(format, args...))
+}
+
+// run runs the phoenix command line args (args[0] is the program name) and
+// returns the exit code.
+func run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	app, notFound := newApp(env)
+	err := app.RunContext(ctx, args)
+	if *notFound != "" {
+		fmt.Fprintf(env.Stderr, "phoenix: unknown command %q: run 'phoenix help' for the list\n", *notFound)
+		return engine.ExitUsage
+	}
+	if err == nil {
+		return engine.ExitOK
+	}
+	var ee *engine.ExitError
+	if !errors.As(err, &ee) {
+		// Only urfave/cli's own parse errors get here unwrapped.
+		fmt.Fprintf(env.Stderr, "phoenix: %v: run 'phoenix help' for usage\n", err)
+		return engine.ExitUsage
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(env.Stderr, "phoenix: %s\n", msg)
+	}
+	return ee.Code
+}
+
+func newApp(env Env) (*cli.App, *string) {
+	var notFound string
+	onUsage := func(c *cli.Context, err error, _ bool) error {
+		return usageError("%v: run 'phoenix help %s' for usage", err, strings.TrimPrefix(c.Command.FullName(), "phoenix "))
+	}
+	app := &cli.App{
+		Name:        "phoenix",
+		Usage:       "provision Proxmox VE LXC containers from phoenix_lxc_configs.json and run their hooks",
+		Version:     version,
+		HideVersion: true,
+		Writer:      env.Stdout,
+		ErrWriter:   env.Stderr,
+		Flags:       globalFlags(),
+		// Errors are reported once, by run, with the exit code they carry.
+		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError:    onUsage,
+		CommandNotFound: func(_ *cli.Context, name string) { notFound = name },
+		Commands:        commands(env),
+	}
+	for _, c := range app.Commands {
+		setUsageHandler(c, onUsage)
+	}
+	return app, &notFound
+}
+
+func setUsageHandler(c *cli.Command, h cli.OnUsageErrorFunc) {
+	c.OnUsageError = h
+	for _, s := range c.Subcommands {
+		setUsageHandler(s, h)
+	}
+}
+
+func commands(env Env) []*cli.Command {
+	runFlags := func(withDryRun bool) []cli.Flag {
+		fs := []cli.Flag{
+			&cli.IntSliceFlag{Name: "ctid", Usage: "provision only container `N` (repeatable), plus what it depends on that is not built yet"},
+			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "run at most `N` independent containers at once"},
+			&cli.DurationFlag{Name: "hook-timeout", Value: defaultHookTimeout, Usage: "bound each hook to `DURATION` (a container's hook_timeout overrides)"},
+			&cli.StringFlag{Name: "output", Value: "text", Usage: "`FORMAT` of the plan and events: text or json (JSON lines)"},
+			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed container"},
+			&cli.BoolFlag{Name: "force", Usage: "run hooks again on containers that are already converged"},
+		}
+		if withDryRun {
+			fs = append([]cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "change nothing: print the plan (same as phoenix plan)"}}, fs...)
+		}
+		return withGlobals(fs)
+	}
+	return []*cli.Command{
+		{
+			Name:      "run",
+			Usage:     "provision all containers (or the --ctid ones) in dependency order",
+			ArgsUsage: " ",
+			Flags:     runFlags(true),
+			Action:    func(c *cli.Context) error { return runCmd(c, env, c.Bool("dry-run")) },
+		},
+		{
+			Name:      "plan",
+			Usage:     "print what run would do, changing nothing (run --dry-run)",
+			ArgsUsage: " ",
+			Flags:     runFlags(false),
+			Action:    func(c *cli.Context) error { return runCmd(c, env, true) },
+		},
+		{
+			Name:      "validate",
+			Usage:     "check both configuration files and every hook; exit 2 on any error",
+			ArgsUsage: " ",
+			Flags:     withGlobals(nil),
+			Action:    func(c *cli.Context) error { return validateCmd(c, env) },
+		},
+		{
+			Name:  "hooks",
+			Usage: "inspect the hooks of the configured containers",
+			Subcommands: []*cli.Command{{
+				Name:      "list",
+				Usage:     "show which container has which hook, its kind and state",
+				ArgsUsage: " ",
+				Flags:     withGlobals(nil),
+				Action:    func(c *cli.Context) error { return hooksListCmd(c, env) },
+			}},
+		},
+		{
+			Name:  "hook",
+			Usage: "run or test hooks",
+			Subcommands: []*cli.Command{
+				{
+					Name:      "run",
+					Usage:     "run only the hook stage of container CTID",
+					ArgsUsage: "CTID",
+					Flags: withGlobals([]cli.Flag{
+						&cli.BoolFlag{Name: "dry-run", Usage: "record the hook's actions instead of performing them"},
+						&cli.DurationFlag{Name: "hook-timeout", Value: defaultHookTimeout, Usage: "bound the hook to `DURATION`"},
+						&cli.StringFlag{Name: "output", Value: "text", Usage: "`FORMAT`: text or json"},
+						&cli.BoolFlag{Name: "force", Usage: "run the hook even when the container already ran this version of it"},
+					}),
+					Action: func(c *cli.Context) error { return hookRunCmd(c, env) },
+				},
+				{
+					Name:      "test",
+					Usage:     "run the Lua hook tests (*_test.lua) against a fake container (or a real one with --backend lxc)",
+					ArgsUsage: "[FILE...]",
+					Flags:     withGlobals(nil),
+					Action:    func(c *cli.Context) error { return hookTestCmd(c, env) },
+				},
+			},
+		},
+		{
+			Name:      "version",
+			Usage:     "print the version",
+			ArgsUsage: " ",
+			Action: func(c *cli.Context) error {
+				fmt.Fprintf(env.Stdout, "phoenix %s\n", version)
+				return nil
+			},
+		},
+	}
+}
