@@ -1,0 +1,31 @@
+// Package lxc is an engine.Backend that drives real LXC containers with
+// LXC's own tools (lxc-create's ground work done by hand, lxc-copy,
+// lxc-snapshot, lxc-start, lxc-attach, lxc-info, lxc-stop, lxc-destroy),
+// so a whole Phoenix deployment and its hooks can run for real on any
+// Linux host, without Proxmox.
+//
+// Containers are named by their CTID and live in a private lxcpath
+// (Options.LXCPath; every tool is called with -P), so a test or the demo
+// never sees the host's other containers. Proxmox options (`pct set` keys)
+// are mapped onto LXC configuration keys where LXC has an equivalent
+// (hostname, memory, cores, net0 when its bridge exists, nesting); the
+// rest are kept as "#phoenix: key: value" comment lines in the container's
+// LXC config, which LXC keeps through snapshots and clones, so Config
+// answers as `pct config` would and a converged re-run changes nothing.
+//
+// Differences from Proxmox, by design:
+//   - no network unless the configured bridge exists on the host (and
+//     Options.Network is not "none"); addresses are never invented;
+//   - containers are privileged (unprivileged is recorded, not applied);
+//   - no GPU passthrough: GPUSupported says so and the NVIDIA stage skips;
+//   - the container runs a minimal init (/sbin/phoenix-init) that exits
+//     promptly on SIGPWR/SIGTERM, so stop and shutdown take well under a
+//     second; services of the image are not started;
+//   - LXC cannot snapshot a running container: Snapshot stops it, takes
+//     the snapshot and starts it again;
+//   - clones of a snapshot are overlayfs clones (fast, like a linked clone
+//     of a Proxmox template).
+//
+// EnsureRootfs builds (once, cached) a minimal Debian rootfs with
+// debootstrap for tests and the bundled example.
+package lxc
