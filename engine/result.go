@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Result is what a run did, container by container.
+type Result struct {
+	DryRun      bool
+	Interrupted bool
+	Containers  []*ContainerResult // plan order
+	Notes       []string           // run-wide remarks (fail-fast, interrupted)
+	Elapsed     time.Duration
+}
+
+// ContainerResult is one container's part of a run.
+type ContainerResult struct {
+	CTID   int
+	Name   string
+	State  string // StageDone, StageFailed, StageSkipped
+	Reason string // why skipped ("depends on 901", "fail-fast", "interrupted") or "built: not requested"
+	Stages []StageResult
+	// Actions are the EventAction events of this container, in order: the
+	// built-in stages' and the hook's calls.
+	Actions []Event
+	Err     error
+	Elapsed time.Duration
+	// Notes are remarks for the plan, like "not handled: traefik" for a
+	// feature no built-in stage acts on.
+	Notes []string
+}
+
+// StageResult is one stage of one container.
+type StageResult struct {
+	Stage   string // create, clone, configure, start, nvidia, docker, hook, template
+	State   string // StageDone, StageAlready, StageSkipped, StageFailed
+	Detail  string
+	Elapsed time.Duration
+	Err     error
+}
+
+// ExitCode is the process exit code for the run: 130 when interrupted, 1
+// when a container did not end done, else 0.
+func (r *Result) ExitCode() int {
+	if r.Interrupted {
+		return ExitInterrupted
+	}
+	for _, c := range r.Containers {
+		if c.State != StageDone {
+			return ExitFailed
+		}
+	}
+	return ExitOK
+}
+
+// Counts returns how many containers ended done, failed and skipped.
+func (r *Result) Counts() (done, failed, skipped int) {
+	for _, c := range r.Containers {
+		switch c.State {
+		case StageDone:
+			done++
+		case StageFailed:
+			failed++
+		default:
+			skipped++
+		}
+	}
+	return done, failed, skipped
+}
+
+// stageColumn maps a stage to its summary column.
+func stageColumn(stage string) string {
+	if stage == StageClone {
+		return StageCreate
+	}
+	return stage
+}
+
+// cell is what the summary shows for a stage state.
+func cell(state string) string {
+	switch state {
+	case StageDone:
+		return "done"
+	case StageAlready:
+		return "already"
+	case StageSkipped:
+		return "skipped"
+	case StageFailed:
+		return "FAILED"
+	}
+	return "-"
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiGreen  = "\x1b[32m"
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiDim    = "\x1b[2m"
+)
+
+func colorOf(text string) string {
+	switch text {
+	case "done":
+		return ansiGreen
+	case "FAILED", "failed":
+		return ansiRed
+	case "skipped":
+		return ansiYellow
+	case "already", "-":
+		return ansiDim
+	}
+	return ""
+}
+
+// WriteSummary writes the table that closes every run: one row per
+// container, one column per stage, then the errors of failed containers,
+// the reasons of skipped ones and the warnings of stages.
+func WriteSummary(w io.Writer, r *Result, color bool) {
+	header := append([]string{"CTID", "NAME"}, StageColumns...)
+	header = append(header, "RESULT", "TIME")
+	rows := [][]string{header}
+	for _, c := range r.Containers {
+		row := []string{strconv.Itoa(c.CTID), c.Name}
+		byCol := map[string]string{}
+		for _, s := range c.Stages {
+			byCol[stageColumn(s.Stage)] = cell(s.State)
+		}
+		for _, col := range StageColumns {
+			v := byCol[col]
+			if v == "" {
+				v = "-"
+			}
+			row = append(row, v)
+		}
+		result := c.State
+		if result == StageFailed {
+			result = "failed"
+		}
+		if c.Reason != "" {
+			result += " (" + c.Reason + ")"
+		}
+		row = append(row, result, fmtDuration(c.Elapsed))
+		rows = append(rows, row)
+	}
+	writeTable(w, rows, color)
+
+	var below []string
+	for _, c := range r.Containers {
+		switch {
+		case c.State == StageFailed && c.Err != nil:
+			below = append(below, fmt.Sprintf("%d %s: failed: %v", c.CTID, c.Name, c.Err))
+		case c.State == StageSkipped && c.Reason != "":
+			below = append(below, fmt.Sprintf("%d %s: skipped: %s", c.CTID, c.Name, c.Reason))
+		}
+		for _, s := range c.Stages {
+			if s.State == StageSkipped && s.Detail != "" && s.Detail != "no hook" {
+				below = append(below, fmt.Sprintf("%d %s: %s skipped: %s", c.CTID, c.Name, s.Stage, s.Detail))
+			}
+		}
+	}
+	if len(below) > 0 {
+		fmt.Fprintln(w)
+		for _, l := range below {
+			fmt.Fprintln(w, l)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "note: "+n)
+	}
+	d, f, s := r.Counts()
+	line := fmt.Sprintf("%d done, %d failed, %d skipped in %s", d, f, s, fmtDuration(r.Elapsed))
+	if r.DryRun {
+		line += " (dry-run: nothing was changed)"
+	}
+	if r.Interrupted {
+		line += " (interrupted)"
+	}
+	fmt.Fprintln(w, line)
+}
+
+// writeTable pads columns by rune count, then colours cells, so ANSI codes
+// do not upset the alignment.
+func writeTable(w io.Writer, rows [][]string, color bool) {
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, v := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(v))
+		}
+	}
+	for ri, row := range rows {
+		var b strings.Builder
+		for i, v := range row {
+			pad := widths[i] - utf8.RuneCountInString(v)
+			if color && ri > 0 && i >= 2 {
+				first, _, _ := strings.Cut(v, " ")
+				if code := colorOf(first); code != "" {
+					v = code + v + ansiReset
+				}
+			}
+			b.WriteString(v)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", pad+2))
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+}
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// WritePlan writes the dry-run plan: per container in dependency order,
+// each stage and under it every action as the pct command it would run,
+// with the hook line that asked for it.
+func WritePlan(w io.Writer, r *Result) {
+	if r.DryRun {
+		fmt.Fprintln(w, "Plan (dry-run: nothing is changed)")
+	} else {
+		fmt.Fprintln(w, "Actions")
+	}
+	for _, c := range r.Containers {
+		fmt.Fprintln(w)
+		head := fmt.Sprintf("%d %s", c.CTID, c.Name)
+		switch {
+		case c.State == StageSkipped:
+			head += ": skipped: " + c.Reason
+		case c.State == StageFailed && c.Err != nil:
+			head += ": failed: " + c.Err.Error()
+		case c.Reason != "":
+			head += ": " + c.Reason
+		}
+		fmt.Fprintln(w, head)
+		for _, n := range c.Notes {
+			fmt.Fprintln(w, "  "+n)
+		}
+		byStage := map[string][]Event{}
+		var other []Event
+		known := map[string]bool{}
+		for _, s := range c.Stages {
+			known[s.Stage] = true
+		}
+		for _, a := range c.Actions {
+			if known[a.Stage] {
+				byStage[a.Stage] = append(byStage[a.Stage], a)
+			} else {
+				other = append(other, a)
+			}
+		}
+		for _, s := range c.Stages {
+			line := "  " + s.Stage + ": " + planState(s)
+			fmt.Fprintln(w, line)
+			for _, a := range byStage[s.Stage] {
+				fmt.Fprintln(w, "    "+FormatAction(a))
+			}
+		}
+		for _, a := range other {
+			fmt.Fprintln(w, "  "+FormatAction(a))
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintln(w, "\nnote: "+n)
+	}
+}
+
+func planState(s StageResult) string {
+	state := s.State
+	if s.State == StageAlready {
+		state = "already done"
+	}
+	if s.Detail != "" {
+		return state + " (" + s.Detail + ")"
+	}
+	return state
+}
+
+// proxmoxTools are the commands besides pct that shell hooks may call; their
+// recorded actions carry the tool name as argv[0].
+var proxmoxTools = map[string]bool{"qm": true, "pvesm": true, "pveam": true, "pvesh": true, "zfs": true, "zpool": true}
+
+// FormatAction renders a recorded action as a command line: `pct ...`, a
+// Proxmox tool, or the raw lines appended to a container's config; a long
+// shell script shows its first line. The hook line that asked follows
+// after "#".
+func FormatAction(e Event) string {
+	argv := e.Argv
+	var s string
+	switch {
+	case len(argv) > 0 && strings.HasPrefix(argv[0], "# "):
+		s = argv[0][2:] + " " + strings.Join(argv[1:], " | ")
+	case len(argv) > 0 && proxmoxTools[argv[0]]:
+		s = fmtArgv(argv)
+	default:
+		s = FormatArgv(shortScripts(argv))
+	}
+	if e.Source != "" {
+		s += "    # " + e.Source
+	}
+	return s
+}
+
+// shortScripts replaces a multi-line `sh -c` script by its first line and
+// a count of the rest, so a plan stays readable.
+func shortScripts(argv []string) []string {
+	out := argv
+	for i := 0; i+2 < len(argv); i++ {
+		if argv[i] == "sh" && argv[i+1] == "-c" && strings.Contains(argv[i+2], "\n") {
+			script := strings.TrimRight(argv[i+2], "\n")
+			first, rest, _ := strings.Cut(script, "\n")
+			out = append([]string(nil), argv...)
+			out[i+2] = fmt.Sprintf("%s …(+%d lines)", first, strings.Count(rest, "\n")+1)
+			break
+		}
+	}
+	return out
+}

@@ -1,0 +1,438 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RunOptions configure a run. The CLI turns flags into these; the engine
+// never sees a flag.
+type RunOptions struct {
+	Config       *Config
+	Backend      Backend       // the dry-run backend when DryRun (the CLI builds it)
+	Hooks        HookRunner    // nil: NoHooks{}
+	DryRun       bool          // the Result says so; nothing else differs
+	CTIDs        []int         // empty: every container
+	Parallel     int           // <=0: 4
+	HookTimeout  time.Duration // per hook; a container's HookTimeout overrides
+	FailFast     bool
+	Force        bool // re-run hooks on converged containers
+	Verbose      bool
+	LogFile      string        // handed to hooks as MAIN_LOG_FILE
+	Events       Sink          // may be nil
+	StartTimeout time.Duration // start+wait bound; <=0: 2m
+
+	// ProcDevices returns the content of /proc/devices, for the legacy GPU
+	// passthrough's nvidia-uvm major; nil reads the real file.
+	ProcDevices func() ([]byte, error)
+}
+
+// Defaults of RunOptions.
+const (
+	DefaultParallel     = 4
+	DefaultStartTimeout = 2 * time.Minute
+)
+
+// runner is one run's shared state.
+type runner struct {
+	o       RunOptions
+	cfg     *Config
+	b       Backend // o.Backend, observed
+	hooks   HookRunner
+	sink    *collector
+	stopped atomic.Bool // fail-fast: no new stage starts
+}
+
+func newRunner(o RunOptions) (*runner, error) {
+	if o.Config == nil {
+		return nil, errors.New("run: no configuration loaded")
+	}
+	if o.Backend == nil {
+		return nil, errors.New("run: no backend")
+	}
+	if o.Hooks == nil {
+		o.Hooks = NoHooks{}
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.ProcDevices == nil {
+		o.ProcDevices = func() ([]byte, error) { return os.ReadFile("/proc/devices") }
+	}
+	col := &collector{next: o.Events, actions: map[int][]Event{}}
+	return &runner{o: o, cfg: o.Config, b: Observe(o.Backend, col), hooks: o.Hooks, sink: col}, nil
+}
+
+// Run provisions the planned containers: independent branches in
+// parallel, every container's stages in order. The error is only for what
+// stops the run before it starts (a bad plan); container failures are in
+// the Result.
+func Run(ctx context.Context, o RunOptions) (*Result, error) {
+	start := time.Now()
+	r, err := newRunner(o)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := BuildPlan(o.Config, o.CTIDs)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{DryRun: o.DryRun}
+	res.Containers, res.Notes = r.schedule(ctx, plan)
+	res.Interrupted = ctx.Err() != nil
+	r.attachActions(res)
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// RunHook runs only the hook stage of one container (`phoenix hook run`),
+// with the same marker and events as a full run.
+func RunHook(ctx context.Context, o RunOptions, ctid int) (*Result, error) {
+	start := time.Now()
+	r, err := newRunner(o)
+	if err != nil {
+		return nil, err
+	}
+	ct := o.Config.Containers[ctid]
+	if ct == nil {
+		return nil, fmt.Errorf("hook run: container %d is not in lxc_configs: check the CTID", ctid)
+	}
+	c := r.newCtRun(ct)
+	c.res.State = StageDone
+	func() {
+		defer func() { c.res.Elapsed = time.Since(c.started) }()
+		c.hook = r.hooks.Describe(ct)
+		if c.hook.State == HookAmbiguous {
+			c.fail("", errors.New(c.hook.Problem))
+			return
+		}
+		sctx := WithOrigin(ctx, Origin{CTID: ctid, Stage: StageHook})
+		st, err := r.b.Status(sctx, ctid)
+		switch {
+		case err != nil:
+			c.fail(StageHook, fmt.Errorf("pct status %d: %w", ctid, err))
+			return
+		case !st.Exists:
+			c.fail(StageHook, fmt.Errorf("container %d does not exist: run `phoenix run --ctid %d` first", ctid, ctid))
+			return
+		case !st.Running:
+			c.fail(StageHook, fmt.Errorf("container %d is not running: start it (pct start %d) or run `phoenix run --ctid %d`", ctid, ctid, ctid))
+			return
+		}
+		c.runStage(ctx, hookStage())
+	}()
+	res := &Result{DryRun: o.DryRun, Containers: []*ContainerResult{c.res}, Interrupted: ctx.Err() != nil}
+	r.attachActions(res)
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func (r *runner) attachActions(res *Result) {
+	for _, cr := range res.Containers {
+		cr.Actions = r.sink.take(cr.CTID)
+	}
+}
+
+// ctRun is one container's provisioning.
+type ctRun struct {
+	*runner
+	ct      *Container
+	res     *ContainerResult
+	hook    HookInfo
+	started time.Time
+
+	// copies of options the stages read
+	force        bool
+	dryRun       bool
+	verbose      bool
+	logFile      string
+	hookTimeout  time.Duration
+	startTimeout time.Duration
+	procDevices  func() ([]byte, error)
+}
+
+func (r *runner) newCtRun(ct *Container) *ctRun {
+	return &ctRun{
+		runner:       r,
+		ct:           ct,
+		res:          &ContainerResult{CTID: ct.CTID, Name: ct.Hostname},
+		started:      time.Now(),
+		force:        r.o.Force,
+		dryRun:       r.o.DryRun,
+		verbose:      r.o.Verbose,
+		logFile:      r.o.LogFile,
+		hookTimeout:  r.o.HookTimeout,
+		startTimeout: r.o.StartTimeout,
+		procDevices:  r.o.ProcDevices,
+	}
+}
+
+// runContainer provisions one container whose dependencies are done.
+func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool) *ContainerResult {
+	c := r.newCtRun(ct)
+	defer func() { c.res.Elapsed = time.Since(c.started) }()
+
+	if !requested {
+		built, err := c.isBuilt(ctx)
+		if err != nil {
+			c.fail("", err)
+			return c.res
+		}
+		if built {
+			c.res.State = StageDone
+			c.res.Reason = "built: not requested"
+			c.log("INFO", "already built, not requested: left as is")
+			return c.res
+		}
+	}
+
+	c.hook = r.hooks.Describe(ct)
+	if c.hook.State == HookAmbiguous {
+		c.fail("", errors.New(c.hook.Problem))
+		return c.res
+	}
+	for _, f := range ct.Named {
+		if !handledFeatures[f] {
+			c.res.Notes = append(c.res.Notes, "not handled: "+f)
+		}
+	}
+	if len(c.res.Notes) > 0 {
+		c.log("INFO", strings.Join(c.res.Notes, ", ")+" (left to the container's hook)")
+	}
+
+	for _, s := range stages {
+		if !s.applies(ct) {
+			continue
+		}
+		if ctx.Err() != nil {
+			c.interrupt(s.name(ct))
+			return c.res
+		}
+		if r.stopped.Load() {
+			c.res.State = StageSkipped
+			c.res.Reason = "fail-fast"
+			c.stageEvent(s.name(ct), StageSkipped, "fail-fast")
+			return c.res
+		}
+		if !c.runStage(ctx, s) {
+			return c.res
+		}
+	}
+	c.res.State = StageDone
+	return c.res
+}
+
+// runStage runs one stage and records it; false when it failed.
+func (c *ctRun) runStage(ctx context.Context, s stage) bool {
+	name := s.name(c.ct)
+	c.stageEvent(name, StageRunning, "")
+	t0 := time.Now()
+	out, err := s.run(c, WithOrigin(ctx, Origin{CTID: c.ct.CTID, Stage: name}))
+	sr := StageResult{Stage: name, State: out.state, Detail: out.detail, Elapsed: time.Since(t0)}
+	if err != nil {
+		sr.State, sr.Err, sr.Detail = StageFailed, err, err.Error()
+		if ctx.Err() != nil {
+			sr.Detail = "interrupted"
+			c.res.Reason = "interrupted"
+		}
+		c.res.Stages = append(c.res.Stages, sr)
+		c.res.State = StageFailed
+		c.res.Err = fmt.Errorf("%s: %w", name, err)
+		c.stageEvent(name, StageFailed, sr.Detail)
+		c.log("ERROR", c.res.Err.Error())
+		return false
+	}
+	c.res.Stages = append(c.res.Stages, sr)
+	c.stageEvent(name, sr.State, sr.Detail)
+	return true
+}
+
+// fail marks the container failed before or outside a stage.
+func (c *ctRun) fail(stage string, err error) {
+	c.res.State = StageFailed
+	c.res.Err = err
+	if stage != "" {
+		c.res.Stages = append(c.res.Stages, StageResult{Stage: stage, State: StageFailed, Detail: err.Error(), Err: err})
+		c.stageEvent(stage, StageFailed, err.Error())
+	}
+	c.log("ERROR", err.Error())
+}
+
+func (c *ctRun) interrupt(stage string) {
+	c.res.State = StageSkipped
+	c.res.Reason = "interrupted"
+	c.stageEvent(stage, StageSkipped, "interrupted")
+}
+
+// isBuilt reports whether a container that was not asked for can be left
+// alone: it exists, and has its template snapshot when it has one.
+func (c *ctRun) isBuilt(ctx context.Context) (bool, error) {
+	ctid := c.ct.CTID
+	ctx = WithOrigin(ctx, Origin{CTID: ctid, Stage: "check"})
+	st, err := c.b.Status(ctx, ctid)
+	if err != nil {
+		return false, fmt.Errorf("pct status %d: %w", ctid, err)
+	}
+	if !st.Exists {
+		return false, nil
+	}
+	if !isTemplate(c.ct) {
+		return true, nil
+	}
+	snaps, err := c.b.ListSnapshots(ctx, ctid)
+	if err != nil {
+		return false, fmt.Errorf("pct listsnapshot %d: %w", ctid, err)
+	}
+	for _, s := range snaps {
+		if s == templateSnapshot(c.ct) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// --- helpers the stages share ------------------------------------------------
+
+func (c *ctRun) stageEvent(stage, state, detail string) {
+	c.sink.Emit(Event{Time: time.Now(), Kind: EventStage, CTID: c.ct.CTID, Stage: stage, State: state, Message: detail})
+}
+
+func (c *ctRun) log(level, msg string) {
+	c.sink.Emit(Event{Time: time.Now(), Kind: EventLog, CTID: c.ct.CTID, Level: level, Message: msg})
+}
+
+// probe runs a read-only check in the container.
+func (c *ctRun) probe(ctx context.Context, argv ...string) (ExecResult, error) {
+	r, err := c.b.Exec(ctx, c.ct.CTID, argv, ExecOptions{Probe: true})
+	if err != nil {
+		return r, fmt.Errorf("pct exec %d -- %s: %w", c.ct.CTID, strings.Join(argv, " "), err)
+	}
+	return r, nil
+}
+
+// script runs a shell script in the container, its output streamed as
+// events; a non-zero exit is an error with the end of stderr.
+func (c *ctRun) script(ctx context.Context, script string) error {
+	first, _, _ := strings.Cut(script, "\n")
+	r, err := c.b.Exec(ctx, c.ct.CTID, []string{"sh", "-c", script}, c.execOptions())
+	if err != nil {
+		return fmt.Errorf("pct exec %d -- sh -c %q: %w", c.ct.CTID, first, err)
+	}
+	if r.Code != 0 {
+		return fmt.Errorf("exit %d: %s", r.Code, tail(r.Stderr))
+	}
+	return nil
+}
+
+// execOptions stream a built-in command's output into the events.
+func (c *ctRun) execOptions() ExecOptions {
+	return ExecOptions{
+		Stdout: &lineWriter{emit: c.outputLine("INFO")},
+		Stderr: &lineWriter{emit: c.outputLine("INFO")},
+	}
+}
+
+func (c *ctRun) outputLine(level string) func(string) {
+	return func(line string) {
+		c.sink.Emit(Event{Time: time.Now(), Kind: EventOutput, CTID: c.ct.CTID, Level: level, Message: line})
+	}
+}
+
+// tail is the last lines of a command's stderr, for an error message.
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "no error output"
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// lineWriter turns written bytes into whole lines. Output after the last
+// newline is dropped unless a newline follows; commands end their output
+// with one.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	emit func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			break
+		}
+		w.emit(strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+// hookStage is the hook's entry of stages.
+func hookStage() stage {
+	for _, s := range stages {
+		if s.key == StageHook {
+			return s
+		}
+	}
+	panic("engine: no hook stage")
+}
+
+// ctSink stamps a container's CTID on the events a hook emits without one.
+type ctSink struct {
+	ctid int
+	next Sink
+}
+
+func (s ctSink) Emit(e Event) {
+	if e.CTID == 0 {
+		e.CTID = s.ctid
+	}
+	s.next.Emit(e)
+}
+
+// collector forwards events to the run's sink and keeps each container's
+// actions for its ContainerResult.
+type collector struct {
+	next    Sink
+	mu      sync.Mutex
+	actions map[int][]Event
+}
+
+func (s *collector) Emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.Kind == EventAction {
+		s.mu.Lock()
+		s.actions[e.CTID] = append(s.actions[e.CTID], e)
+		s.mu.Unlock()
+	}
+	if s.next != nil {
+		s.next.Emit(e)
+	}
+}
+
+func (s *collector) take(ctid int) []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.actions[ctid]
+	delete(s.actions, ctid)
+	return a
+}

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// HookMarker is where a container remembers which hook run it is
+// converged with: the sha256 of the hook, the container's config entry and
+// the values its environment gets.
+func HookMarker(ctid int) string { return "/etc/phoenix/hook-" + strconv.Itoa(ctid) + ".sha256" }
+
+// HookFingerprint is what HookMarker holds after a successful hook run. A
+// change to the hook file, the container's entry or the NVIDIA/Portainer
+// values makes the hook run again.
+func HookFingerprint(cfg *Config, ct *Container, digest string) string {
+	h := sha256.New()
+	h.Write([]byte(digest))
+	h.Write([]byte{0})
+	raw, err := json.Marshal(ct.Raw) // map keys are sorted: canonical enough
+	if err != nil {
+		raw = []byte(fmt.Sprintf("%v", ct.Raw))
+	}
+	h.Write(raw)
+	h.Write([]byte{0})
+	for _, kv := range hookEnvValues(cfg, ct) {
+		h.Write([]byte(kv + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hookEnvValues are the per-container values hooks get in their
+// environment (design.md, legacy shell hooks).
+func hookEnvValues(cfg *Config, ct *Container) []string {
+	agentPort := ""
+	if cfg.PortainerAgentPort != 0 {
+		agentPort = strconv.Itoa(cfg.PortainerAgentPort)
+	}
+	return []string{
+		"GPU_ASSIGNMENT=" + ct.GPUAssignment,
+		"NVIDIA_DRIVER_VERSION=" + cfg.NvidiaDriverVersion,
+		"NVIDIA_REPO_URL=" + cfg.NvidiaRepoURL,
+		"NVIDIA_RUNFILE_URL=" + cfg.NvidiaRunfileURL,
+		"PORTAINER_ROLE=" + ct.PortainerRole,
+		"PORTAINER_SERVER_IP=" + cfg.PortainerServerIP,
+		"PORTAINER_AGENT_PORT=" + agentPort,
+	}
+}
+
+func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
+	info := c.hook
+	switch {
+	case info.Kind == "":
+		return skipped("no hook"), nil
+	case info.State == HookNotExecutable:
+		c.log("WARN", info.Problem)
+		return skipped("%s", info.Problem), nil
+	case info.State == HookAmbiguous:
+		return outcome{}, fmt.Errorf("%s", info.Problem)
+	}
+	name := path.Base(info.Path)
+	marker := HookMarker(c.ct.CTID)
+	want := HookFingerprint(c.cfg, c.ct, info.Digest)
+	if !c.force {
+		r, err := c.probe(ctx, "cat", marker)
+		if err != nil {
+			return outcome{}, err
+		}
+		if r.Code == 0 && strings.TrimSpace(r.Stdout) == want {
+			return already("%s: converged", name), nil
+		}
+	}
+	timeout := c.ct.HookTimeout
+	if timeout <= 0 {
+		timeout = c.hookTimeout
+	}
+	req := HookRequest{
+		Container: c.ct,
+		Config:    c.cfg,
+		Backend:   c.b,
+		DryRun:    c.dryRun,
+		Verbose:   c.verbose,
+		Timeout:   timeout,
+		LogFile:   c.logFile,
+		Events:    ctSink{ctid: c.ct.CTID, next: c.sink},
+	}
+	if err := c.hooks.Run(ctx, req); err != nil {
+		return outcome{}, fmt.Errorf("hook %s: %w", name, err)
+	}
+	if err := c.writeMarker(ctx, marker, want); err != nil {
+		return outcome{}, err
+	}
+	return done("%s ran", name), nil
+}
+
+func (c *ctRun) writeMarker(ctx context.Context, marker, want string) error {
+	ctid := c.ct.CTID
+	r, err := c.b.Exec(ctx, ctid, []string{"mkdir", "-p", path.Dir(marker)}, ExecOptions{})
+	if err != nil {
+		return fmt.Errorf("pct exec %d -- mkdir -p %s: %w", ctid, path.Dir(marker), err)
+	}
+	if r.Code != 0 {
+		return fmt.Errorf("mkdir -p %s in container %d: exit %d: %s", path.Dir(marker), ctid, r.Code, tail(r.Stderr))
+	}
+	if err := c.b.Push(ctx, ctid, marker, []byte(want+"\n"), PushOptions{Perms: "0644"}); err != nil {
+		return fmt.Errorf("pct push %d %s: %w", ctid, marker, err)
+	}
+	return nil
+}
+
+// --- template --------------------------------------------------------------
+
+// defaultTemplateSnapshot names the snapshot of an is_template container
+// whose config names none.
+const defaultTemplateSnapshot = "phoenix-template"
+
+func templateSnapshot(ct *Container) string {
+	if ct.TemplateSnapshot != "" {
+		return ct.TemplateSnapshot
+	}
+	return defaultTemplateSnapshot
+}
+
+func (c *ctRun) stageTemplate(ctx context.Context) (outcome, error) {
+	ctid := c.ct.CTID
+	name := templateSnapshot(c.ct)
+	snaps, err := c.b.ListSnapshots(ctx, ctid)
+	if err != nil {
+		return outcome{}, fmt.Errorf("pct listsnapshot %d: %w", ctid, err)
+	}
+	if slices.Contains(snaps, name) {
+		return already("snapshot %s exists", name), nil
+	}
+	st, err := c.b.Status(ctx, ctid)
+	if err != nil {
+		return outcome{}, fmt.Errorf("pct status %d: %w", ctid, err)
+	}
+	// A snapshot of a stopped container is consistent: no half-written
+	// files for the clones to inherit.
+	if st.Running {
+		if err := c.b.Shutdown(ctx, ctid, shutdownTimeout); err != nil {
+			return outcome{}, fmt.Errorf("pct shutdown %d: %w", ctid, err)
+		}
+	}
+	if err := c.b.Snapshot(ctx, ctid, name); err != nil {
+		return outcome{}, fmt.Errorf("pct snapshot %d %s: %w", ctid, name, err)
+	}
+	if err := c.start(ctx); err != nil {
+		return outcome{}, err
+	}
+	return done("snapshot %s taken", name), nil
+}
