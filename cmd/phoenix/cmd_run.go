@@ -1,0 +1,212 @@
+//go:build integrate
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/lock"
+	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
+	"github.com/phoenix-hypervisor/phoenix/hooks"
+)
+
+// session is what run, plan and hook run share: the loaded configuration,
+// the backend, the event sinks and the lock, set up in that order so that
+// an invalid configuration is refused before anything is touched.
+type session struct {
+	g        globals
+	env      Env
+	cfg      *engine.Config
+	backend  engine.Backend
+	hostNote string
+	dryRun   bool
+	json     *runlog.JSON // --output json
+	events   engine.Sink
+	redactor *runlog.Redactor
+	closers  []func() error
+}
+
+func outputFormat(c *cli.Context) (string, error) {
+	switch o := c.String("output"); o {
+	case "text", "json":
+		return o, nil
+	default:
+		return "", usageError("--output %q: expected text or json", o)
+	}
+}
+
+func newSession(c *cli.Context, env Env, dryRun bool) (*session, error) {
+	g, err := resolveGlobals(c, env)
+	if err != nil {
+		return nil, err
+	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{g: g, env: env, dryRun: dryRun, redactor: runlog.NewRedactor()}
+	if s.cfg, err = loadConfig(g, env.Stderr); err != nil {
+		return nil, err
+	}
+	for _, id := range c.IntSlice("ctid") {
+		if _, ok := s.cfg.Containers[id]; !ok {
+			return nil, usageError("--ctid %d: no such container in %s", id, g.LXCConfig)
+		}
+	}
+	logger := slog.New(eventHandler{sink: func() engine.Sink { return s.events }})
+	if dryRun {
+		s.backend, s.hostNote = dryRunBackend(g, env, logger)
+	} else if s.backend, err = realBackend(g, env, logger); err != nil {
+		return nil, err
+	}
+	if !dryRun {
+		l, err := lock.Acquire(g.LockFile, lock.Self())
+		if err != nil {
+			return nil, exitError(engine.ExitEnvironment, err)
+		}
+		s.closers = append(s.closers, l.Release)
+	}
+	if err := s.openSinks(format); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openSinks wires events: the run log file always; the console for a real
+// text run; JSON lines on stdout with --output json. Warnings and errors
+// always reach stderr when stdout carries a plan or JSON. Every sink sees
+// events only after the redactor.
+func (s *session) openSinks(format string) error {
+	f, err := runlog.NewFile(s.g.LogFile)
+	if err != nil {
+		return exitError(engine.ExitEnvironment, err)
+	}
+	s.closers = append(s.closers, f.Close)
+	sinks := []engine.Sink{f}
+	switch {
+	case format == "json":
+		s.json = runlog.NewJSON(s.env.Stdout)
+		sinks = append(sinks, s.json, warnings(s.env.Stderr))
+	case s.dryRun:
+		sinks = append(sinks, warnings(s.env.Stderr))
+	default:
+		con := runlog.NewConsole(s.env.Stdout, s.env.IsTTY)
+		con.Verbose = s.g.Verbose
+		sinks = append(sinks, con)
+	}
+	s.events = runlog.Redact(runlog.Multi(sinks...), s.redactor)
+	return nil
+}
+
+// warnings is a console on w showing only WARN and ERROR log events.
+func warnings(w io.Writer) engine.Sink {
+	return runlog.Filter(runlog.NewConsole(w, false), func(e engine.Event) bool {
+		return e.Kind == engine.EventLog && runlog.Level(e) >= 2
+	})
+}
+
+func (s *session) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			fmt.Fprintf(s.env.Stderr, "phoenix: %v\n", err)
+		}
+	}
+	s.closers = nil
+}
+
+func (s *session) logf(level, format string, args ...any) {
+	s.events.Emit(engine.Event{Kind: engine.EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
+}
+
+func (s *session) hookRunner() engine.HookRunner {
+	return hooks.NewRunner(hooks.Options{Dir: s.g.HooksDir})
+}
+
+func (s *session) options(c *cli.Context) engine.RunOptions {
+	return engine.RunOptions{
+		Config:      s.cfg,
+		Backend:     s.backend,
+		Hooks:       s.hookRunner(),
+		DryRun:      s.dryRun,
+		CTIDs:       c.IntSlice("ctid"),
+		Parallel:    c.Int("parallel"),
+		HookTimeout: c.Duration("hook-timeout"),
+		FailFast:    c.Bool("fail-fast"),
+		Force:       c.Bool("force"),
+		Verbose:     s.g.Verbose,
+		LogFile:     s.g.LogFile,
+		Events:      s.events,
+	}
+}
+
+func runCmd(c *cli.Context, env Env, dryRun bool) error {
+	if c.NArg() > 0 {
+		return usageError("%s takes no arguments, got %q: use --ctid N to pick containers", c.Command.Name, c.Args().First())
+	}
+	s, err := newSession(c, env, dryRun)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return s.finish(c.Context, func(ctx context.Context) (*engine.Result, error) {
+		return engine.Run(ctx, s.options(c))
+	})
+}
+
+// finish runs the engine, then writes the plan (dry-run) and the summary,
+// and turns the result into the exit code.
+func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.Result, error)) error {
+	if s.hostNote != "" {
+		s.logf("WARN", "%s", s.hostNote)
+	}
+	mode := "run"
+	if s.dryRun {
+		mode = "dry-run"
+	}
+	s.logf("INFO", "phoenix %s %s: backend %s, %s, %d container(s)", version, mode, s.backend.Name(), s.g.LXCConfig, len(s.cfg.Containers))
+	r, err := do(ctx)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return exitError(engine.ExitInterrupted, errors.New("interrupted"))
+		}
+		// The run stopped before it started (a bad plan): nothing changed.
+		return exitError(engine.ExitUsage, err)
+	}
+	if s.hostNote != "" {
+		r.Notes = append([]string{s.hostNote}, r.Notes...)
+	}
+	if err := s.writeResult(r); err != nil {
+		return exitError(engine.ExitFailed, err)
+	}
+	code := r.ExitCode()
+	s.logf("INFO", "phoenix %s finished: exit %d", mode, code)
+	if code != engine.ExitOK {
+		return exitError(code, errQuiet)
+	}
+	return nil
+}
+
+func (s *session) writeResult(r *engine.Result) error {
+	if s.json != nil {
+		return writeJSONResult(s.json, r, s.redactor)
+	}
+	// Rendered whole, then redacted: the plan and the summary carry hook
+	// argv and error messages.
+	var b strings.Builder
+	if s.dryRun {
+		engine.WritePlan(&b, r)
+		b.WriteString("\n")
+	}
+	engine.WriteSummary(&b, r, s.env.IsTTY)
+	_, err := io.WriteString(s.env.Stdout, s.redactor.String(b.String()))
+	return err
+}

@@ -1,0 +1,240 @@
+//go:build integrate
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/phoenix-hypervisor/phoenix/engine/fakepct"
+	"github.com/phoenix-hypervisor/phoenix/hooks"
+)
+
+// The test binary plays three programs, by the base name of argv[0]:
+//
+//   - "phoenix": the command itself (testscript puts a copy on PATH, and
+//     the Go tests re-exec the binary under that name);
+//   - "pct" outside a hook's shim: the fake pct of engine/fakepct, with its
+//     state in $FAKE_PCT_STATE. Tests put it on PATH by prepending
+//     $FAKEBIN, a directory holding a "pct" symlink to this binary;
+//   - pct, qm, ... inside a shimmed hook (shimSocketEnv set), and the other
+//     names hooks.IsShim knows: the shim, as the real binary's main does.
+//
+// Without $FAKEBIN on PATH there is no pct at all: the "pct missing" case.
+func TestMain(m *testing.M) {
+	name := filepath.Base(os.Args[0])
+	if name == "pct" && os.Getenv(shimSocketEnv) == "" {
+		os.Exit(fakepct.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if hooks.IsShim(name) {
+		os.Exit(hooks.ShimMain(os.Args))
+	}
+	testscript.Main(m, map[string]func(){
+		"phoenix": func() { os.Exit(mainExit()) },
+	})
+}
+
+// shimSocketEnv is set by the hooks package for a hook whose pct is the
+// shim (dry-run, non-pct backends).
+const shimSocketEnv = "PHOENIX_SHIM_SOCKET"
+
+// examplesDir is the bundled example deployment.
+func examplesDir(t testing.TB) string {
+	dir, err := filepath.Abs("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// fakeBin makes dir/pct, a symlink to this test binary, so that "pct"
+// on PATH is the fake.
+func fakeBin(dir string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "fakebin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", err
+	}
+	return bin, os.Symlink(exe, filepath.Join(bin, "pct"))
+}
+
+func TestScripts(t *testing.T) {
+	examples := examplesDir(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			bin, err := fakeBin(e.WorkDir)
+			if err != nil {
+				return err
+			}
+			e.Setenv("FAKEBIN", bin)
+			e.Setenv("EXAMPLES", examples)
+			e.Setenv("FAKE_PCT_STATE", filepath.Join(e.WorkDir, "pct-state"))
+			// Never the machine's /var/log, /run/lock or /usr/local paths.
+			e.Setenv("PHOENIX_LOG_FILE", filepath.Join(e.WorkDir, "phoenix.log"))
+			e.Setenv("PHOENIX_LOCK_FILE", filepath.Join(e.WorkDir, "phoenix.lock"))
+			e.Setenv("PHOENIX_HYPERVISOR_CONFIG", filepath.Join(examples, "phoenix_hypervisor_config.json"))
+			e.Setenv("PHOENIX_LXC_CONFIG", filepath.Join(examples, "phoenix_lxc_configs.json"))
+			e.Setenv("PHOENIX_HOOKS_DIR", examples)
+			return os.MkdirAll(filepath.Join(e.WorkDir, "pct-state"), 0o755)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":   cmdExitCode,
+			"nomutating": cmdNoMutating,
+			"jsonlines":  cmdJSONLines,
+		},
+	})
+}
+
+// exitcode N prog args... runs prog and requires exit code N; stdout and
+// stderr are kept for the commands that follow, as with exec.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N prog [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// nomutating CALLS_LOG fails when the fake pct's call log holds a call
+// that changes anything (with !, when it holds none).
+func cmdNoMutating(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: nomutating calls.log")
+	}
+	calls, err := readCalls(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var mut []string
+	for _, c := range calls {
+		if isMutating(c) {
+			mut = append(mut, strings.Join(c, " "))
+		}
+	}
+	switch {
+	case !neg && len(mut) > 0:
+		ts.Fatalf("%d mutating pct call(s):\n%s", len(mut), strings.Join(mut, "\n"))
+	case neg && len(mut) == 0:
+		ts.Fatalf("no mutating pct call in %d call(s)", len(calls))
+	}
+}
+
+// jsonlines FILE requires every line of FILE (stdout, stderr or a path)
+// to be a JSON object with a "kind".
+func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: jsonlines FILE")
+	}
+	text := strings.TrimSuffix(ts.ReadFile(args[0]), "\n")
+	if text == "" {
+		ts.Fatalf("%s is empty", args[0])
+	}
+	for i, line := range strings.Split(text, "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			ts.Fatalf("%s line %d: %v: %s", args[0], i+1, err, line)
+		}
+		if k, _ := m["kind"].(string); k == "" {
+			ts.Fatalf("%s line %d: no kind: %s", args[0], i+1, line)
+		}
+	}
+}
+
+// readCalls reads the fake pct's calls.log: one JSON array of argv per line.
+func readCalls(path string) ([][]string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var calls [][]string
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var argv []string
+		if err := json.Unmarshal([]byte(line), &argv); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, i+1, err)
+		}
+		calls = append(calls, argv)
+	}
+	return calls, nil
+}
+
+// readOnlyVerbs never change a container.
+var readOnlyVerbs = map[string]bool{"status": true, "config": true, "list": true, "listsnapshot": true}
+
+// probes are the read-only checks the built-in stages run inside a
+// container (`pct exec CTID -- ...`), by their leading words.
+var probes = [][]string{
+	{"true"},
+	{"nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"},
+	{"docker", "info"},
+	{"docker", "inspect"},
+	{"nvidia-ctk", "--version"},
+	{"cat", "/etc/phoenix/"},
+}
+
+// isMutating reports whether a pct call (argv without "pct") may change
+// anything: every verb but the reads, and every exec but the probes.
+func isMutating(argv []string) bool {
+	if len(argv) == 0 {
+		return false
+	}
+	if readOnlyVerbs[argv[0]] {
+		return false
+	}
+	if argv[0] != "exec" {
+		return true
+	}
+	cmd := argv
+	for i, a := range argv {
+		if a == "--" {
+			cmd = argv[i+1:]
+			break
+		}
+	}
+	for _, p := range probes {
+		if len(cmd) >= len(p) && hasPrefixWords(cmd, p) {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixWords(cmd, p []string) bool {
+	for i := range p {
+		if i == len(p)-1 && strings.HasSuffix(p[i], "/") {
+			return strings.HasPrefix(cmd[i], p[i])
+		}
+		if cmd[i] != p[i] {
+			return false
+		}
+	}
+	return true
+}

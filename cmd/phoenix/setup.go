@@ -1,0 +1,137 @@
+//go:build integrate
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/config"
+	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
+	"github.com/phoenix-hypervisor/phoenix/engine/lxc"
+	"github.com/phoenix-hypervisor/phoenix/engine/pct"
+)
+
+// loadConfig loads both files. Problems go to w one per line; an invalid
+// configuration is exit 2, before anything is touched.
+func loadConfig(g globals, w io.Writer) (*engine.Config, error) {
+	hyp, warning, err := g.hypervisorFile()
+	if err != nil {
+		return nil, err
+	}
+	if warning != "" {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
+	cfg, err := config.Load(hyp, g.LXCConfig)
+	if err != nil {
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			writeProblems(w, ve.Problems)
+			return nil, exitError(engine.ExitUsage, fmt.Errorf("invalid configuration: %d problem(s) above; nothing was changed", countErrors(ve.Problems)))
+		}
+		return nil, exitError(engine.ExitUsage, fmt.Errorf("load configuration: %w", err))
+	}
+	writeProblems(w, cfg.Warnings)
+	return cfg, nil
+}
+
+func writeProblems(w io.Writer, ps []engine.Problem) {
+	for _, p := range ps {
+		fmt.Fprintln(w, config.Format(p))
+	}
+}
+
+func countErrors(ps []engine.Problem) int {
+	n := 0
+	for _, p := range ps {
+		if !p.Warning {
+			n++
+		}
+	}
+	return n
+}
+
+// realBackend is the backend that acts on containers: pct (Proxmox VE) or
+// lxc. A missing tool is an environment problem, exit 3.
+func realBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error) {
+	switch g.Backend {
+	case "lxc":
+		o := lxc.OptionsFromEnv(env.Getenv)
+		if g.LXCPath != "" {
+			o.LXCPath = g.LXCPath
+		}
+		o.Logger = logger
+		b, err := lxc.New(o)
+		if err != nil {
+			return nil, exitError(engine.ExitEnvironment, fmt.Errorf("lxc backend: %w", err))
+		}
+		return b, nil
+	default:
+		b, err := pct.New(pct.Options{})
+		if err != nil {
+			return nil, exitError(engine.ExitEnvironment, fmt.Errorf("%w: is this a Proxmox VE host? use --backend lxc, or --dry-run to preview", err))
+		}
+		return b, nil
+	}
+}
+
+// dryRunBackend records instead of acting. Reads come from the real host
+// when its tool is there, else the plan assumes an empty host; the note
+// says which.
+func dryRunBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, string) {
+	var reads engine.Backend
+	if b, err := realBackend(g, env, logger); err == nil {
+		reads = b
+	}
+	d := dryrun.New(reads)
+	if reads == nil && g.Backend == "lxc" {
+		return d, "lxc tools not found: the plan assumes an empty host"
+	}
+	return d, d.HostNote()
+}
+
+// eventHandler is a slog.Handler that turns a backend's notes into run
+// events ("no bridge vmbr0 on this host: no network"), so they reach the
+// console, the run log and the plan like everything else.
+type eventHandler struct {
+	sink  func() engine.Sink // late-bound: the sinks open after the backend
+	attrs []slog.Attr
+}
+
+func (h eventHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (h eventHandler) Handle(_ context.Context, r slog.Record) error {
+	s := h.sink()
+	if s == nil {
+		return nil
+	}
+	msg := r.Message
+	add := func(a slog.Attr) bool {
+		msg += " " + a.Key + "=" + a.Value.String()
+		return true
+	}
+	for _, a := range h.attrs {
+		add(a)
+	}
+	r.Attrs(add)
+	level := "INFO"
+	switch {
+	case r.Level >= slog.LevelError:
+		level = "ERROR"
+	case r.Level >= slog.LevelWarn:
+		level = "WARN"
+	}
+	s.Emit(engine.Event{Time: r.Time, Kind: engine.EventLog, Level: level, Message: msg})
+	return nil
+}
+
+func (h eventHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	h.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
+	return h
+}
+
+func (h eventHandler) WithGroup(string) slog.Handler { return h }
