@@ -55,6 +55,7 @@ func writeJSONResult(j *runlog.JSON, res *engine.Result, r *runlog.Redactor) err
 		kind = "plan"
 	}
 	sum := jsonSummary{Kind: "summary", DryRun: res.DryRun, Interrupted: res.Interrupted, ExitCode: res.ExitCode(), ElapsedMS: res.Elapsed.Milliseconds()}
+	sum.Done, sum.Failed, sum.Skipped = res.Counts()
 	for _, n := range res.Notes {
 		sum.Notes = append(sum.Notes, r.String(n))
 	}
@@ -69,14 +70,6 @@ func writeJSONResult(j *runlog.JSON, res *engine.Result, r *runlog.Redactor) err
 		}
 		for _, a := range c.Actions {
 			jc.Actions = append(jc.Actions, r.Event(a))
-		}
-		switch c.State {
-		case engine.StageDone:
-			sum.Done++
-		case engine.StageFailed:
-			sum.Failed++
-		default:
-			sum.Skipped++
 		}
 		if err := j.Write(jc); err != nil {
 			return err

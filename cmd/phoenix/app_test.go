@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+func runBuffers(args []string, vars map[string]string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"phoenix"}, args...), Env{
+		Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return vars[k] },
+	})
+	return code, stdout.String(), stderr.String()
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runBuffers([]string{"version"}, nil)
+	assert.Equal(t, engine.ExitOK, code)
+	assert.Equal(t, "phoenix "+version+"\n", out)
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"run", "--no-such-flag"}, "no-such-flag"},
+		{[]string{"--no-such-flag", "run"}, "no-such-flag"},
+		{[]string{"--backend", "qemu", "plan"}, `--backend "qemu": expected pct or lxc`},
+		{[]string{"run", "--parallel", "many"}, "parallel"},
+		{[]string{"hook", "run", "--hook-timeout", "soon", "901"}, "hook-timeout"},
+	} {
+		code, _, stderr := runBuffers(tc.args, nil)
+		assert.Equal(t, engine.ExitUsage, code, "%v: %s", tc.args, stderr)
+		assert.Contains(t, stderr, tc.want, "%v", tc.args)
+	}
+}
+
+func TestHelpExits0(t *testing.T) {
+	code, out, _ := runBuffers([]string{"help"}, nil)
+	assert.Equal(t, engine.ExitOK, code)
+	for _, c := range []string{"run", "plan", "validate", "hooks", "hook", "version"} {
+		assert.Contains(t, out, "   "+c)
+	}
+}
+
+// resolved runs a test command through the real flag set-up and returns
+// what resolveGlobals made of args and vars.
+func resolved(t *testing.T, args []string, vars map[string]string) globals {
+	t.Helper()
+	var g globals
+	env := Env{Getenv: func(k string) string { return vars[k] }}
+	app := &cli.App{
+		Name:  "phoenix",
+		Flags: globalFlags(),
+		Commands: []*cli.Command{{
+			Name:  "cmd",
+			Flags: withGlobals(nil),
+			Action: func(c *cli.Context) error {
+				var err error
+				g, err = resolveGlobals(c, env)
+				return err
+			},
+		}},
+	}
+	require.NoError(t, app.Run(append([]string{"phoenix"}, args...)))
+	return g
+}
+
+func TestGlobalsPrecedence(t *testing.T) {
+	g := resolved(t, []string{"cmd"}, nil)
+	assert.Equal(t, globals{
+		HypervisorConfig: defaultHypervisorConfig, LXCConfig: defaultLXCConfig, HooksDir: defaultHooksDir,
+		LogFile: defaultLogFile, Backend: "pct", LockFile: "/run/lock/phoenix_hypervisor.lock",
+	}, g)
+
+	env := map[string]string{
+		"PHOENIX_HYPERVISOR_CONFIG": "/env/h.json", "PHOENIX_LXC_CONFIG": "/env/l.json",
+		"PHOENIX_HOOKS_DIR": "/env/hooks", "PHOENIX_LOG_FILE": "/env/log", "PHOENIX_BACKEND": "lxc",
+		"PHOENIX_LOCK_FILE": "/env/lock", "PHOENIX_LXC_PATH": "/env/lxc",
+	}
+	g = resolved(t, []string{"cmd"}, env)
+	assert.Equal(t, globals{
+		HypervisorConfig: "/env/h.json", HypervisorExplicit: true, LXCConfig: "/env/l.json", HooksDir: "/env/hooks",
+		LogFile: "/env/log", Backend: "lxc", LockFile: "/env/lock", LXCPath: "/env/lxc",
+	}, g)
+
+	// Flags win over the environment, before or after the command; the
+	// innermost wins when both are given.
+	g = resolved(t, []string{"--lxc-config", "/flag/before.json", "cmd", "--hooks-dir", "/flag/after", "-v"}, env)
+	assert.Equal(t, "/flag/before.json", g.LXCConfig)
+	assert.Equal(t, "/flag/after", g.HooksDir)
+	assert.Equal(t, "/env/log", g.LogFile)
+	assert.True(t, g.Verbose)
+	g = resolved(t, []string{"--backend", "lxc", "cmd", "--backend", "pct"}, nil)
+	assert.Equal(t, "pct", g.Backend)
+}
+
+func TestHypervisorFileDefaultMayBeAbsent(t *testing.T) {
+	g := globals{HypervisorConfig: t.TempDir() + "/missing.json"}
+	file, warning, err := g.hypervisorFile()
+	require.NoError(t, err)
+	assert.Empty(t, file)
+	assert.Contains(t, warning, "using defaults")
+
+	g.HypervisorExplicit = true
+	_, _, err = g.hypervisorFile()
+	require.Error(t, err)
+	assert.Equal(t, engine.ExitUsage, engine.ExitCode(err))
+	assert.Contains(t, err.Error(), "--hypervisor-config")
+}
