@@ -1,0 +1,199 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+const originals = "testdata/original-configs"
+
+// versionFiles returns the hypervisor file ("" when the version has none)
+// and the LXC file of one reference version directory.
+func versionFiles(t *testing.T, prefix string) (string, string) {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(originals, prefix+"_*"))
+	require.NoError(t, err)
+	require.Len(t, matches, 1, "one reference directory for %s", prefix)
+	dir := matches[0]
+	hv := filepath.Join(dir, "phoenix_hypervisor_config.json")
+	if _, err := os.Stat(hv); err != nil {
+		hv = ""
+	}
+	return hv, filepath.Join(dir, "phoenix_lxc_configs.json")
+}
+
+func loadVersion(t *testing.T, prefix string) *engine.Config {
+	t.Helper()
+	hv, lxc := versionFiles(t, prefix)
+	cfg, err := Load(hv, lxc)
+	require.NoError(t, err, "%s must load", prefix)
+	return cfg
+}
+
+// TestSupportedVersionsLoad walks every supported reference version: each
+// loads without errors and every container has a way to come into being.
+func TestSupportedVersionsLoad(t *testing.T) {
+	for _, v := range []string{"v04", "v05", "v06", "v07", "v08", "v09"} {
+		t.Run(v, func(t *testing.T) {
+			cfg := loadVersion(t, v)
+			t.Logf("%s: %d containers, %d warnings", v, len(cfg.Containers), len(cfg.Warnings))
+			for _, w := range cfg.Warnings {
+				t.Log(Format(w))
+			}
+			require.NotEmpty(t, cfg.Containers)
+			assert.NotNil(t, cfg.LXC)
+			assert.NotNil(t, cfg.Hypervisor)
+			for id, c := range cfg.Containers {
+				assert.Equal(t, id, c.CTID)
+				assert.NotEmpty(t, c.Hostname, "%d hostname", id)
+				assert.True(t, c.Template != "" || c.CloneFrom != 0, "%d: template or clone source", id)
+				if c.CloneFrom != 0 {
+					src := cfg.Containers[c.CloneFrom]
+					require.NotNil(t, src, "%d clones from %d", id, c.CloneFrom)
+					assert.NotEmpty(t, src.TemplateSnapshot)
+				}
+				assert.NotNil(t, c.Raw)
+			}
+		})
+	}
+}
+
+func TestVersionSpotChecks(t *testing.T) {
+	t.Run("v04 establish era: string features, capital hostnames, no hypervisor file", func(t *testing.T) {
+		cfg := loadVersion(t, "v04")
+		assert.Empty(t, cfg.HypervisorFile)
+		assert.Equal(t, DefaultPortainerServerPort, cfg.PortainerServerPort)
+		assert.Equal(t, DefaultPortainerAgentImage, cfg.PortainerAgentImage)
+		assert.Equal(t, "580.76.05", cfg.NvidiaDriverVersion)
+		c := cfg.Containers[900]
+		require.NotNil(t, c)
+		assert.Equal(t, "vllmQwen25C-7B-GPU0", c.Hostname)
+		assert.Equal(t, map[string]string{"nesting": "1", "keyctl": "1"}, c.PctFeatures)
+		assert.Empty(t, c.Named)
+		assert.False(t, c.Unprivileged)
+		assert.Equal(t, "0", c.GPUAssignment)
+		assert.Equal(t, "agent", c.PortainerRole)
+		assert.Equal(t, 32768, c.MemoryMB)
+		assert.Equal(t, 64, c.StorageSizeGB)
+		assert.Equal(t, &engine.NetConfig{Name: "eth0", Bridge: "vmbr0", IP: "10.0.0.110/24", GW: "10.0.0.1", HWAddr: "52:54:00:67:89:A0"}, c.Net)
+		assert.True(t, cfg.Containers[999].Unprivileged)
+		assert.Equal(t, "server", cfg.Containers[999].PortainerRole)
+	})
+	t.Run("v05 template hierarchy with string clone ids", func(t *testing.T) {
+		cfg := loadVersion(t, "v05")
+		assert.Equal(t, "10.0.0.99", cfg.PortainerServerIP)
+		assert.Equal(t, 9001, cfg.PortainerAgentPort)
+		assert.True(t, cfg.Containers[900].IsTemplate)
+		assert.Equal(t, "base-snapshot", cfg.Containers[900].TemplateSnapshot)
+		assert.Equal(t, 903, cfg.Containers[920].CloneFrom)
+		assert.Empty(t, cfg.Containers[920].Template, "clones are not created from the OS template")
+		assert.Nil(t, cfg.Containers[900].PctFeatures, `features "" is no feature`)
+	})
+	t.Run("v06: 950 clones from 920 snapshot vllm-base-snapshot", func(t *testing.T) {
+		cfg := loadVersion(t, "v06")
+		c := cfg.Containers[950]
+		require.NotNil(t, c)
+		assert.Equal(t, 920, c.CloneFrom)
+		assert.Equal(t, "vllm-base-snapshot", cfg.Containers[920].TemplateSnapshot)
+		assert.Equal(t, "portainer/portainer-ce:latest", cfg.PortainerServerImage)
+		assert.Equal(t, true, cfg.Hypervisor["behavior"].(map[string]any)["debug_mode"])
+	})
+	t.Run("v07 orchestrator era: features list, clone_from_ctid", func(t *testing.T) {
+		cfg := loadVersion(t, "v07")
+		c := cfg.Containers[920]
+		assert.Equal(t, 901, c.CloneFrom)
+		assert.Equal(t, []string{"docker", "vllm"}, c.Named)
+		assert.Equal(t, []string{"vllm"}, Unhandled(c))
+		assert.True(t, c.WantsDocker())
+		assert.Equal(t, "phoenix_hypervisor_lxc_950.sh", cfg.Containers[950].Raw["application_script"])
+	})
+	t.Run("v08 dependencies between LXCs", func(t *testing.T) {
+		cfg := loadVersion(t, "v08")
+		assert.Equal(t, []int{953, 955}, cfg.Containers[956].Dependencies)
+		assert.Empty(t, cfg.Containers[956].ExternalDeps)
+		assert.Equal(t, 512, cfg.Containers[953].SwapMB)
+		assert.Equal(t, []string{"nvidia", "ollama"}, cfg.Containers[955].Named)
+	})
+	t.Run("v09: 901 depends on 1002, which is external", func(t *testing.T) {
+		cfg := loadVersion(t, "v09")
+		c := cfg.Containers[901]
+		assert.Empty(t, c.Dependencies)
+		assert.Equal(t, []int{1002}, c.ExternalDeps)
+		assert.Equal(t, "0,1", c.GPUAssignment, `"0, 1" is normalised`)
+		assert.True(t, cfg.Containers[911].Unprivileged, "unprivileged defaults to true")
+		assert.Equal(t, []string{"traefik"}, slicesFilter(Unhandled(cfg.Containers[102]), "traefik"))
+		assert.Equal(t, []int{103}, cfg.Containers[102].Dependencies)
+		found := false
+		for _, w := range cfg.Warnings {
+			if w.Path == "/lxc_configs/901/dependencies/0" {
+				found = true
+				assert.True(t, w.Warning)
+				assert.Contains(t, Format(w), "1002 is not an LXC in this file (a VM?): ordering against it is not enforced")
+			}
+		}
+		assert.True(t, found, "a warning names 901's dependency on 1002")
+	})
+}
+
+func slicesFilter(ss []string, want string) []string {
+	var out []string
+	for _, s := range ss {
+		if s == want {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestPreV04Refused: v01–v03 fail, naming each unsupported thing with its
+// path.
+func TestPreV04Refused(t *testing.T) {
+	tests := []struct {
+		version string
+		want    []string
+	}{
+		{"v01", []string{
+			`/lxc_configs/901/network_config: expected an object {name, bridge, ip, gw}, found string "10.0.0.100/24,10.0.0.1,8.8.8.8" (unsupported pre-v04 format`,
+			"/lxc_configs/901/balloon_min_mb: ",
+			"/lxc_configs/901/nvidia_pci_ids: ",
+		}},
+		{"v02", []string{
+			"/lxc_configs/901/network_config: ",
+			"/lxc_configs/901/setup_script: ",
+			"rename the script to phoenix_hypervisor_setup_901.sh in the hooks dir",
+			`/lxc_configs/901/storage_size_gb: expected a number, found string "64" (unsupported pre-v04 format: numbers given as strings`,
+		}},
+		{"v03", []string{
+			"/lxc_configs/901/network_config: ",
+			"/lxc_configs/901/setup_script: ",
+			"/lxc_configs/901/storage_size_gb: ",
+			`/lxc_configs/901/swap: expected swap_mb`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			hv, lxc := versionFiles(t, tt.version)
+			_, err := Load(hv, lxc)
+			var ve *ValidationError
+			require.True(t, errors.As(err, &ve), "want *ValidationError, got %v", err)
+			msg := err.Error()
+			t.Log(msg)
+			for _, w := range tt.want {
+				assert.Contains(t, msg, w)
+			}
+			assert.Contains(t, msg, "phoenix_lxc_configs.json: ")
+			assert.Contains(t, msg, "unsupported pre-v04 format")
+			// Each legacy field is reported once, not again by the schema.
+			assert.Equal(t, 1, strings.Count(msg, "/lxc_configs/901/network_config:"))
+			assert.Equal(t, engine.ExitUsage, engine.ExitCode(ve.ExitError()))
+		})
+	}
+}
