@@ -7,14 +7,7 @@ import (
 
 // The functions below are the contract between hooks and cmd/phoenix.
 // Their bodies are filled in by the shell-hook and Lua-hook work.
-
-// IsShim reports whether the binary was invoked as one of the shimmed
-// Proxmox commands (pct, qm, pvesm, pveam, pvesh, zfs, zpool), by the base
-// name of argv[0].
-func IsShim(argv0 string) bool { return false }
-
-// ShimMain runs the shim for os.Args and returns the exit code.
-func ShimMain(args []string) int { return 127 }
+// IsShim and ShimMain are in shim.go.
 
 // TestOptions configure `phoenix hook test`.
 type TestOptions struct {

@@ -1,0 +1,354 @@
+package hooks
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dry-run isolation of shell hooks.
+//
+// The hook runs in a new mount namespace and a new, empty network
+// namespace (only a loopback device, left down: no address of the host,
+// its loopback included, is reachable). Inside, the root is an overlay
+// whose lower layer is the host's root and whose upper layer is a tmpfs
+// thrown away when the hook ends; every other writable filesystem mount is
+// overlaid the same way (or, where overlayfs refuses it, bound read-only),
+// /proc, /sys and /dev are bound (/proc/sys and /sys read-only), /dev/shm
+// is overlaid. The shim dir (the pct symlinks and the socket) is bound in
+// so the hook still reaches the run. Then pivot_root, and the hook is
+// exec'ed with its argv, environment and working dir.
+//
+// The setup runs in a helper: the phoenix binary re-executed as
+// "phoenix-isolate" (see IsShim) with CLONE_NEWNS|CLONE_NEWNET. It reports
+// a setup failure on fd 3 and closes it by exec when the hook starts.
+//
+// Where the isolation cannot be set up (not root, no overlayfs, namespaces
+// denied), the hook is not run: Run emits "dry-run: hook ... listed, not
+// run: <why>" and succeeds.
+
+const envIsolateSpec = "PHOENIX_ISOLATE_SPEC"
+
+// isolateSpec is what the helper needs besides its argv (the hook and its
+// arguments) and environment (the hook's).
+type isolateSpec struct {
+	Stage string   // an empty host dir the helper mounts its tmpfs on
+	Keep  []string // host dirs bound read-write into the new root
+	Dir   string   // the hook's working dir
+}
+
+// errNotIsolated is matched (errors.Is) by the error of a hook that was not
+// run because the isolation could not be set up.
+var errNotIsolated = errors.New("dry-run isolation unavailable")
+
+type notIsolatedError struct{ why error }
+
+func (e *notIsolatedError) Error() string   { return "dry-run isolation unavailable: " + e.why.Error() }
+func (e *notIsolatedError) Is(t error) bool { return t == errNotIsolated }
+func (e *notIsolatedError) Unwrap() error   { return e.why }
+
+func notIsolated(format string, a ...any) error {
+	return &notIsolatedError{why: fmt.Errorf(format, a...)}
+}
+
+// runIsolated runs the hook at path through the isolation helper.
+func (r *Runner) runIsolated(ctx context.Context, p *proc, path string, args, env []string) error {
+	if os.Geteuid() != 0 {
+		return notIsolated("not running as root (a private mount and network namespace need root)")
+	}
+	if !overlaySupported() {
+		return notIsolated("the kernel has no overlayfs (modprobe overlay)")
+	}
+	exe, err := r.shimExe()
+	if err != nil {
+		return notIsolated("%v", err)
+	}
+	stage, err := os.MkdirTemp("", "phoenix-isolate-")
+	if err != nil {
+		return notIsolated("%v", err)
+	}
+	defer os.Remove(stage)
+	spec := isolateSpec{Stage: stage, Dir: r.o.Dir}
+	if sock := envValue(env, envShimSocket); sock != "" {
+		spec.Keep = append(spec.Keep, filepath.Dir(sock))
+	}
+	specJSON, _ := json.Marshal(spec)
+
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return notIsolated("%v", err)
+	}
+	defer statusR.Close()
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       append([]string{isolateName, path}, args...),
+		Env:        append(env, envIsolateSpec+"="+string(specJSON)),
+		Dir:        "/",
+		ExtraFiles: []*os.File{statusW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWNET,
+		},
+	}
+	p.cmd = cmd
+	wait, err := p.start()
+	statusW.Close()
+	if err != nil {
+		return notIsolated("start the isolation helper: %v", err)
+	}
+	// The helper writes why it failed, or nothing: fd 3 closes on exec.
+	msg, _ := io.ReadAll(statusR)
+	if len(msg) > 0 {
+		werr := wait()
+		text := strings.TrimSpace(string(msg))
+		if strings.HasPrefix(text, "exec: ") {
+			return fmt.Errorf("%s: %w", text, werr)
+		}
+		return notIsolated("%s", text)
+	}
+	return p.waitCtx(ctx, wait)
+}
+
+func envValue(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func overlaySupported() bool {
+	data, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(strings.TrimPrefix(line, "nodev")) == "overlay" {
+			return true
+		}
+	}
+	// Not loaded yet: the kernel may load the module on the first mount.
+	_, err = os.Stat("/sys/module/overlay")
+	return err == nil
+}
+
+// isolateMain is the helper: args are [phoenix-isolate, hook, hook args...].
+func isolateMain(args []string) int {
+	status := os.NewFile(3, "status")
+	fail := func(format string, a ...any) int {
+		if status != nil {
+			fmt.Fprintf(status, format, a...)
+		} else {
+			fmt.Fprintf(os.Stderr, "phoenix-isolate: "+format+"\n", a...)
+		}
+		return 126
+	}
+	if status == nil {
+		return fail("no status fd: run only by phoenix")
+	}
+	unix.CloseOnExec(3)
+	var spec isolateSpec
+	if err := json.Unmarshal([]byte(os.Getenv(envIsolateSpec)), &spec); err != nil || len(args) < 2 {
+		return fail("bad invocation: run only by phoenix")
+	}
+	if err := isolate(spec); err != nil {
+		return fail("%v", err)
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envIsolateSpec+"=") {
+			env = append(env, kv)
+		}
+	}
+	err := unix.Exec(args[1], args[1:], env)
+	return fail("exec: %s: %v", args[1], err)
+}
+
+// mountEntry is one line of /proc/self/mountinfo.
+type mountEntry struct {
+	Point  string
+	FSType string
+	RO     bool
+}
+
+func readMountinfo() ([]mountEntry, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []mountEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent major:minor root point opts [optional...] - fstype source superopts
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		a, b := strings.Fields(pre), strings.Fields(post)
+		if len(a) < 6 || len(b) < 1 {
+			continue
+		}
+		ro := false
+		for _, o := range strings.Split(a[5], ",") {
+			ro = ro || o == "ro"
+		}
+		out = append(out, mountEntry{Point: unescapeMount(a[4]), FSType: b[0], RO: ro})
+	}
+	return out, sc.Err()
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				sb.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		sb.WriteByte(s[i])
+	}
+	return sb.String()
+}
+
+// bindOnly are the filesystems that are bound as they are (device nodes,
+// kernel interfaces), never overlaid.
+var bindOnly = map[string]bool{
+	"proc": true, "devtmpfs": true, "devpts": true, "mqueue": true, "hugetlbfs": true,
+	"binfmt_misc": true, "sysfs": true, "cgroup": true, "cgroup2": true, "securityfs": true,
+	"pstore": true, "bpf": true, "debugfs": true, "tracefs": true, "configfs": true,
+	"fusectl": true, "efivarfs": true, "autofs": true, "nsfs": true,
+}
+
+// isolate builds the throwaway root and pivots into it.
+func isolate(spec isolateSpec) error {
+	mounts, err := readMountinfo()
+	if err != nil {
+		return fmt.Errorf("read mounts: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	if err := unix.Mount("phoenix-dryrun", spec.Stage, "tmpfs", 0, "mode=0700"); err != nil {
+		return fmt.Errorf("mount tmpfs for the throwaway layer: %w", err)
+	}
+	root := filepath.Join(spec.Stage, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return err
+	}
+	n := 0
+	overlay := func(lower, target string) error {
+		n++
+		upper := filepath.Join(spec.Stage, "upper", strconv.Itoa(n))
+		work := filepath.Join(spec.Stage, "work", strconv.Itoa(n))
+		for _, d := range []string{upper, work} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
+		return unix.Mount("overlay", target, "overlay", 0, opts)
+	}
+	if err := overlay("/", root); err != nil {
+		return fmt.Errorf("mount overlay over /: %w", err)
+	}
+	for _, m := range mounts {
+		if m.Point == "/" || within(m.Point, spec.Stage) {
+			continue
+		}
+		if err := isolateMount(m, root, overlay); err != nil {
+			return err
+		}
+	}
+	// Kernel knobs stay as they are: /proc/sys read-only.
+	if err := bindRO(filepath.Join(root, "proc/sys"), filepath.Join(root, "proc/sys")); err != nil {
+		return fmt.Errorf("make /proc/sys read-only: %w", err)
+	}
+	for _, k := range spec.Keep {
+		t := filepath.Join(root, k)
+		if err := unix.Mount(k, t, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", k, err)
+		}
+	}
+	if err := os.Chdir(root); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the host root: %w", err)
+	}
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.Chdir(dir); err != nil {
+		return fmt.Errorf("hooks dir: %w", err)
+	}
+	return nil
+}
+
+// isolateMount reproduces one host mount in the new root so that writes to
+// it are discarded (or refused).
+func isolateMount(m mountEntry, root string, overlay func(lower, target string) error) error {
+	target := filepath.Join(root, m.Point)
+	fi, err := os.Stat(m.Point)
+	if err != nil {
+		// Shadowed by a later mount or gone: nothing reachable to protect.
+		return nil
+	}
+	if _, err := os.Stat(target); err != nil {
+		return fmt.Errorf("mount point %s missing in the new root: %w", m.Point, err)
+	}
+	kernelFS := within(m.Point, "/sys") || within(m.Point, "/proc")
+	switch {
+	case m.FSType == "proc" || m.FSType == "devtmpfs" || m.FSType == "devpts" ||
+		m.FSType == "mqueue" || m.FSType == "hugetlbfs":
+		if err := unix.Mount(m.Point, target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", m.Point, err)
+		}
+		return nil
+	case kernelFS || bindOnly[m.FSType] || m.RO || !fi.IsDir():
+		if err := bindRO(m.Point, target); err != nil {
+			return fmt.Errorf("bind %s read-only: %w", m.Point, err)
+		}
+		return nil
+	}
+	if err := overlay(m.Point, target); err == nil {
+		return nil
+	}
+	if err := bindRO(m.Point, target); err != nil {
+		return fmt.Errorf("%s (%s) can be neither overlaid nor bound read-only: %w", m.Point, m.FSType, err)
+	}
+	return nil
+}
+
+func bindRO(src, target string) error {
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
+}

@@ -1,0 +1,140 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+var _ engine.HookRunner = (*Runner)(nil)
+
+// Options configure a Runner.
+type Options struct {
+	// Dir is the hooks dir.
+	Dir string
+	// ShimExe is the binary exposed as pct, qm, pvesm, pveam, pvesh, zfs and
+	// zpool on a shell hook's PATH when the hook must reach containers
+	// through the Backend (dry-run, or a backend other than pct). It must
+	// dispatch on argv[0] with IsShim/ShimMain. "": os.Executable().
+	ShimExe string
+	// KillGrace is how long a hook's process group has between SIGTERM and
+	// SIGKILL. 0: 2s.
+	KillGrace time.Duration
+}
+
+// Runner runs per-container hooks; it implements engine.HookRunner.
+type Runner struct {
+	o Options
+}
+
+// NewRunner returns a Runner for the hooks in o.Dir.
+func NewRunner(o Options) *Runner {
+	if o.KillGrace <= 0 {
+		o.KillGrace = 2 * time.Second
+	}
+	return &Runner{o: o}
+}
+
+// Describe finds ct's hook without running it.
+func (r *Runner) Describe(ct *engine.Container) engine.HookInfo {
+	return describe(r.o.Dir, ct.CTID)
+}
+
+// Run runs the container's hook, whatever its kind. A container without a
+// hook succeeds at once.
+//
+// A shell hook in dry-run runs isolated (see isolate_linux.go); where the
+// isolation cannot be set up it is not run: Run emits a WARN event
+// "dry-run: hook <path> listed, not run: <why>" and returns nil, so the
+// plan goes on and says why.
+func (r *Runner) Run(ctx context.Context, req engine.HookRequest) error {
+	if req.Container == nil {
+		return errors.New("hook run: no container given")
+	}
+	info := r.Describe(req.Container)
+	switch {
+	case info.Kind == "":
+		return nil
+	case info.State != engine.HookReady:
+		return errors.New(info.Problem)
+	case info.Kind == engine.HookLua:
+		return runLua(ctx, req, info.Path)
+	}
+	return r.runShell(ctx, req, info.Path)
+}
+
+// needsShim reports whether a shell hook must reach containers through
+// req.Backend rather than the host's own pct.
+func needsShim(req engine.HookRequest) bool {
+	return req.DryRun || req.Backend == nil || req.Backend.Name() != "pct"
+}
+
+func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path string) error {
+	source := filepath.Base(path)
+	vars := HookEnv(req)
+	args, err := ExpandArgs(req.Container.HookArgs, vars)
+	if err != nil {
+		return fmt.Errorf("hook %s: %w", source, err)
+	}
+	var extra []string
+	if needsShim(req) {
+		srv, err := r.startShim(ctx, req, source)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		extra = srv.env()
+	}
+	env := environ(vars, extra...)
+
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if req.Timeout > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, req.Timeout)
+	}
+	defer cancel()
+
+	p := &proc{ctid: req.Container.CTID, source: source, events: req.Events, grace: r.o.KillGrace}
+	if req.DryRun {
+		err = r.runIsolated(runCtx, p, path, args, env)
+		if errors.Is(err, errNotIsolated) {
+			r.emitLog(req, "WARN", fmt.Sprintf("dry-run: hook %s listed, not run: %v", path, errors.Unwrap(err)))
+			return nil
+		}
+	} else {
+		cmd := exec.Command(path, args...)
+		cmd.Args[0] = path
+		cmd.Dir = r.o.Dir
+		cmd.Env = env
+		p.cmd = cmd
+		err = p.run(runCtx)
+	}
+	timedOut := err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	return p.exitError(err, req.Timeout, timedOut)
+}
+
+func (r *Runner) shimExe() (string, error) {
+	if r.o.ShimExe != "" {
+		return r.o.ShimExe, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the phoenix binary for the pct shim: %w", err)
+	}
+	return exe, nil
+}
+
+func (r *Runner) emitLog(req engine.HookRequest, level, msg string) {
+	if req.Events == nil {
+		return
+	}
+	req.Events.Emit(engine.Event{
+		Time: time.Now(), Kind: engine.EventLog, CTID: req.Container.CTID, Stage: "hook",
+		Level: level, Message: msg,
+	})
+}

@@ -1,0 +1,335 @@
+package hooks
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+// Default paths of the old system's layout: its scripts read these files
+// directly, so a hook sees them when the run has no other value.
+const (
+	DefaultHypervisorConfig = "/usr/local/phoenix_hypervisor/etc/phoenix_hypervisor_config.json"
+	DefaultLXCConfig        = "/usr/local/phoenix_hypervisor/etc/phoenix_lxc_configs.json"
+)
+
+// EnvVars are the variables Phoenix adds to a shell hook's environment (the
+// names `hook_args` may use as ${NAME}).
+var EnvVars = []string{
+	"HYPERVISOR_CONFIG_FILE", "LXC_CONFIG_FILE", "MAIN_LOG_FILE",
+	"PHOENIX_CTID", "PHOENIX_DRY_RUN", "PHOENIX_DEBUG",
+	"GPU_ASSIGNMENT", "NVIDIA_DRIVER_VERSION", "NVIDIA_REPO_URL", "NVIDIA_RUNFILE_URL",
+	"PORTAINER_ROLE", "PORTAINER_SERVER_IP", "PORTAINER_AGENT_PORT",
+}
+
+// ErrTimeout is wrapped by the error of a hook that ran out of time.
+var ErrTimeout = errors.New("hook timed out")
+
+// stderrTail is how many last stderr lines a failure message quotes.
+const stderrTail = 5
+
+// HookEnv returns the variables of EnvVars for req, as the old orchestrator
+// passed them. MAIN_LOG_FILE is /dev/null when the run has no log file.
+func HookEnv(req engine.HookRequest) map[string]string {
+	cfg, ct := req.Config, req.Container
+	if cfg == nil {
+		cfg = &engine.Config{}
+	}
+	env := map[string]string{
+		"HYPERVISOR_CONFIG_FILE": orDefault(cfg.HypervisorFile, DefaultHypervisorConfig),
+		"LXC_CONFIG_FILE":        orDefault(cfg.LXCFile, DefaultLXCConfig),
+		"MAIN_LOG_FILE":          orDefault(req.LogFile, os.DevNull),
+		"PHOENIX_CTID":           strconv.Itoa(ct.CTID),
+		"PHOENIX_DRY_RUN":        map[bool]string{false: "0", true: "1"}[req.DryRun],
+		"PHOENIX_DEBUG":          strconv.FormatBool(req.Verbose),
+		"GPU_ASSIGNMENT":         orDefault(ct.GPUAssignment, "none"),
+		"NVIDIA_DRIVER_VERSION":  cfg.NvidiaDriverVersion,
+		"NVIDIA_REPO_URL":        cfg.NvidiaRepoURL,
+		"NVIDIA_RUNFILE_URL":     cfg.NvidiaRunfileURL,
+		"PORTAINER_ROLE":         orDefault(ct.PortainerRole, "none"),
+		"PORTAINER_SERVER_IP":    cfg.PortainerServerIP,
+		"PORTAINER_AGENT_PORT":   "",
+	}
+	if cfg.PortainerAgentPort != 0 {
+		env["PORTAINER_AGENT_PORT"] = strconv.Itoa(cfg.PortainerAgentPort)
+	}
+	return env
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// ExpandArgs expands ${NAME} in a container's hook_args (nil: the old
+// default, just the CTID) with the hook's environment. Only the names of
+// EnvVars are known; any other is an error.
+func ExpandArgs(args []string, env map[string]string) ([]string, error) {
+	if args == nil {
+		args = []string{"${PHOENIX_CTID}"}
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		var bad string
+		out[i] = varRE.ReplaceAllStringFunc(a, func(m string) string {
+			name := m[2 : len(m)-1]
+			v, ok := env[name]
+			if !ok && bad == "" {
+				bad = name
+			}
+			return v
+		})
+		if bad != "" {
+			return nil, fmt.Errorf("hook_args[%d]: unknown variable ${%s}: use one of %s", i, bad, strings.Join(EnvVars, ", "))
+		}
+	}
+	return out, nil
+}
+
+// environ is os.Environ() with the hook's variables set (they win over
+// inherited ones) and extra appended last.
+func environ(vars map[string]string, extra ...string) []string {
+	env := make([]string, 0, len(os.Environ())+len(vars)+len(extra))
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ours := vars[k]; ours || k == envShimSocket || k == envIsolateSpec {
+			continue
+		}
+		env = append(env, kv)
+	}
+	for _, k := range EnvVars {
+		env = append(env, k+"="+vars[k])
+	}
+	return append(env, extra...)
+}
+
+// proc is one hook process being run: its output is streamed as events,
+// its whole process group is ended on timeout or cancellation.
+type proc struct {
+	cmd    *exec.Cmd
+	ctid   int
+	source string // the hook's file name, for events and messages
+	events engine.Sink
+	grace  time.Duration
+
+	mu   sync.Mutex
+	tail []string // last stderr lines
+}
+
+// start starts p.cmd in its own process group with stdin /dev/null and its
+// stdout and stderr streamed line by line. setup, if set, runs after the
+// start and may report that the process did not get to run the hook.
+func (p *proc) start() (wait func() error, err error) {
+	if p.cmd.SysProcAttr == nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	p.cmd.SysProcAttr.Setpgid = true
+	p.cmd.Stdin = nil // os/exec opens /dev/null
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("hook output pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("hook output pipe: %w", err)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = outW, errW
+	err = p.cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, err
+	}
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go p.stream(&readers, outR, "INFO", false)
+	go p.stream(&readers, errR, "WARN", true)
+	wait = func() error {
+		err := p.cmd.Wait()
+		// A hook must not leave anything running on the host: whatever is
+		// left in its process group ends with it.
+		p.killGroup()
+		if !waitTimeout(&readers, p.grace) {
+			outR.Close()
+			errR.Close()
+			readers.Wait()
+		}
+		return err
+	}
+	return wait, nil
+}
+
+// run starts the process and waits for it, ending its process group when
+// ctx ends.
+func (p *proc) run(ctx context.Context) error {
+	wait, err := p.start()
+	if err != nil {
+		return err
+	}
+	return p.waitCtx(ctx, wait)
+}
+
+func (p *proc) waitCtx(ctx context.Context, wait func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		p.killGroup()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// killGroup sends SIGTERM to the process group, then SIGKILL to what is
+// still there after the grace period.
+func (p *proc) killGroup() {
+	pgid := p.cmd.Process.Pid
+	if syscall.Kill(-pgid, syscall.SIGTERM) != nil {
+		return // the group is gone
+	}
+	deadline := time.Now().Add(p.grace)
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if !groupAlive(pgid) {
+			return
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+// groupAlive reports whether a process of group pgid is still running.
+// Zombies do not count: they run nothing.
+func groupAlive(pgid int) bool {
+	if syscall.Kill(-pgid, 0) != nil {
+		return false
+	}
+	des, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, de := range des {
+		pid, err := strconv.Atoi(de.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", de.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces and parens.
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) >= 3 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && pid > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// stream emits each line of r as an EventOutput as soon as it is read.
+func (p *proc) stream(wg *sync.WaitGroup, r io.ReadCloser, level string, keepTail bool) {
+	defer wg.Done()
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if keepTail {
+			p.mu.Lock()
+			p.tail = append(p.tail, line)
+			if len(p.tail) > stderrTail {
+				p.tail = p.tail[len(p.tail)-stderrTail:]
+			}
+			p.mu.Unlock()
+		}
+		if p.events != nil {
+			p.events.Emit(engine.Event{
+				Time: time.Now(), Kind: engine.EventOutput, CTID: p.ctid, Stage: "hook",
+				Level: level, Message: line, Source: p.source,
+			})
+		}
+	}
+}
+
+// lastStderr returns the last lines of stderr, joined for a one-line message.
+func (p *proc) lastStderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.tail) == 0 {
+		return "(no stderr output)"
+	}
+	return strings.Join(p.tail, " | ")
+}
+
+// exitError turns the outcome of a hook process into the error the summary
+// shows.
+func (p *proc) exitError(err error, timeout time.Duration, timedOut bool) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case timedOut:
+		return fmt.Errorf("hook %s timed out after %s: its process group was ended; raise hook_timeout or --hook-timeout if it needs longer: %w",
+			p.source, fmtDuration(timeout), ErrTimeout)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("hook %s interrupted: %w", p.source, err)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return fmt.Errorf("hook %s killed by signal %s; last stderr lines: %s", p.source, ws.Signal(), p.lastStderr())
+		}
+		return fmt.Errorf("hook %s exited with code %d; last stderr lines: %s", p.source, ee.ExitCode(), p.lastStderr())
+	}
+	return fmt.Errorf("hook %s: %w", p.source, err)
+}
+
+// fmtDuration prints 10m rather than 10m0s.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
