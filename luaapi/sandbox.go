@@ -50,10 +50,6 @@ type sandbox struct {
 	secrets  []string
 	logLines int
 	dropped  int
-
-	// set by the error handler at the point of failure
-	errLine  int
-	errTrace string
 }
 
 // Run runs the hook o.Source in a fresh sandbox. A failure of the hook is
@@ -187,27 +183,41 @@ func (s *sandbox) run() error {
 	if err != nil {
 		return err
 	}
-	L := s.L
-	fn := L.NewFunctionFromProto(proto)
-	L.Push(fn)
-	err = L.PCall(0, 0, L.NewFunction(s.onError))
+	err = s.call(s.L.NewFunctionFromProto(proto))
+	s.flushDropped()
 	if err == nil {
-		s.flushDropped()
 		return nil
 	}
-	s.flushDropped()
 	return s.hookError(err)
 }
 
-// onError runs where the error happened, with the stack still intact: it
-// notes the hook's line and a traceback. It returns the error object
-// unchanged and never calls a metamethod.
-func (s *sandbox) onError(L *lua.LState) int {
-	if s.errLine == 0 {
-		s.errLine = s.hookLine(0)
-		s.errTrace = s.traceback()
+// call runs fn protected. No error handler is given to PCall: gopher-lua
+// pushes the handler onto the value stack while recovering, and on a full
+// stack ("registry overflow") that second panic escapes PCall and would
+// end the process. The traceback PCall records instead is enough to find
+// the line. Anything that still escapes is recovered here.
+func (s *sandbox) call(fn *lua.LFunction) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in the Lua VM: %v", r)
+		}
+	}()
+	s.L.Push(fn)
+	return s.L.PCall(0, 0, nil)
+}
+
+var tracePosition = regexp.MustCompile(`(?m)^\t([^\s:]+):(\d+):`)
+
+// traceLine finds the innermost line of the hook's own code in a
+// gopher-lua traceback.
+func (s *sandbox) traceLine(trace string) int {
+	for _, m := range tracePosition.FindAllStringSubmatch(trace, -1) {
+		if m[1] == s.chunk {
+			n, _ := strconv.Atoi(m[2])
+			return n
+		}
 	}
-	return 1
+	return 0
 }
 
 // hookLine is the current line of the innermost frame running the hook's
@@ -228,48 +238,19 @@ func (s *sandbox) hookLine(from int) int {
 	return 0
 }
 
-func (s *sandbox) traceback() string {
-	var b strings.Builder
-	b.WriteString("stack traceback:")
-	for level := 0; level < 32; level++ {
-		dbg, ok := s.L.GetStack(level)
-		if !ok {
-			break
-		}
-		if _, err := s.L.GetInfo("Sln", dbg, lua.LNil); err != nil {
-			continue
-		}
-		if dbg.What == "G" {
-			name := dbg.Name
-			if name == "" {
-				name = "?"
-			}
-			fmt.Fprintf(&b, "\n\t[G]: in function '%s'", name)
-			continue
-		}
-		where := "main chunk"
-		if dbg.What != "main" {
-			where = "function '" + dbg.Name + "'"
-			if dbg.Name == "" {
-				where = fmt.Sprintf("function <%s:%d>", dbg.Source, dbg.LineDefined)
-			}
-		}
-		fmt.Fprintf(&b, "\n\t%s:%d: in %s", dbg.Source, dbg.CurrentLine, where)
-	}
-	return b.String()
-}
-
 var positionPrefix = regexp.MustCompile(`^([^\s:]+):(\d+):\s?`)
 
 // hookError turns a PCall error into a *HookError.
 func (s *sandbox) hookError(err error) error {
-	he := &HookError{File: s.o.Path, Line: s.errLine, Traceback: s.errTrace}
+	he := &HookError{File: s.o.Path}
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
 		he.Message = describe(ae.Object)
 		if ae.Type == lua.ApiErrorPanic {
 			he.Message = "internal error: " + ae.Object.String()
 		}
+		he.Traceback = ae.StackTrace
+		he.Line = s.traceLine(ae.StackTrace)
 	} else {
 		he.Message = err.Error()
 	}

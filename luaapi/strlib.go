@@ -16,6 +16,7 @@ func (s *sandbox) setBounded(g, str *lua.LTable) {
 	L := s.L
 	set := func(t *lua.LTable, name string, fn lua.LGFunction) { t.RawSetString(name, L.NewFunction(fn)) }
 	set(str, "rep", s.strRep)
+	set(str, "byte", s.strByte)
 	set(str, "format", s.strFormat)
 	set(str, "find", s.strFind)
 	set(str, "match", s.strMatch)
@@ -423,6 +424,22 @@ func (s *sandbox) tabConcat(L *lua.LState) int {
 }
 
 const maxUnpack = 8000
+
+func (s *sandbox) strByte(L *lua.LState) int {
+	str := L.CheckString(1)
+	i := strIndex(str, L.OptInt(2, 1), true)
+	j := strIndex(str, L.OptInt(3, L.OptInt(2, 1)), false)
+	if i >= j {
+		return 0
+	}
+	if j-i > maxUnpack {
+		L.RaiseError("string.byte: too many results (%d, at most %d)", j-i, maxUnpack)
+	}
+	for k := i; k < j; k++ {
+		L.Push(lua.LNumber(str[k]))
+	}
+	return j - i
+}
 
 func (s *sandbox) baseUnpack(L *lua.LState) int {
 	t := s.data(L.CheckTable(1))

@@ -1,0 +1,214 @@
+package luaapi
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Each limit has its own test; every one must end with a *HookError
+// carrying the hook's line, and the test process must survive.
+
+func short(o *Options) { o.Limits.Timeout = 300 * time.Millisecond }
+
+func requireStopsInTime(t *testing.T, src string, wantMsg string, mod ...func(*Options)) *HookError {
+	t.Helper()
+	start := time.Now()
+	err, _, _ := run(t, src, append([]func(*Options){short}, mod...)...)
+	require.Less(t, time.Since(start), 3*time.Second, "the hook was not stopped in time")
+	he := hookErr(t, err)
+	require.Contains(t, he.Message, wantMsg)
+	require.Greater(t, he.Line, 0, "no line in %v", he)
+	return he
+}
+
+func TestLimitBusyLoop(t *testing.T) {
+	// gopher-lua issues #89, #179: an infinite loop must end at the budget.
+	requireStopsInTime(t, "local i = 0\nwhile true do i = i + 1 end", "timed out after 300ms")
+}
+
+func TestLimitPcallSwallowingLoop(t *testing.T) {
+	requireStopsInTime(t, `
+while true do
+  pcall(function() while true do end end)
+end`, "timed out")
+}
+
+func TestLimitTailCallLoop(t *testing.T) {
+	requireStopsInTime(t, "local function f(n) return f(n + 1) end\nreturn f(1)", "timed out")
+}
+
+func TestLimitSleepIsCancelled(t *testing.T) {
+	requireStopsInTime(t, "sleep(60)", "timed out")
+}
+
+func TestLimitCallStackDepth(t *testing.T) {
+	err, _, _ := run(t, "local function f(n) return 1 + f(n + 1) end\nf(1)")
+	he := hookErr(t, err)
+	require.Contains(t, he.Message, "stack overflow")
+	require.Equal(t, 1, he.Line)
+}
+
+func TestLimitDeepPcallRecursion(t *testing.T) {
+	// Every level is a Go call into the VM: bounded by the call stack, not
+	// by the goroutine stack.
+	err, _, _ := run(t, "local function f() local ok, e = pcall(f); error(e, 0) end\nf()")
+	hookErr(t, err)
+}
+
+func TestLimitMetamethodRecursion(t *testing.T) {
+	err, _, _ := run(t, "local t = setmetatable({}, {__index = function(t, k) return t[k] end})\nreturn t.x")
+	hookErr(t, err)
+}
+
+func TestLimitXpcallHandlerThatFails(t *testing.T) {
+	err, _, _ := run(t, "xpcall(function() error('a') end, function(e) error(e) end)\nerror('after')")
+	hookErr(t, err)
+}
+
+func TestLimitStringRep(t *testing.T) {
+	requireStopsInTime(t, "local s = string.rep('x', 1e9)", "more than the limit")
+	requireStopsInTime(t, "local s = ('xy'):rep(2^40)", "more than the limit")
+}
+
+func TestLimitStringFormatWidth(t *testing.T) {
+	requireStopsInTime(t, "local s = string.format('%999999999d', 1)", "width or precision too long")
+	requireStopsInTime(t, "local big = string.rep('x', 1e6)\nlocal s = string.format(string.rep('%s', 40), "+strings.Repeat("big,", 39)+"big)", "more than the limit")
+}
+
+func TestLimitTableConcat(t *testing.T) {
+	requireStopsInTime(t, "local big = string.rep('x', 1e6)\nlocal t = {}\nfor i = 1, 40 do t[i] = big end\nlocal s = table.concat(t)", "more than the limit")
+}
+
+func TestLimitConcatDoubling(t *testing.T) {
+	before := heapMiB()
+	he := requireStopsInTime(t, "local s = 'x'\nwhile true do\n  s = s .. s\nend", "memory limit exceeded", func(o *Options) {
+		o.Limits.Timeout = 20 * time.Second
+	})
+	require.Contains(t, []int{2, 3, 4}, he.Line)
+	runtime.GC()
+	require.Less(t, heapMiB()-before, 200, "memory not released")
+}
+
+func TestLimitGlobalConcatDoubling(t *testing.T) {
+	requireStopsInTime(t, "S = 'x'\nfor i = 1, 64 do S = S .. S end", "memory limit exceeded", func(o *Options) {
+		o.Limits.Timeout = 20 * time.Second
+	})
+}
+
+func TestLimitTableGrowth(t *testing.T) {
+	requireStopsInTime(t, "local t = {}\nlocal i = 0\nwhile true do i = i + 1; t[i] = i end", "memory limit exceeded", func(o *Options) {
+		o.Limits.Timeout = 20 * time.Second
+	})
+}
+
+func TestLimitHugeArrayIndex(t *testing.T) {
+	// Stock gopher-lua fills the array part up to the index in one
+	// instruction (64M nils for this one).
+	start := time.Now()
+	err, _, _ := run(t, "local t = {}\nt[67108863] = 1\nreturn #t")
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), time.Second)
+}
+
+func TestLimitProcessHeap(t *testing.T) {
+	// Many small strings in a hash table escape the per-value checks: the
+	// process heap limit stops the hook that is running.
+	requireStopsInTime(t, "local t = {}\nlocal i = 0\nwhile true do i = i + 1; t['k' .. i] = string.rep('v', 1000) end", "process heap", func(o *Options) {
+		o.Limits.Timeout = 20 * time.Second
+		o.Limits.MaxHeapBytes = uint64(heapMiB()+64) << 20
+	})
+}
+
+func TestLimitPatternBacktracking(t *testing.T) {
+	// Stock gopher-lua spends minutes on a 300-character subject here and
+	// never checks the context inside the builtin.
+	requireStopsInTime(t, "local s = string.rep('a', 300)\nreturn s:find(string.rep('a*', 30) .. 'b')", "pattern too complex")
+}
+
+func TestLimitPatternDeepRecursion(t *testing.T) {
+	// gopher-lua PR #525: the matcher recursed once per character; a long
+	// subject ended in "fatal error: stack overflow", killing the process.
+	requireStopsInTime(t, "local s = string.rep('a', 4e6)\nreturn s:match('(.-)$')", "too complex", func(o *Options) {
+		o.Limits.Timeout = 20 * time.Second
+	})
+}
+
+func TestLimitGsubManyMatches(t *testing.T) {
+	// gopher-lua issue #521: gsub with a function over a long string ran
+	// past the context's deadline (quadratic rebuild of the result).
+	start := time.Now()
+	err, _, _ := run(t, "local s = string.rep('a', 1000000)\nlocal r = s:gsub('a', function(c) return 'b' end)\nassert(#r == 1000000)", func(o *Options) {
+		o.Limits.Timeout = 20 * time.Second
+	})
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 10*time.Second)
+	requireStopsInTime(t, "local s = string.rep('a', 1000000)\nwhile true do s:gsub('a', function(c) return 'b' end) end", "timed out")
+}
+
+func TestLimitRegistryOverflow(t *testing.T) {
+	// gopher-lua issues #323-#325: "registry overflow" must be an error of
+	// the hook, never a crash.
+	err, _, _ := run(t, "local s = string.rep('x', 1e6)\nlocal t = {s:byte(1, -1)}")
+	he := hookErr(t, err)
+	require.Contains(t, he.Message, "too many results")
+	// The value stack itself overflowing (a vararg call with a huge
+	// spread) is an error too, not a crash.
+	err, _, _ = run(t, "local t = {}\nfor i = 1, 7000 do t[i] = i end\nlocal n = select('#', unpack(t))", func(o *Options) { o.Limits.MaxRegistry = 4096 })
+	he = hookErr(t, err)
+	require.Contains(t, he.Message, "overflow")
+	err, _, _ = run(t, "local t = {}\nreturn unpack(t, 1, 1e8)")
+	he = hookErr(t, err)
+	require.Contains(t, he.Message, "too many results")
+}
+
+func TestLimitLogVolume(t *testing.T) {
+	err, _, ev := run(t, "for i = 1, 5000 do log.info('line %d', i) end", func(o *Options) { o.Limits.MaxLogLines = 10 })
+	require.NoError(t, err)
+	got := ev.all()
+	require.Len(t, got, 11)
+	require.Contains(t, got[10].Message, "4990 log lines dropped")
+}
+
+func TestLogEscapesControlCharacters(t *testing.T) {
+	err, _, ev := run(t, "log.warn('a\\nfake [ERROR] line\\27[31m')\nprint('x\\ry')")
+	require.NoError(t, err)
+	got := ev.all()
+	require.Equal(t, `a\x0afake [ERROR] line\x1b[31m`, got[0].Message)
+	require.Equal(t, `x\x0dy`, got[1].Message)
+	require.Equal(t, "WARN", got[0].Level)
+}
+
+func TestLogLineIsCut(t *testing.T) {
+	err, _, ev := run(t, "log.info(string.rep('x', 10000))", func(o *Options) { o.Limits.MaxLogLineBytes = 100 })
+	require.NoError(t, err)
+	require.Less(t, len(ev.all()[0].Message), 200)
+}
+
+func TestErrorObjectToStringNotCalled(t *testing.T) {
+	err, _, _ := run(t, "CALLED = false\nlocal e = setmetatable({}, {__tostring = function() CALLED = true; while true do end end})\nerror(e)")
+	he := hookErr(t, err)
+	require.Equal(t, "(error object is a table value)", he.Message)
+	require.Equal(t, 3, he.Line)
+}
+
+func TestErrorMessageTruncated(t *testing.T) {
+	err, _, _ := run(t, "error(string.rep('x', 100000))")
+	he := hookErr(t, err)
+	require.Less(t, len(he.Message), 3000)
+	require.Contains(t, he.Message, "bytes cut")
+}
+
+func TestSourceTooLarge(t *testing.T) {
+	err, _, _ := run(t, "-- "+strings.Repeat("x", 2<<20))
+	require.Contains(t, hookErr(t, err).Message, "more than the limit")
+}
+
+func heapMiB() int {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int(m.HeapAlloc >> 20)
+}
