@@ -1,0 +1,254 @@
+package lxc
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+// Tests on real LXC containers: they run as root (CI is root), skip
+// otherwise, and fail when LXC's tools are missing, since .ci/run installs
+// them. Every container lives in a t.TempDir() lxcpath and is destroyed by
+// t.Cleanup, also when the test fails. Containers have no network.
+
+func requireLXC(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("needs root: real LXC containers")
+	}
+	for _, t := range append(tools, "debootstrap") {
+		if _, err := exec.LookPath(t); err != nil {
+			tb.Fatalf("%s not found: install LXC and debootstrap (apt-get install -y lxc debootstrap)", t)
+		}
+	}
+}
+
+// testRootfs returns the cached minimal rootfs, building it on first use.
+func testRootfs(tb testing.TB) string {
+	tb.Helper()
+	start := time.Now()
+	dir, built, err := EnsureRootfs(context.Background(), RootfsOptions{})
+	require.NoError(tb, err)
+	if built {
+		tb.Logf("built rootfs %s in %s", dir, time.Since(start).Round(time.Millisecond))
+	}
+	return dir
+}
+
+// newRealBackend is a Backend on a private lxcpath, emptied at cleanup.
+func newRealBackend(tb testing.TB) *Backend {
+	tb.Helper()
+	requireLXC(tb)
+	b, err := New(Options{LXCPath: tb.TempDir(), Network: NetworkNone})
+	require.NoError(tb, err)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		assert.NoError(tb, b.DestroyAll(ctx), "cleanup")
+	})
+	return b
+}
+
+func execOK(t *testing.T, b *Backend, ctid int, argv ...string) string {
+	t.Helper()
+	res, err := b.Exec(context.Background(), ctid, argv, engine.ExecOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 0, res.Code, "%v: %s", argv, res.Stderr)
+	return res.Stdout
+}
+
+func TestRealContainerLifecycle(t *testing.T) {
+	b := newRealBackend(t)
+	rootfs := testRootfs(t)
+	ctx := context.Background()
+
+	st, err := b.Status(ctx, 100)
+	require.NoError(t, err)
+	assert.False(t, st.Exists)
+	_, err = b.Config(ctx, 100)
+	assert.ErrorIs(t, err, engine.ErrNotExist)
+
+	spec := engine.CreateSpec{CTID: 100, Template: rootfs, Options: []engine.Option{
+		{Key: "hostname", Value: "base"}, {Key: "memory", Value: "256"}, {Key: "cores", Value: "1"},
+		{Key: "rootfs", Value: "local-lvm:4"}, {Key: "net0", Value: "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1"},
+		{Key: "features", Value: "nesting=1"}, {Key: "unprivileged", Value: "1"},
+	}}
+	require.NoError(t, b.Create(ctx, spec))
+	err = b.Create(ctx, spec)
+	require.ErrorContains(t, err, "already exists")
+
+	cfg, err := b.Config(ctx, 100)
+	require.NoError(t, err)
+	assert.Equal(t, "base", cfg["hostname"])
+	assert.Equal(t, "256", cfg["memory"])
+	assert.Equal(t, "1", cfg["cores"])
+	assert.Equal(t, "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1", cfg["net0"])
+	assert.Equal(t, "empty", cfg["lxc.net.0.type"])
+
+	require.NoError(t, b.Start(ctx, 100))
+	assert.ErrorContains(t, b.Start(ctx, 100), "already running")
+	require.NoError(t, b.WaitReady(ctx, 100, 30*time.Second))
+	st, err = b.Status(ctx, 100)
+	require.NoError(t, err)
+	assert.Equal(t, engine.Status{Exists: true, Running: true}, st)
+
+	// Exec: exit codes are the command's own.
+	res, err := b.Exec(ctx, 100, []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, engine.ExecResult{Code: 7, Stdout: "out\n", Stderr: "err\n"}, res)
+	res, err = b.Exec(ctx, 100, []string{"no-such-command"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 127, res.Code)
+	res, err = b.Exec(ctx, 100, []string{"sh", "-c", `printf '%s|' "$A"; cat`}, engine.ExecOptions{Env: map[string]string{"A": "x y"}, Stdin: []byte("in")})
+	require.NoError(t, err)
+	assert.Equal(t, "x y|in", res.Stdout)
+	// "--" keeps the command's flags its own.
+	assert.Equal(t, "x", execOK(t, b, 100, "echo", "-n", "x"))
+	assert.Equal(t, "base\n", execOK(t, b, 100, "hostname"))
+	assert.Equal(t, "lo\n", execOK(t, b, 100, "ls", "/sys/class/net"), "no network: loopback only")
+
+	// Push creates the directory and applies the mode.
+	require.NoError(t, b.Push(ctx, 100, "/etc/phoenix/marker", []byte("hello\n"), engine.PushOptions{Perms: "0600"}))
+	assert.Equal(t, "600 hello\n", execOK(t, b, 100, "sh", "-c", "stat -c %a /etc/phoenix/marker | tr '\\n' ' '; cat /etc/phoenix/marker"))
+
+	// Snapshot of a running container: stopped, snapshotted, started.
+	require.NoError(t, b.Snapshot(ctx, 100, "base-snap"))
+	st, _ = b.Status(ctx, 100)
+	assert.True(t, st.Running, "running again after the snapshot")
+	assert.ErrorContains(t, b.Snapshot(ctx, 100, "base-snap"), "already used")
+	assert.ErrorContains(t, b.Snapshot(ctx, 100, "bad name"), "invalid snapshot name")
+	snaps, err := b.ListSnapshots(ctx, 100)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"base-snap"}, snaps)
+	require.NoError(t, b.WaitReady(ctx, 100, 30*time.Second))
+	execOK(t, b, 100, "touch", "/after-snapshot")
+
+	// Overlay clone of the snapshot.
+	assert.ErrorContains(t, b.Clone(ctx, engine.CloneSpec{Source: 100, CTID: 101, Snapshot: "nope"}), "does not exist")
+	require.NoError(t, b.Clone(ctx, engine.CloneSpec{Source: 100, CTID: 101, Snapshot: "base-snap", Hostname: "clone"}))
+	cfg, err = b.Config(ctx, 101)
+	require.NoError(t, err)
+	assert.Equal(t, "clone", cfg["hostname"])
+	assert.Equal(t, "256", cfg["memory"], "a clone keeps its source's settings")
+	assert.Equal(t, "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1", cfg["net0"], "pct options survive the clone")
+	assert.Contains(t, cfg["lxc.rootfs.path"], "overlay")
+	require.NoError(t, b.Set(ctx, 101, []engine.Option{{Key: "memory", Value: "128"}}, nil))
+	require.NoError(t, b.Start(ctx, 101))
+	require.NoError(t, b.WaitReady(ctx, 101, 30*time.Second))
+	assert.Equal(t, "clone\n", execOK(t, b, 101, "hostname"))
+	assert.Equal(t, "hello\n", execOK(t, b, 101, "cat", "/etc/phoenix/marker"), "the snapshot's files")
+	res, err = b.Exec(ctx, 101, []string{"test", "-e", "/after-snapshot"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Code, "not what the source did after the snapshot")
+
+	list, err := b.List(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []engine.ListEntry{{CTID: 100, Status: "running", Name: "base"}, {CTID: 101, Status: "running", Name: "clone"}}, list)
+
+	// Stop and shutdown are prompt with Phoenix's init.
+	start := time.Now()
+	require.NoError(t, b.Shutdown(ctx, 101, 10*time.Second))
+	assert.Less(t, time.Since(start), 5*time.Second, "shutdown should not wait for the timeout")
+	assert.ErrorContains(t, b.Shutdown(ctx, 101, time.Second), "not running")
+	_, err = b.Exec(ctx, 101, []string{"true"}, engine.ExecOptions{})
+	assert.ErrorContains(t, err, "container '101' not running!")
+	assert.ErrorContains(t, b.Push(ctx, 101, "/x", nil, engine.PushOptions{}), "not running")
+	assert.ErrorContains(t, b.Destroy(ctx, 100), "is running")
+	require.NoError(t, b.Stop(ctx, 100))
+	require.NoError(t, b.Destroy(ctx, 101))
+	require.NoError(t, b.Destroy(ctx, 100))
+	list, err = b.List(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+}
+
+func TestRealExecTimeoutEndsTheCommand(t *testing.T) {
+	b := newRealBackend(t)
+	ctx := context.Background()
+	require.NoError(t, b.Create(ctx, engine.CreateSpec{CTID: 200, Template: testRootfs(t)}))
+	require.NoError(t, b.Start(ctx, 200))
+	require.NoError(t, b.WaitReady(ctx, 200, 30*time.Second))
+
+	start := time.Now()
+	_, err := b.Exec(ctx, 200, []string{"sh", "-c", "sleep 2; touch /survived"}, engine.ExecOptions{Timeout: 300 * time.Millisecond})
+	require.ErrorContains(t, err, "timed out after 300ms")
+	assert.Less(t, time.Since(start), 2*time.Second)
+	time.Sleep(2500 * time.Millisecond)
+	res, err := b.Exec(ctx, 200, []string{"test", "-e", "/survived"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Code, "the command inside was ended with lxc-attach")
+}
+
+func TestRealCreateFromTarball(t *testing.T) {
+	b := newRealBackend(t)
+	ctx := context.Background()
+	tarball := t.TempDir() + "/rootfs.tar.gz"
+	out, err := exec.Command("tar", "-czf", tarball, "-C", testRootfs(t), ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, b.Create(ctx, engine.CreateSpec{CTID: 300, Template: tarball, Options: []engine.Option{{Key: "hostname", Value: "fromtar"}}}))
+	require.NoError(t, b.Start(ctx, 300))
+	require.NoError(t, b.WaitReady(ctx, 300, 30*time.Second))
+	assert.Equal(t, "fromtar\n", execOK(t, b, 300, "hostname"))
+
+	err = b.Create(ctx, engine.CreateSpec{CTID: 301, Template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"})
+	require.ErrorContains(t, err, "not a rootfs directory or tarball on this host")
+	assert.False(t, b.exists(301), "nothing left behind")
+}
+
+func TestRealThrowawayFactory(t *testing.T) {
+	requireLXC(t)
+	rootfs := testRootfs(t)
+	ctx := context.Background()
+
+	// From a rootfs path.
+	mk := ThrowawayFactory(Options{LXCPath: t.TempDir()}, rootfs)
+	be, cleanup, err := mk(ctx, 950)
+	require.NoError(t, err)
+	res, err := be.Exec(ctx, 950, []string{"hostname"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "hooktest-950\n", res.Stdout)
+	path := be.(*Backend).LXCPath()
+	cleanup()
+	_, err = os.Stat(path)
+	assert.True(t, os.IsNotExist(err), "cleanup removes the throwaway lxcpath")
+
+	// From a base container's snapshot.
+	base := newRealBackend(t)
+	require.NoError(t, base.Create(ctx, engine.CreateSpec{CTID: 900, Template: rootfs}))
+	require.NoError(t, base.Snapshot(ctx, 900, "golden"))
+	mk = ThrowawayFactory(Options{LXCPath: base.LXCPath()}, "900")
+	be, cleanup, err = mk(ctx, 950)
+	require.NoError(t, err)
+	defer cleanup()
+	res, err = be.Exec(ctx, 950, []string{"cat", "/etc/hostname"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, res.Code)
+	st, err := base.Status(ctx, 950)
+	require.NoError(t, err)
+	assert.False(t, st.Exists, "the throwaway is not in the base's lxcpath")
+	_, _, err = ThrowawayFactory(Options{LXCPath: base.LXCPath()}, "999")(ctx, 950)
+	assert.ErrorContains(t, err, "not a rootfs path nor a container")
+}
+
+func BenchmarkExecTrue(b *testing.B) {
+	be := newRealBackend(b)
+	ctx := context.Background()
+	require.NoError(b, be.Create(ctx, engine.CreateSpec{CTID: 100, Template: testRootfs(b)}))
+	require.NoError(b, be.Start(ctx, 100))
+	require.NoError(b, be.WaitReady(ctx, 100, 30*time.Second))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := be.Exec(ctx, 100, []string{"true"}, engine.ExecOptions{})
+		if err != nil || res.Code != 0 {
+			b.Fatalf("exec true: %v %v", res, err)
+		}
+	}
+	b.StopTimer()
+}
