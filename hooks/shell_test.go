@@ -1,0 +1,274 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+)
+
+// shellFixture is a hooks dir, a config and a fake host with the container
+// running.
+type shellFixture struct {
+	dir    string
+	cfg    *engine.Config
+	ct     *engine.Container
+	fake   *fake.Backend
+	events *events
+	runner *Runner
+	log    string
+}
+
+func newShellFixture(t *testing.T, ctid int) *shellFixture {
+	t.Helper()
+	dir := t.TempDir()
+	ct := &engine.Container{CTID: ctid, Hostname: "LegacyScripted", GPUAssignment: "0", PortainerRole: "agent"}
+	cfg := &engine.Config{
+		HypervisorFile:      filepath.Join(dir, "phoenix_hypervisor_config.json"),
+		LXCFile:             filepath.Join(dir, "phoenix_lxc_configs.json"),
+		NvidiaDriverVersion: "580.76.06",
+		NvidiaRepoURL:       "https://example.invalid/repo/",
+		NvidiaRunfileURL:    "https://example.invalid/NVIDIA.run",
+		PortainerServerIP:   "10.0.0.99",
+		PortainerAgentPort:  9001,
+		Containers:          map[int]*engine.Container{ctid: ct},
+	}
+	f := fake.New()
+	f.Put(ctid, &fake.Container{Running: true, Config: map[string]string{"hostname": ct.Hostname}})
+	return &shellFixture{
+		dir: dir, cfg: cfg, ct: ct, fake: f, events: newEvents(),
+		runner: NewRunner(Options{Dir: dir, KillGrace: 300 * time.Millisecond}),
+		log:    filepath.Join(dir, "phoenix_hypervisor.log"),
+	}
+}
+
+func (f *shellFixture) req() engine.HookRequest {
+	return engine.HookRequest{Container: f.ct, Config: f.cfg, Backend: f.fake, LogFile: f.log, Events: f.events}
+}
+
+func (f *shellFixture) hook(t *testing.T, script string) string {
+	return writeHook(t, f.dir, f.ct.CTID, "sh", script, 0o755)
+}
+
+func TestShellContract(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, `#!/bin/bash
+echo "argc=$#"
+for a in "$@"; do echo "arg=$a"; done
+echo "pwd=$PWD"
+echo "stdin=$(readlink /proc/self/fd/0)"
+for v in HYPERVISOR_CONFIG_FILE LXC_CONFIG_FILE MAIN_LOG_FILE PHOENIX_CTID PHOENIX_DRY_RUN PHOENIX_DEBUG \
+  GPU_ASSIGNMENT NVIDIA_DRIVER_VERSION NVIDIA_REPO_URL NVIDIA_RUNFILE_URL PORTAINER_ROLE PORTAINER_SERVER_IP \
+  PORTAINER_AGENT_PORT HOME; do
+  echo "$v=${!v}"
+done
+echo "to stderr" >&2
+`)
+	req := f.req()
+	req.Verbose = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+
+	out := f.events.output("INFO")
+	assert.Equal(t, []string{
+		"argc=1", "arg=940", "pwd=" + f.dir, "stdin=/dev/null",
+		"HYPERVISOR_CONFIG_FILE=" + f.cfg.HypervisorFile,
+		"LXC_CONFIG_FILE=" + f.cfg.LXCFile,
+		"MAIN_LOG_FILE=" + f.log,
+		"PHOENIX_CTID=940", "PHOENIX_DRY_RUN=0", "PHOENIX_DEBUG=true",
+		"GPU_ASSIGNMENT=0", "NVIDIA_DRIVER_VERSION=580.76.06",
+		"NVIDIA_REPO_URL=https://example.invalid/repo/", "NVIDIA_RUNFILE_URL=https://example.invalid/NVIDIA.run",
+		"PORTAINER_ROLE=agent", "PORTAINER_SERVER_IP=10.0.0.99", "PORTAINER_AGENT_PORT=9001",
+		"HOME=" + os.Getenv("HOME"),
+	}, out)
+	assert.Equal(t, []string{"to stderr"}, f.events.output("WARN"))
+	for _, ev := range f.events.kind(engine.EventOutput) {
+		assert.Equal(t, 940, ev.CTID)
+		assert.Equal(t, "hook", ev.Stage)
+		assert.Equal(t, "phoenix_hypervisor_setup_940.sh", ev.Source)
+	}
+}
+
+func TestShellHookArgs(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.ct.HookArgs = []string{"${PHOENIX_CTID}", "${GPU_ASSIGNMENT}", "${NVIDIA_DRIVER_VERSION}", "${NVIDIA_REPO_URL}", "${NVIDIA_RUNFILE_URL}", "x-${PORTAINER_ROLE}-y", "$HOME"}
+	f.hook(t, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n")
+	require.NoError(t, f.runner.Run(context.Background(), f.req()))
+	assert.Equal(t, []string{"940", "0", "580.76.06", "https://example.invalid/repo/", "https://example.invalid/NVIDIA.run", "x-agent-y", "$HOME"},
+		f.events.output("INFO"))
+}
+
+func TestExpandArgs(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"PHOENIX_CTID": "901", "GPU_ASSIGNMENT": "0,1"}
+	got, err := ExpandArgs(nil, env)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"901"}, got)
+	got, err = ExpandArgs([]string{}, env)
+	require.NoError(t, err)
+	assert.Empty(t, got, "an explicit empty list means no arguments")
+	_, err = ExpandArgs([]string{"${PHOENIX_CTID}", "${HOME}"}, env)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "hook_args[1]: unknown variable ${HOME}")
+}
+
+func TestShellExitCodeAndStderrTail(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, "#!/bin/bash\nfor i in 1 2 3 4 5 6 7; do echo \"problem $i\" >&2; done\nexit 3\n")
+	err := f.runner.Run(context.Background(), f.req())
+	require.Error(t, err)
+	assert.Equal(t, "hook phoenix_hypervisor_setup_940.sh exited with code 3; last stderr lines: problem 3 | problem 4 | problem 5 | problem 6 | problem 7", err.Error())
+}
+
+func TestShellNotExecutableIsNotRun(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	marker := filepath.Join(f.dir, "ran")
+	path := writeHook(t, f.dir, 940, "sh", "#!/bin/sh\ntouch "+marker+"\n", 0o644)
+	err := f.runner.Run(context.Background(), f.req())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod +x "+path)
+	assert.NoFileExists(t, marker)
+}
+
+func TestShellAmbiguousIsNotRun(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	marker := filepath.Join(f.dir, "ran")
+	writeHook(t, f.dir, 940, "sh", "#!/bin/sh\ntouch "+marker+"\n", 0o755)
+	writeHook(t, f.dir, 940, "lua", "", 0o644)
+	err := f.runner.Run(context.Background(), f.req())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "phoenix_hypervisor_setup_940.lua")
+	assert.NoFileExists(t, marker)
+}
+
+func TestNoHookSucceeds(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	require.NoError(t, f.runner.Run(context.Background(), f.req()))
+	assert.Empty(t, f.events.list())
+}
+
+// The first line reaches the events while the hook still runs.
+func TestShellStreamsLinesAsTheyCome(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	gate := filepath.Join(f.dir, "gate")
+	f.hook(t, `#!/bin/bash
+echo first
+for i in $(seq 200); do [ -e `+gate+` ] && break; sleep 0.05; done
+echo second
+`)
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(context.Background(), f.req()) }()
+	f.events.waitOutput(t, "first", 5*time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("hook ended before the test released it: %v", err)
+	default:
+	}
+	assert.NotContains(t, f.events.output(""), "second")
+	require.NoError(t, writeFile(gate, ""))
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"first", "second"}, f.events.output(""))
+}
+
+// pidGone reports whether pid no longer runs (gone or a zombie).
+func pidGone(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] == "Z"
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var data []byte
+	require.Eventually(t, func() bool {
+		var err error
+		data, err = os.ReadFile(path)
+		return err == nil && strings.HasSuffix(string(data), "\n")
+	}, 5*time.Second, 10*time.Millisecond, "the hook did not write its child's pid")
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	require.NoError(t, err)
+	return pid
+}
+
+func TestShellTimeoutEndsTheWholeProcessGroup(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	pidfile := filepath.Join(f.dir, "child.pid")
+	// The child ignores SIGTERM: only the SIGKILL after the grace ends it.
+	f.hook(t, `#!/bin/bash
+bash -c 'trap "" TERM; sleep 300' &
+echo $! > `+pidfile+`
+sleep 300
+`)
+	req := f.req()
+	req.Timeout = 500 * time.Millisecond
+	start := time.Now()
+	err := f.runner.Run(context.Background(), req)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, ErrTimeout))
+	assert.Contains(t, err.Error(), "hook phoenix_hypervisor_setup_940.sh timed out after 500ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	pid := readPid(t, pidfile)
+	assert.Eventually(t, func() bool { return pidGone(pid) }, 2*time.Second, 10*time.Millisecond, "background child %d still runs", pid)
+}
+
+func TestShellInterrupted(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, "#!/bin/bash\necho started\nsleep 300\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(ctx, f.req()) }()
+	f.events.waitOutput(t, "started", 5*time.Second)
+	cancel()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, context.Canceled))
+		assert.Contains(t, err.Error(), "hook phoenix_hypervisor_setup_940.sh interrupted")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancellation")
+	}
+}
+
+// A hook that exits leaving a background process behind: Run returns and
+// nothing of the hook is left running.
+func TestShellLeavesNothingRunning(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	pidfile := filepath.Join(f.dir, "child.pid")
+	f.hook(t, "#!/bin/bash\nsleep 300 &\necho $! > "+pidfile+"\necho done\n")
+	start := time.Now()
+	require.NoError(t, f.runner.Run(context.Background(), f.req()))
+	assert.Less(t, time.Since(start), 5*time.Second)
+	pid := readPid(t, pidfile)
+	assert.True(t, pidGone(pid), "background child %d still runs", pid)
+}
+
+func TestFmtDuration(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "10m", fmtDuration(10*time.Minute))
+	assert.Equal(t, "1h", fmtDuration(time.Hour))
+	assert.Equal(t, "1m30s", fmtDuration(90*time.Second))
+	assert.Equal(t, "500ms", fmtDuration(500*time.Millisecond))
+}
