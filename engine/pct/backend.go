@@ -1,0 +1,215 @@
+package pct
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+var _ engine.Backend = (*Backend)(nil)
+
+// ErrNotFound is returned (wrapped in an *engine.ExitError with
+// ExitEnvironment) by New when there is no pct to run.
+var ErrNotFound = errors.New("pct not found on PATH: is this a Proxmox VE host? use --backend lxc or --dry-run")
+
+// Options configure the backend.
+type Options struct {
+	// Path of the pct executable; "" looks "pct" up on PATH.
+	Path string
+	// PVEDir is the Proxmox cluster file system; "" means /etc/pve.
+	// AppendRaw writes <PVEDir>/lxc/<CTID>.conf.
+	PVEDir string
+	// LockDir holds Proxmox's per-container config locks
+	// (pve-config-<CTID>.lock), taken around AppendRaw; "" means
+	// /run/lock/lxc.
+	LockDir string
+	// Stderr, when set, also receives pct's stderr line by line (task
+	// progress, warnings), for every command.
+	Stderr io.Writer
+	// Env holds extra KEY=VALUE variables for pct, on top of phoenix's
+	// own environment.
+	Env []string
+}
+
+// Backend runs the real pct.
+type Backend struct {
+	path    string
+	pveDir  string
+	lockDir string
+	stderr  io.Writer
+	env     []string
+}
+
+// New finds pct and returns the backend.
+func New(opts Options) (*Backend, error) {
+	path := opts.Path
+	if path == "" {
+		p, err := exec.LookPath("pct")
+		if err != nil {
+			return nil, &engine.ExitError{Code: engine.ExitEnvironment, Err: ErrNotFound}
+		}
+		path = p
+	} else if info, err := os.Stat(path); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+		return nil, &engine.ExitError{Code: engine.ExitEnvironment,
+			Err: fmt.Errorf("%w (%s is not an executable file)", ErrNotFound, path)}
+	}
+	b := &Backend{path: path, pveDir: opts.PVEDir, lockDir: opts.LockDir, stderr: opts.Stderr, env: opts.Env}
+	if b.pveDir == "" {
+		b.pveDir = "/etc/pve"
+	}
+	if b.lockDir == "" {
+		b.lockDir = "/run/lock/lxc"
+	}
+	return b, nil
+}
+
+// Name is "pct".
+func (b *Backend) Name() string { return "pct" }
+
+// Path is the pct executable the backend runs.
+func (b *Backend) Path() string { return b.path }
+
+// Status runs `pct status`, plus `pct config` for the lock of an existing
+// container. A missing container is Status{Exists: false} without error.
+func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
+	out, err := b.output(ctx, engine.StatusArgv(ctid))
+	if errors.Is(err, engine.ErrNotExist) {
+		return engine.Status{}, nil
+	}
+	if err != nil {
+		return engine.Status{}, err
+	}
+	running, err := parseStatus(out)
+	if err != nil {
+		return engine.Status{}, fmt.Errorf("pct status %d: %w", ctid, err)
+	}
+	cfg, err := b.Config(ctx, ctid)
+	if errors.Is(err, engine.ErrNotExist) { // destroyed in between
+		return engine.Status{}, nil
+	}
+	if err != nil {
+		return engine.Status{}, err
+	}
+	return engine.Status{Exists: true, Running: running, Lock: cfg["lock"]}, nil
+}
+
+// List runs `pct list`.
+func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
+	out, err := b.output(ctx, engine.ListArgv())
+	if err != nil {
+		return nil, err
+	}
+	entries, err := parseList(out)
+	if err != nil {
+		return nil, fmt.Errorf("pct list: %w", err)
+	}
+	return entries, nil
+}
+
+// Config runs `pct config`.
+func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, error) {
+	out, err := b.output(ctx, engine.ConfigArgv(ctid))
+	if err != nil {
+		return nil, err
+	}
+	return parseConfig(out), nil
+}
+
+// ListSnapshots runs `pct listsnapshot`.
+func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error) {
+	out, err := b.output(ctx, engine.ListSnapshotsArgv(ctid))
+	if err != nil {
+		return nil, err
+	}
+	return parseSnapshots(out), nil
+}
+
+func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
+	return b.do(ctx, engine.CreateArgv(spec))
+}
+
+func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
+	return b.do(ctx, engine.CloneArgv(spec))
+}
+
+func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
+	return b.do(ctx, engine.SetArgv(ctid, opts, del))
+}
+
+func (b *Backend) Start(ctx context.Context, ctid int) error {
+	return b.do(ctx, engine.StartArgv(ctid))
+}
+
+func (b *Backend) Stop(ctx context.Context, ctid int) error {
+	return b.do(ctx, engine.StopArgv(ctid))
+}
+
+func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration) error {
+	return b.do(ctx, engine.ShutdownArgv(ctid, timeout))
+}
+
+func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
+	return b.do(ctx, engine.SnapshotArgv(ctid, name))
+}
+
+func (b *Backend) Destroy(ctx context.Context, ctid int) error {
+	return b.do(ctx, engine.DestroyArgv(ctid))
+}
+
+// Push writes content to a private temporary file and runs `pct push`.
+func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, opts engine.PushOptions) error {
+	f, err := os.CreateTemp("", "phoenix-push-*")
+	if err != nil {
+		return fmt.Errorf("pct push %d: temporary file: %w", ctid, err)
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.Write(content) // CreateTemp makes it 0600
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		return fmt.Errorf("pct push %d: temporary file: %w", ctid, err)
+	}
+	return b.do(ctx, engine.PushArgv(ctid, f.Name(), dest, opts))
+}
+
+// Exec runs `pct exec CTID -- [env K=V...] argv`. The command's own exit
+// code is ExecResult.Code; an error means pct itself refused (container
+// missing or stopped), could not run, or the timeout struck.
+func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine.ExecOptions) (engine.ExecResult, error) {
+	if len(argv) == 0 {
+		return engine.ExecResult{}, fmt.Errorf("pct exec %d: empty command", ctid)
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	inv := invocation{argv: engine.ExecArgv(ctid, argv, opts.Env), stdin: opts.Stdin}
+	if opts.Stdout != nil {
+		inv.stdout = opts.Stdout
+	}
+	if opts.Stderr != nil {
+		inv.stderr = opts.Stderr
+	}
+	if inv.stdin == nil {
+		inv.stdin = []byte{}
+	}
+	out, err := b.run(ctx, inv)
+	res := engine.ExecResult{Code: out.code, Stdout: out.stdout, Stderr: out.stderr}
+	if err == nil {
+		return res, nil
+	}
+	var pe *Error
+	if errors.As(err, &pe) && ctx.Err() == nil && out.code >= 0 && !(out.code == 255 && pctMessageRe.MatchString(out.stderr)) {
+		return res, nil // the command's own non-zero exit
+	}
+	if ctx.Err() != nil && opts.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return res, fmt.Errorf("pct exec %d: timed out after %s: %w", ctid, opts.Timeout, err)
+	}
+	return res, err
+}
