@@ -1,0 +1,49 @@
+package lxc
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+// PlanNotes says, per container of cfg, what this backend will do
+// differently from Proxmox: no network (and why), no GPU, privileged
+// containers, a template that is not a local rootfs. The CLI adds them to
+// the plan and the summary, so a dry-run tells before a run does.
+func (b *Backend) PlanNotes(cfg *engine.Config) []string {
+	ids := make([]int, 0, len(cfg.Containers))
+	for id := range cfg.Containers {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	var out []string
+	for _, id := range ids {
+		for _, n := range b.containerNotes(cfg.Containers[id]) {
+			out = append(out, fmt.Sprintf("CT %d: %s", id, n))
+		}
+	}
+	return out
+}
+
+func (b *Backend) containerNotes(ct *engine.Container) []string {
+	var out []string
+	if ct.Net != nil {
+		c := parseConf("")
+		if n := applyNet0(c, "bridge="+ct.Net.Bridge, b.host); n != "" {
+			out = append(out, n)
+		}
+	}
+	if ct.HasGPU() {
+		out = append(out, "nvidia stage skipped: no GPU on this backend")
+	}
+	if ct.Unprivileged {
+		out = append(out, "runs privileged: unprivileged is recorded, not applied on this backend")
+	}
+	if ct.CloneFrom == 0 && !b.exists(ct.CTID) {
+		if _, err := templateKind(ct.Template); err != nil {
+			out = append(out, "create will fail: "+err.Error())
+		}
+	}
+	return out
+}

@@ -1,0 +1,26 @@
+package lxc
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+func TestPlanNotes(t *testing.T) {
+	b := &Backend{path: t.TempDir(), host: testHost(false, "vmbr1")}
+	rootfs := t.TempDir()
+	cfg := &engine.Config{Containers: map[int]*engine.Container{
+		101: {CTID: 101, CloneFrom: 100, Net: &engine.NetConfig{Bridge: "vmbr1"}},
+		100: {CTID: 100, Template: rootfs, Net: &engine.NetConfig{Bridge: "vmbr0"}, Unprivileged: true, GPUAssignment: "0"},
+		102: {CTID: 102, Template: "local:vztmpl/debian.tar.zst"},
+	}}
+	notes := b.PlanNotes(cfg)
+	assert.Equal(t, "CT 100: no bridge vmbr0 on this host: no network", notes[0])
+	assert.Equal(t, "CT 100: nvidia stage skipped: no GPU on this backend", notes[1])
+	assert.Equal(t, "CT 100: runs privileged: unprivileged is recorded, not applied on this backend", notes[2])
+	assert.Contains(t, notes[3], "CT 100: create will fail: template") // an empty dir is no rootfs
+	assert.Contains(t, notes[4], "CT 102: create will fail: template \"local:vztmpl/debian.tar.zst\" is not a rootfs directory or tarball on this host")
+	assert.Len(t, notes, 5, "CT 101's bridge exists: no note")
+}
