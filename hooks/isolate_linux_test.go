@@ -1,0 +1,144 @@
+package hooks
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the dry-run isolation uses a private mount and network namespace")
+	}
+}
+
+// A dry-run hook that appends to a host file and connects to a loopback
+// TCP server leaves the file unchanged and makes no connection; it still
+// runs (its output arrives) and reaches the backend through the shim.
+func TestDryRunIsolation(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	hostFile := filepath.Join(t.TempDir(), "host.txt")
+	require.NoError(t, writeFile(hostFile, "original\n"))
+	newFile := filepath.Join(t.TempDir(), "created.txt")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	f.hook(t, `#!/bin/bash
+echo "appended by the hook" >> `+hostFile+` && echo "append: ok"
+echo new > `+newFile+` && echo "create: ok"
+echo "log line" | tee -a "$MAIN_LOG_FILE" >/dev/null
+if (exec 3<>/dev/tcp/127.0.0.1/`+port+`) 2>/dev/null; then echo "connect: ok"; else echo "connect: failed"; fi
+echo "dry-run=$PHOENIX_DRY_RUN"
+pct status "$1"
+qm list
+`)
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+
+	assert.Equal(t, []string{"append: ok", "create: ok", "connect: failed", "dry-run=1", "status: running"}, f.events.output("INFO"),
+		"the hook ran, its writes seemed to work, the connection did not")
+	data, err := os.ReadFile(hostFile)
+	require.NoError(t, err)
+	assert.Equal(t, "original\n", string(data), "the host file is unchanged")
+	assert.NoFileExists(t, newFile)
+	assert.NoFileExists(t, f.log)
+	select {
+	case <-accepted:
+		t.Fatal("the loopback listener saw a connection")
+	case <-time.After(100 * time.Millisecond):
+	}
+	acts := f.events.kind(engine.EventAction)
+	require.Len(t, acts, 1)
+	assert.Equal(t, []string{"qm", "list"}, acts[0].Argv)
+	assert.Equal(t, "phoenix_hypervisor_setup_940.sh", acts[0].Source)
+	assert.Equal(t, 940, acts[0].CTID)
+	assert.Equal(t, "hook", acts[0].Stage)
+}
+
+// The old-style hook runs in dry-run too, against the fake's answers.
+func TestDryRunLegacyHook(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := legacyFixture(t)
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	assert.Contains(t, f.events.output("INFO"), "hostname is LegacyScripted")
+	assert.Regexp(t, `\[INFO\] phoenix_hypervisor_setup_940.sh: Container 940 \(LegacyScripted\) set up, dry-run=1$`, lastLine(f.events.output("INFO")))
+	assert.NoFileExists(t, f.log, "tee -a of the log file was discarded")
+}
+
+func lastLine(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[len(lines)-1]
+}
+
+// Where the isolation cannot be set up the hook is listed, not run, and
+// the run says why.
+func TestDryRunWithoutIsolationListsTheHook(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	marker := filepath.Join(t.TempDir(), "ran")
+	path := f.hook(t, "#!/bin/bash\ntouch "+marker+"\n")
+	// A helper binary that cannot start stands for a host without the
+	// isolation (as non-root, the namespaces are refused the same way).
+	f.runner = NewRunner(Options{Dir: f.dir, ShimExe: filepath.Join(f.dir, "no-such-phoenix")})
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	assert.NoFileExists(t, marker)
+	logs := f.events.kind(engine.EventLog)
+	require.Len(t, logs, 1)
+	assert.Equal(t, "WARN", logs[0].Level)
+	assert.Contains(t, logs[0].Message, "dry-run: hook "+path+" listed, not run: ")
+}
+
+func TestDryRunTimeout(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	f.hook(t, "#!/bin/bash\nsleep 300 &\necho $!\nsleep 300\n")
+	req := f.req()
+	req.DryRun = true
+	req.Timeout = 300 * time.Millisecond
+	err := f.runner.Run(context.Background(), req)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrTimeout)
+	out := f.events.output("INFO")
+	require.Len(t, out, 1)
+	pid, err := strconv.Atoi(out[0])
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { return pidGone(pid) }, 2*time.Second, 10*time.Millisecond, "child %d still runs", pid)
+}
+
+func TestUnescapeMount(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "/mnt/my disk", unescapeMount(`/mnt/my\040disk`))
+	assert.Equal(t, "/plain", unescapeMount("/plain"))
+	assert.Equal(t, `/odd\`, unescapeMount(`/odd\`))
+}
