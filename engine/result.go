@@ -320,7 +320,12 @@ func shortScripts(argv []string) []string {
 			script := strings.TrimRight(argv[i+2], "\n")
 			first, rest, _ := strings.Cut(script, "\n")
 			out = append([]string(nil), argv...)
-			out[i+2] = fmt.Sprintf("%s …(+%d lines)", first, strings.Count(rest, "\n")+1)
+			more := strings.Count(rest, "\n") + 1
+			unit := "lines"
+			if more == 1 {
+				unit = "line"
+			}
+			out[i+2] = fmt.Sprintf("%s …(+%d %s)", first, more, unit)
 			break
 		}
 	}

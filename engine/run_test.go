@@ -585,3 +585,29 @@ func TestRunHookOnly(t *testing.T) {
 	_, err = engine.RunHook(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}, 4242)
 	require.ErrorContains(t, err, "container 4242 is not in lxc_configs")
 }
+
+// TestRunDryRunDoesNotVerifyRecordedInstalls: a recorder answers every
+// probe but `true` with 127 on a planned container, so an install it only
+// recorded cannot be verified; the dry-run plan must not fail on it.
+func TestRunDryRunDoesNotVerifyRecordedInstalls(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	host := fake.New()
+	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
+		if o.Probe && argv[0] != "true" {
+			return engine.ExecResult{Code: 127, Stderr: "planned container: " + argv[0] + " not installed"}, true
+		}
+		return engine.ExecResult{}, true
+	}
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: luaHooks(cfg), DryRun: true})
+	for _, c := range res.Containers {
+		assert.Equal(t, engine.StageDone, c.State, "%d: %v", c.CTID, c.Err)
+	}
+	assert.Equal(t, engine.StageDone, stageOf(container(t, res, 950), "nvidia").State)
+
+	// the same answers outside dry-run are a failure: the install did not take
+	host2 := fake.New()
+	host2.Exec_ = host.Exec_
+	res = run(t, engine.RunOptions{Config: cfg, Backend: host2})
+	assert.ErrorContains(t, container(t, res, 901).Err, "driver reports")
+}
