@@ -1,0 +1,377 @@
+package dryrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+var (
+	_ engine.Backend    = (*Backend)(nil)
+	_ engine.GPUSupport = (*Backend)(nil)
+)
+
+// noHostNote is HostNote's text when there is no host to read from.
+const noHostNote = "no Proxmox host found (pct not on PATH): the plan assumes an empty host"
+
+// Call is one mutating call the recorder absorbed.
+type Call struct {
+	Op   string   // "create", "set", "exec", ...
+	Argv []string // pct argv, without "pct"
+}
+
+// planned is the state the plan gives one container once it touched it
+// (created, cloned, changed or ran a command in it): from then on the host
+// is not asked about it again.
+type planned struct {
+	exists  bool
+	running bool
+	lock    string
+	config  map[string]string
+	snaps   []string
+}
+
+// Backend is the dry-run recorder.
+type Backend struct {
+	reads engine.Backend // nil: an empty host
+
+	mu      sync.Mutex
+	overlay map[int]*planned
+	calls   []Call
+}
+
+// New returns the recorder. reads answers reads (the pct backend when `pct`
+// is on PATH, else nil = empty host). Only reads, and probes on containers
+// the plan has not touched, ever reach it.
+func New(reads engine.Backend) *Backend {
+	return &Backend{reads: reads, overlay: map[int]*planned{}}
+}
+
+// Name is "dry-run".
+func (b *Backend) Name() string { return "dry-run" }
+
+// HostNote says what the plan assumes about the host: "" when it reads a
+// real one.
+func (b *Backend) HostNote() string {
+	if b.reads == nil {
+		return noHostNote
+	}
+	return ""
+}
+
+// GPUSupported asks the host backend; without one GPUs are assumed.
+func (b *Backend) GPUSupported() (bool, string) {
+	if g, ok := b.reads.(engine.GPUSupport); ok {
+		return g.GPUSupported()
+	}
+	return true, ""
+}
+
+// Calls returns the mutating calls absorbed so far, in order.
+func (b *Backend) Calls() []Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Call(nil), b.calls...)
+}
+
+func (b *Backend) record(op string, argv []string) {
+	b.calls = append(b.calls, Call{Op: op, Argv: argv})
+}
+
+// Status is the planned state of a container the plan touched, else the
+// host's.
+func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
+	if p := b.planned(ctid); p != nil {
+		if !p.exists {
+			return engine.Status{}, nil
+		}
+		return engine.Status{Exists: true, Running: p.running, Lock: p.lock}, nil
+	}
+	if b.reads == nil {
+		return engine.Status{}, nil
+	}
+	return b.reads.Status(ctx, ctid)
+}
+
+// List is the host's containers with the planned ones merged in.
+func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
+	byID := map[int]engine.ListEntry{}
+	if b.reads != nil {
+		host, err := b.reads.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range host {
+			byID[e.CTID] = e
+		}
+	}
+	b.mu.Lock()
+	for id, p := range b.overlay {
+		if !p.exists {
+			delete(byID, id)
+			continue
+		}
+		byID[id] = engine.ListEntry{CTID: id, Status: runState(p.running), Lock: p.lock, Name: p.config["hostname"]}
+	}
+	b.mu.Unlock()
+	out := make([]engine.ListEntry, 0, len(byID))
+	for _, e := range byID {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CTID < out[j].CTID })
+	return out, nil
+}
+
+func runState(running bool) string {
+	if running {
+		return "running"
+	}
+	return "stopped"
+}
+
+// Config is the planned configuration, else the host's.
+func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, error) {
+	if p := b.planned(ctid); p != nil {
+		if !p.exists {
+			return nil, notExist(ctid)
+		}
+		return copyMap(p.config), nil
+	}
+	if b.reads == nil {
+		return nil, notExist(ctid)
+	}
+	return b.reads.Config(ctx, ctid)
+}
+
+// ListSnapshots is the planned snapshots, else the host's.
+func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error) {
+	if p := b.planned(ctid); p != nil {
+		if !p.exists {
+			return nil, notExist(ctid)
+		}
+		return append([]string{}, p.snaps...), nil
+	}
+	if b.reads == nil {
+		return nil, notExist(ctid)
+	}
+	return b.reads.ListSnapshots(ctx, ctid)
+}
+
+func notExist(ctid int) error {
+	return fmt.Errorf("dry-run: container %d: %w", ctid, engine.ErrNotExist)
+}
+
+// planned returns a copy of ctid's planned state, nil when the plan has
+// not touched it.
+func (b *Backend) planned(ctid int) *planned {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.overlay[ctid]
+	if p == nil {
+		return nil
+	}
+	cp := *p
+	cp.config = copyMap(p.config)
+	cp.snaps = append([]string(nil), p.snaps...)
+	return &cp
+}
+
+// touch returns ctid's planned state for a change, loading it from the
+// host the first time. It is called without b.mu held; the caller applies
+// its change under b.mu via update.
+func (b *Backend) touch(ctx context.Context, ctid int) (*planned, error) {
+	b.mu.Lock()
+	p := b.overlay[ctid]
+	b.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	loaded, err := b.load(ctx, ctid)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p := b.overlay[ctid]; p != nil { // loaded meanwhile by another stage
+		return p, nil
+	}
+	b.overlay[ctid] = loaded
+	return loaded, nil
+}
+
+// load reads ctid's current state from the host.
+func (b *Backend) load(ctx context.Context, ctid int) (*planned, error) {
+	p := &planned{config: map[string]string{}}
+	if b.reads == nil {
+		return p, nil
+	}
+	st, err := b.reads.Status(ctx, ctid)
+	if err != nil {
+		return nil, fmt.Errorf("dry-run: read container %d: %w", ctid, err)
+	}
+	if !st.Exists {
+		return p, nil
+	}
+	cfg, err := b.reads.Config(ctx, ctid)
+	if err != nil && !errors.Is(err, engine.ErrNotExist) {
+		return nil, fmt.Errorf("dry-run: read container %d: %w", ctid, err)
+	}
+	snaps, err := b.reads.ListSnapshots(ctx, ctid)
+	if err != nil && !errors.Is(err, engine.ErrNotExist) {
+		return nil, fmt.Errorf("dry-run: read container %d: %w", ctid, err)
+	}
+	p.exists, p.running, p.lock = true, st.Running, st.Lock
+	if cfg != nil {
+		p.config = cfg
+	}
+	p.snaps = snaps
+	return p, nil
+}
+
+// change records a mutating call and applies fn to ctid's planned state.
+func (b *Backend) change(ctx context.Context, op string, ctid int, argv []string, fn func(p *planned)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := b.touch(ctx, ctid)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.record(op, argv)
+	fn(p)
+	return nil
+}
+
+func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
+	return b.change(ctx, "create", spec.CTID, engine.CreateArgv(spec), func(p *planned) {
+		*p = planned{exists: true, config: map[string]string{"ostemplate": spec.Template}}
+		applyOptions(p.config, spec.Options)
+	})
+}
+
+// Clone plans the new container with the source's configuration, planned
+// or real.
+func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
+	src, err := b.Config(ctx, spec.Source)
+	if err != nil && !errors.Is(err, engine.ErrNotExist) {
+		return err
+	}
+	return b.change(ctx, "clone", spec.CTID, engine.CloneArgv(spec), func(p *planned) {
+		cfg := copyMap(src)
+		delete(cfg, "template")
+		delete(cfg, "lock")
+		if spec.Hostname != "" {
+			cfg["hostname"] = spec.Hostname
+		}
+		*p = planned{exists: true, config: cfg}
+	})
+}
+
+func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
+	return b.change(ctx, "set", ctid, engine.SetArgv(ctid, opts, del), func(p *planned) {
+		applyOptions(p.config, opts)
+		for _, k := range del {
+			delete(p.config, k)
+		}
+	})
+}
+
+func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
+	return b.change(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), func(p *planned) {
+		for _, l := range lines {
+			k, v, _ := strings.Cut(l, ":")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if old, ok := p.config[k]; ok && old != "" {
+				v = old + "\n" + v
+			}
+			p.config[k] = v
+		}
+	})
+}
+
+func (b *Backend) Start(ctx context.Context, ctid int) error {
+	return b.change(ctx, "start", ctid, engine.StartArgv(ctid), func(p *planned) { p.running = true })
+}
+
+func (b *Backend) Stop(ctx context.Context, ctid int) error {
+	return b.change(ctx, "stop", ctid, engine.StopArgv(ctid), func(p *planned) { p.running = false })
+}
+
+func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration) error {
+	return b.change(ctx, "shutdown", ctid, engine.ShutdownArgv(ctid, timeout), func(p *planned) { p.running = false })
+}
+
+func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
+	return b.change(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(p *planned) {
+		p.snaps = append(p.snaps, name)
+	})
+}
+
+func (b *Backend) Destroy(ctx context.Context, ctid int) error {
+	return b.change(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(p *planned) {
+		*p = planned{config: map[string]string{}}
+	})
+}
+
+// pushSource stands for the host file pct push would read.
+const pushSource = "<content>"
+
+func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, opts engine.PushOptions) error {
+	return b.change(ctx, "push", ctid, engine.PushArgv(ctid, pushSource, dest, opts), func(*planned) {})
+}
+
+// Exec answers a probe from the host when the plan has not touched the
+// container, else as an empty running container would ("true" exits 0,
+// anything else 127). Any other Exec is absorbed: code 0, no output.
+func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine.ExecOptions) (engine.ExecResult, error) {
+	if err := ctx.Err(); err != nil {
+		return engine.ExecResult{}, err
+	}
+	if !opts.Probe {
+		err := b.change(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, opts.Env), func(*planned) {})
+		return engine.ExecResult{}, err
+	}
+	p := b.planned(ctid)
+	switch {
+	case p == nil && b.reads != nil:
+		return b.reads.Exec(ctx, ctid, argv, opts)
+	case p == nil || !p.exists:
+		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, engine.ErrNotExist)
+	}
+	return plannedProbe(argv), nil
+}
+
+// plannedProbe answers a probe on a container as the plan leaves it:
+// nothing is known to be installed.
+func plannedProbe(argv []string) engine.ExecResult {
+	if len(argv) == 1 && argv[0] == "true" {
+		return engine.ExecResult{}
+	}
+	name := ""
+	if len(argv) > 0 {
+		name = argv[0]
+	}
+	return engine.ExecResult{Code: 127, Stderr: "planned container: " + name + " not installed\n"}
+}
+
+func applyOptions(cfg map[string]string, opts []engine.Option) {
+	for _, o := range opts {
+		cfg[o.Key] = o.Value
+	}
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
