@@ -123,6 +123,10 @@ func TestLoadDocumentShape(t *testing.T) {
 			[]string{`lxc.json: /lxc_configs/900: expected object, found string "x"`}},
 		{"empty file", "", ``,
 			[]string{"lxc.json: line 1, column 1: expected valid JSON, found the end of the file (is it empty or cut short?)"}},
+		{"duplicate keys", "", "{\"lxc_configs\": {\n  \"900\": {\"name\": \"a\", \"memory_mb\": 512, \"cores\": 1, \"template\": \"t\"},\n  \"900\": {\"name\": \"b\", \"name\": \"b\", \"memory_mb\": 512, \"cores\": 1, \"template\": \"t\"}}}", []string{
+			`lxc.json: /lxc_configs/900: expected each key once per object (first at line 2, column 3), found "900" again at line 3, column 3: the earlier value would be silently ignored; remove or renumber one`,
+			`lxc.json: /lxc_configs/900/name: expected each key once per object (first at line 3, column 11), found "name" again at line 3, column 24: the earlier value would be silently ignored; remove or renumber one`,
+		}},
 		{"both files broken", "{\n  nope", `{"lxc_configs": 1}`, []string{
 			"hv.json: line 2, column 3: expected valid JSON, found invalid character 'n' looking for beginning of object key string",
 			"lxc.json: /lxc_configs: expected object, found integer 1",
@@ -140,6 +144,13 @@ func TestLoadDocumentShape(t *testing.T) {
 			assert.Equal(t, strings.Join(tt.want, "\n"), err.Error())
 		})
 	}
+}
+
+func TestByteOrderMarkIsAccepted(t *testing.T) {
+	lxc := "\xef\xbb\xbf" + `{"lxc_configs": {"900": {"name": "a", "memory_mb": 512, "cores": 1, "template": "t"}}}`
+	cfg, err := LoadBytes("", nil, "lxc.json", []byte(lxc))
+	require.NoError(t, err)
+	assert.Len(t, cfg.Containers, 1)
 }
 
 func TestLoadUnreadableFile(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 // decodeObject decodes a whole JSON document that must be an object.
 // Syntax errors are reported with the line and column they occur at.
 func decodeObject(p problems, data []byte) (map[string]any, bool) {
+	// A byte order mark from a Windows editor is not an error in the data.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
 		p.errorf(syntaxPosition(data, err), "valid JSON", "%s", jsonErrorText(err))
@@ -21,6 +23,7 @@ func decodeObject(p problems, data []byte) (map[string]any, bool) {
 		p.errorf("/", "a JSON object", "%s", describe(doc))
 		return nil, false
 	}
+	checkDuplicateKeys(p, data)
 	return obj, true
 }
 
