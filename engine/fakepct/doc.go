@@ -18,7 +18,7 @@
 //
 //	calls.log             one line per invocation: its argv (without "pct")
 //	                      as a JSON array, appended in one write (ReadCalls)
-//	ct/<ctid>.json        a container: config map, running, lock, snapshots (Load, Save)
+//	<ctid>.json           a container: config map, running, lock, snapshots (Load, Save)
 //	rootfs/<ctid>/        the container's file system (push writes here, cat reads here)
 //	pve/lxc/<ctid>.conf   Proxmox-style config: key lines rewritten on every change,
 //	                      raw lxc.* lines kept; point the pct backend's PVEDir at

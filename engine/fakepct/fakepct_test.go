@@ -89,6 +89,7 @@ func TestCreateStoresConfigTheProxmoxWay(t *testing.T) {
 	assert.Regexp(t, `^BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2}$`, mac(901, "net0"))
 	assert.Equal(t, mac(901, "net0"), mac(901, "net0"), "stable")
 	assert.DirExists(t, RootfsPath(f.StateDir, 901))
+	assert.FileExists(t, filepath.Join(f.StateDir, "901.json"), "the e2e tests rely on <state>/<ctid>.json")
 }
 
 func TestCreateDefaults(t *testing.T) {

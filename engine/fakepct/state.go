@@ -18,7 +18,7 @@ import (
 )
 
 // Container is the on-disk state of one fake container:
-// <state>/ct/<ctid>.json.
+// <state>/<ctid>.json.
 type Container struct {
 	// Config holds the `pct config` keys (raw lxc.* lines live in the
 	// container's .conf, see ConfPath).
@@ -73,7 +73,7 @@ const (
 
 // ContainerPath is the JSON state file of ctid.
 func ContainerPath(dir string, ctid int) string {
-	return filepath.Join(dir, "ct", strconv.Itoa(ctid)+".json")
+	return filepath.Join(dir, strconv.Itoa(ctid)+".json")
 }
 
 // RootfsPath is the directory standing for ctid's root file system.
@@ -122,7 +122,7 @@ func Save(dir string, ctid int, c *Container) error {
 	if err != nil {
 		return fmt.Errorf("encode fake container %d: %w", ctid, err)
 	}
-	for _, d := range []string{filepath.Dir(ContainerPath(dir, ctid)), RootfsPath(dir, ctid), filepath.Dir(ConfPath(dir, ctid))} {
+	for _, d := range []string{dir, RootfsPath(dir, ctid), filepath.Dir(ConfPath(dir, ctid))} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("save fake container %d: %w", ctid, err)
 		}
@@ -219,7 +219,7 @@ func remove(dir string, ctid int) error {
 
 // listIDs returns the ids of every fake container, sorted.
 func listIDs(dir string) ([]int, error) {
-	ents, err := os.ReadDir(filepath.Join(dir, "ct"))
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -232,7 +232,7 @@ func listIDs(dir string) ([]int, error) {
 		if !ok {
 			continue
 		}
-		if id, err := strconv.Atoi(n); err == nil {
+		if id, err := strconv.Atoi(n); err == nil && !e.IsDir() {
 			ids = append(ids, id)
 		}
 	}
