@@ -63,7 +63,9 @@ func OptionsFromEnv(getenv func(string) string) Options {
 	return Options{LXCPath: getenv(EnvLXCPath), Network: getenv(EnvNetwork)}
 }
 
-// Backend runs LXC containers named by CTID in one lxcpath.
+// Backend runs LXC containers named by CTID in one lxcpath. Reads never
+// change the host (the dry-run backend reads through it); the lxcpath is
+// made by the first Create or Clone.
 type Backend struct {
 	path  string
 	host  host
@@ -94,9 +96,6 @@ func New(o Options) (*Backend, error) {
 	path, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("lxc backend: lxcpath: %w", err)
-	}
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		return nil, fmt.Errorf("lxc backend: create lxcpath: %w", err)
 	}
 	h := host{network: o.Network != NetworkNone, bridge: o.BridgeExists, cgroup2: isCgroup2()}
 	if h.bridge == nil {
@@ -216,6 +215,9 @@ func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
 
 func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
 	ents, err := os.ReadDir(b.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // made by the first Create: nothing there yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", b.path, err)
 	}

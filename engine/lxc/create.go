@@ -40,7 +40,9 @@ func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
 	}
 	unlock := b.lock(ctid)
 	defer unlock()
-
+	if err := os.MkdirAll(b.path, 0o755); err != nil {
+		return fmt.Errorf("create %d: lxcpath: %w", ctid, err)
+	}
 	stage, err := os.MkdirTemp(b.path, ".create-"+b.name(ctid)+"-")
 	if err != nil {
 		return fmt.Errorf("create %d: %w", ctid, err)

@@ -252,3 +252,25 @@ func BenchmarkExecTrue(b *testing.B) {
 	}
 	b.StopTimer()
 }
+
+func TestRealReadsChangeNothing(t *testing.T) {
+	requireLXC(t)
+	path := t.TempDir() + "/not-yet"
+	b, err := New(Options{LXCPath: path})
+	require.NoError(t, err)
+	ctx := context.Background()
+	list, err := b.List(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	st, err := b.Status(ctx, 100)
+	require.NoError(t, err)
+	assert.False(t, st.Exists)
+	_, err = b.ListSnapshots(ctx, 100)
+	assert.ErrorIs(t, err, engine.ErrNotExist)
+	_, err = os.Stat(path)
+	assert.True(t, os.IsNotExist(err), "reads (dry-run) never create the lxcpath")
+	assert.Equal(t, "lxc", b.Name())
+	ok, why := b.GPUSupported()
+	assert.False(t, ok)
+	assert.Equal(t, "no GPU on this backend", why)
+}
