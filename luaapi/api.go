@@ -3,6 +3,7 @@ package luaapi
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -367,23 +368,33 @@ func (s *sandbox) configSecret(L *lua.LState) int {
 	if !ok || file == "" {
 		L.ArgError(1, fmt.Sprintf("%q is not a file path in the hypervisor config: set it to the file holding the secret", path))
 	}
+	v, err := s.readSecret(path, file)
+	if err != nil {
+		s.raise(L, "config.secret %s: %v", path, err)
+	}
+	s.addSecret(v)
+	L.Push(lua.LString(v))
+	return 1
+}
+
+func (s *sandbox) readSecret(path, file string) (string, error) {
+	if s.o.ReadSecret != nil {
+		return s.o.ReadSecret(path, file)
+	}
 	if !filepath.IsAbs(file) && s.o.BaseDir != "" {
 		file = filepath.Join(s.o.BaseDir, file)
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		s.raise(L, "config.secret %s: %v", path, err)
+		return "", err
 	}
 	defer f.Close()
 	buf := make([]byte, maxSecretBytes+1)
-	n, _ := f.Read(buf)
+	n, _ := io.ReadFull(f, buf)
 	if n > maxSecretBytes {
-		s.raise(L, "config.secret %s: %s is larger than %d bytes", path, file, maxSecretBytes)
+		return "", fmt.Errorf("%s is larger than %d bytes", file, maxSecretBytes)
 	}
-	v := strings.TrimRight(string(buf[:n]), "\r\n")
-	s.addSecret(v)
-	L.Push(lua.LString(v))
-	return 1
+	return strings.TrimRight(string(buf[:n]), "\r\n"), nil
 }
 
 // ---- log, print ----------------------------------------------------------------

@@ -30,6 +30,9 @@ type Options struct {
 	// BaseDir is the directory relative secret paths resolve against (the
 	// hypervisor config's directory); "" means the current directory.
 	BaseDir string
+	// ReadSecret, when set, reads the secret file named at configPath
+	// instead of the host file (hook tests); nil reads file.
+	ReadSecret func(configPath, file string) (string, error)
 }
 
 // Limits bound one hook run. Zero fields take the defaults of
@@ -101,6 +104,20 @@ type redactKey struct{}
 // Options.Redact, so cmd only has to set it once on the run's context.
 func WithRedact(ctx context.Context, add func(secret string)) context.Context {
 	return context.WithValue(ctx, redactKey{}, add)
+}
+
+type versionKey struct{}
+
+// WithVersion returns ctx carrying the phoenix version that hooks see as
+// phoenix.version.
+func WithVersion(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, versionKey{}, v)
+}
+
+// VersionFrom returns the version set by WithVersion, or "".
+func VersionFrom(ctx context.Context) string {
+	v, _ := ctx.Value(versionKey{}).(string)
+	return v
 }
 
 // RedactFrom returns the function set by WithRedact, or nil.

@@ -84,9 +84,10 @@ func (s *sandbox) proxy(data *lua.LTable) *lua.LTable {
 	return p
 }
 
-// fromLua converts plain Lua data (tables of strings, numbers, booleans)
-// to Go values, for the test API. Tables with only keys 1..n become lists.
-func fromLua(v lua.LValue, depth int) any {
+// toGo converts plain Lua data (tables of strings, numbers, booleans; read-only
+// config tables included) to Go values, for the test API. Tables with only
+// keys 1..n become lists.
+func (s *sandbox) toGo(v lua.LValue, depth int) any {
 	if depth > 64 {
 		return nil
 	}
@@ -98,18 +99,19 @@ func fromLua(v lua.LValue, depth int) any {
 	case lua.LBool:
 		return bool(x)
 	case *lua.LTable:
+		x = s.data(x)
 		n := x.Len()
 		count := 0
 		x.ForEach(func(lua.LValue, lua.LValue) { count++ })
 		if n > 0 && n == count {
 			out := make([]any, n)
 			for i := 1; i <= n; i++ {
-				out[i-1] = fromLua(x.RawGetInt(i), depth+1)
+				out[i-1] = s.toGo(x.RawGetInt(i), depth+1)
 			}
 			return out
 		}
 		out := map[string]any{}
-		x.ForEach(func(k, e lua.LValue) { out[lua.LVAsString(k)] = fromLua(e, depth+1) })
+		x.ForEach(func(k, e lua.LValue) { out[lua.LVAsString(k)] = s.toGo(e, depth+1) })
 		return out
 	default:
 		return nil
