@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
@@ -18,6 +19,21 @@ var _ engine.Backend = (*Backend)(nil)
 // ExitEnvironment) by New when there is no pct to run.
 var ErrNotFound = errors.New("pct not found on PATH: is this a Proxmox VE host? use --backend lxc or --dry-run")
 
+// Environment variables read by OptionsFromEnv.
+const (
+	// EnvPVEDir overrides /etc/pve (end-to-end tests point it at the fake
+	// pct's <state>/pve).
+	EnvPVEDir = "PHOENIX_PVE_DIR"
+	// EnvLockDir overrides the config lock directory.
+	EnvLockDir = "PHOENIX_PVE_LOCK_DIR"
+)
+
+// OptionsFromEnv reads PHOENIX_PVE_DIR and PHOENIX_PVE_LOCK_DIR through
+// getenv; unset ones keep their defaults.
+func OptionsFromEnv(getenv func(string) string) Options {
+	return Options{PVEDir: getenv(EnvPVEDir), LockDir: getenv(EnvLockDir)}
+}
+
 // Options configure the backend.
 type Options struct {
 	// Path of the pct executable; "" looks "pct" up on PATH.
@@ -27,7 +43,8 @@ type Options struct {
 	PVEDir string
 	// LockDir holds Proxmox's per-container config locks
 	// (pve-config-<CTID>.lock), taken around AppendRaw; "" means
-	// /run/lock/lxc.
+	// /run/lock/lxc, or <PVEDir>/lock when PVEDir is not /etc/pve (so a
+	// test's PVEDir keeps its locks to itself).
 	LockDir string
 	// Stderr, when set, also receives pct's stderr line by line (task
 	// progress, warnings), for every command.
@@ -36,6 +53,8 @@ type Options struct {
 	// own environment.
 	Env []string
 }
+
+const defaultPVEDir = "/etc/pve"
 
 // Backend runs the real pct.
 type Backend struct {
@@ -60,11 +79,14 @@ func New(opts Options) (*Backend, error) {
 			Err: fmt.Errorf("%w (%s is not an executable file)", ErrNotFound, path)}
 	}
 	b := &Backend{path: path, pveDir: opts.PVEDir, lockDir: opts.LockDir, stderr: opts.Stderr, env: opts.Env}
-	if b.pveDir == "" {
-		b.pveDir = "/etc/pve"
-	}
-	if b.lockDir == "" {
-		b.lockDir = "/run/lock/lxc"
+	switch {
+	case b.pveDir == "" || b.pveDir == defaultPVEDir:
+		b.pveDir = defaultPVEDir
+		if b.lockDir == "" {
+			b.lockDir = "/run/lock/lxc"
+		}
+	case b.lockDir == "":
+		b.lockDir = filepath.Join(b.pveDir, "lock")
 	}
 	return b, nil
 }

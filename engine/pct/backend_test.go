@@ -338,3 +338,20 @@ func TestPushTempFileIsPrivate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "600", strings.TrimSpace(string(mode)))
 }
+
+func TestOptionsFromEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{EnvPVEDir: "/tmp/state/pve"}
+	o := OptionsFromEnv(func(k string) string { return env[k] })
+	assert.Equal(t, Options{PVEDir: "/tmp/state/pve"}, o)
+	o.Path = fakePct
+	b, err := New(o)
+	require.NoError(t, err)
+	assert.Equal(t, "/tmp/state/pve/lxc/901.conf", b.ConfPath(901))
+	assert.Equal(t, "/tmp/state/pve/lock", b.lockDir, "a test's PVEDir keeps its locks")
+
+	b, err = New(Options{Path: fakePct})
+	require.NoError(t, err)
+	assert.Equal(t, "/etc/pve/lxc/901.conf", b.ConfPath(901))
+	assert.Equal(t, "/run/lock/lxc", b.lockDir)
+}
