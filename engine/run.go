@@ -142,37 +142,22 @@ func (r *runner) attachActions(res *Result) {
 	}
 }
 
-// ctRun is one container's provisioning.
+// ctRun is one container's provisioning. It embeds the run, so stages
+// read the options as c.o.
 type ctRun struct {
 	*runner
 	ct      *Container
 	res     *ContainerResult
 	hook    HookInfo
 	started time.Time
-
-	// copies of options the stages read
-	force        bool
-	dryRun       bool
-	verbose      bool
-	logFile      string
-	hookTimeout  time.Duration
-	startTimeout time.Duration
-	procDevices  func() ([]byte, error)
 }
 
 func (r *runner) newCtRun(ct *Container) *ctRun {
 	return &ctRun{
-		runner:       r,
-		ct:           ct,
-		res:          &ContainerResult{CTID: ct.CTID, Name: ct.Hostname},
-		started:      time.Now(),
-		force:        r.o.Force,
-		dryRun:       r.o.DryRun,
-		verbose:      r.o.Verbose,
-		logFile:      r.o.LogFile,
-		hookTimeout:  r.o.HookTimeout,
-		startTimeout: r.o.StartTimeout,
-		procDevices:  r.o.ProcDevices,
+		runner:  r,
+		ct:      ct,
+		res:     &ContainerResult{CTID: ct.CTID, Name: ct.Hostname},
+		started: time.Now(),
 	}
 }
 
@@ -228,6 +213,7 @@ func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool
 		}
 	}
 	c.res.State = StageDone
+	c.log("INFO", "done in "+fmtDuration(time.Since(c.started)))
 	return c.res
 }
 

@@ -94,7 +94,7 @@ func (c *ctRun) ensureTool(ctx context.Context, probe []string, script, what str
 	if err := c.script(ctx, script); err != nil {
 		return false, fmt.Errorf("install %s: %w", what, err)
 	}
-	if c.dryRun {
+	if c.o.DryRun {
 		return true, nil // recorded, not installed: nothing to verify
 	}
 	r, err = c.probe(ctx, probe...)

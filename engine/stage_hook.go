@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // HookMarker is where a container remembers which hook run it is
@@ -54,6 +55,10 @@ func hookEnvValues(cfg *Config, ct *Container) []string {
 	}
 }
 
+// hookTimeoutGrace is how long after its timeout a hook's context ends,
+// should the hook runner not have stopped it.
+const hookTimeoutGrace = 10 * time.Second
+
 func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 	info := c.hook
 	switch {
@@ -68,7 +73,7 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 	name := path.Base(info.Path)
 	marker := HookMarker(c.ct.CTID)
 	want := HookFingerprint(c.cfg, c.ct, info.Digest)
-	if !c.force {
+	if !c.o.Force {
 		r, err := c.probe(ctx, "cat", marker)
 		if err != nil {
 			return outcome{}, err
@@ -79,19 +84,27 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 	}
 	timeout := c.ct.HookTimeout
 	if timeout <= 0 {
-		timeout = c.hookTimeout
+		timeout = c.o.HookTimeout
 	}
 	req := HookRequest{
 		Container: c.ct,
 		Config:    c.cfg,
 		Backend:   c.b,
-		DryRun:    c.dryRun,
-		Verbose:   c.verbose,
+		DryRun:    c.o.DryRun,
+		Verbose:   c.o.Verbose,
 		Timeout:   timeout,
-		LogFile:   c.logFile,
+		LogFile:   c.o.LogFile,
 		Events:    ctSink{ctid: c.ct.CTID, next: c.sink},
 	}
-	if err := c.hooks.Run(ctx, req); err != nil {
+	hctx := ctx
+	if timeout > 0 {
+		// The runner enforces the timeout itself (and kills a shell hook's
+		// process group); this is only a backstop for one that does not.
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(ctx, timeout+hookTimeoutGrace)
+		defer cancel()
+	}
+	if err := c.hooks.Run(hctx, req); err != nil {
 		return outcome{}, fmt.Errorf("hook %s: %w", name, err)
 	}
 	if err := c.writeMarker(ctx, marker, want); err != nil {

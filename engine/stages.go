@@ -277,7 +277,7 @@ func (c *ctRun) restart(ctx context.Context) error {
 // status call when the caller has just seen the container running.
 func (c *ctRun) waitReady(ctx context.Context, knownRunning bool) error {
 	ctid := c.ct.CTID
-	ctx2, cancel := context.WithTimeout(ctx, c.startTimeout)
+	ctx2, cancel := context.WithTimeout(ctx, c.o.StartTimeout)
 	defer cancel()
 	pause := 100 * time.Millisecond
 	last := "not polled yet"
@@ -317,7 +317,7 @@ func (c *ctRun) waitReady(ctx context.Context, knownRunning bool) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("container %d was not ready within %s (last: %s): check `pct status %d` and the container's console", ctid, c.startTimeout, last, ctid)
+			return fmt.Errorf("container %d was not ready within %s (last: %s): check `pct status %d` and the container's console", ctid, c.o.StartTimeout, last, ctid)
 		case <-t.C:
 		}
 		pause = min(pause*2, 2*time.Second)
@@ -495,7 +495,7 @@ func (c *ctRun) ensureLegacyPassthrough(ctx context.Context, have map[string]str
 
 // uvmMajor finds nvidia-uvm in /proc/devices ("511 nvidia-uvm").
 func (c *ctRun) uvmMajor() (string, error) {
-	data, err := c.procDevices()
+	data, err := c.o.ProcDevices()
 	if err != nil {
 		return "", err
 	}
@@ -529,7 +529,7 @@ func (c *ctRun) ensureDriver(ctx context.Context) (bool, error) {
 	if err := c.script(ctx, nvidiaInstallScript(want, c.cfg.NvidiaRunfileURL)); err != nil {
 		return false, fmt.Errorf("install NVIDIA driver %s: %w", want, err)
 	}
-	if c.dryRun {
+	if c.o.DryRun {
 		// The recorder only noted the install: a probe cannot confirm it.
 		return true, nil
 	}
