@@ -229,6 +229,25 @@ func checkNet(p problems, base string, c *engine.Container) {
 	if mac := c.Net.HWAddr; mac != "" {
 		checkMAC(p, base+"/mac_address", mac)
 	}
+	checkNameservers(p, np+"/nameservers", c.Raw)
+}
+
+// checkNameservers checks network_config.nameservers: one address, a
+// space- or comma-separated string of them, or a list.
+func checkNameservers(p problems, path string, raw map[string]any) {
+	nc, _ := raw["network_config"].(map[string]any)
+	var list []string
+	switch v := nc["nameservers"].(type) {
+	case string:
+		list = strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
+	case []any:
+		list = stringItems(v)
+	}
+	for _, ns := range list {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			p.errorf(path, `IP addresses of DNS servers like "10.0.0.13" or "10.0.0.13 8.8.8.8"`, "%s", quoteShort(ns))
+		}
+	}
 }
 
 var macRE = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$`)

@@ -83,6 +83,7 @@ func TestInvalidConfigs(t *testing.T) {
 			`/lxc_configs/902/network_config/ip: ` + ipExp + `"fd00::2/64"`,
 			`/lxc_configs/903/mac_address: expected a MAC address like "52:54:00:12:34:56", found "52:54:00:zz:00:01"`,
 			`/lxc_configs/904/mac_address: expected a unicast MAC address (first byte even, e.g. 52:54:00:…), found 01:00:5e:00:00:01, a multicast address`,
+			`/lxc_configs/904/network_config/nameservers: expected IP addresses of DNS servers like "10.0.0.13" or "10.0.0.13 8.8.8.8", found "dns.example"`,
 		}, 1},
 		{"bad/bad_hostname", []string{
 			`/lxc_configs/900/name: ` + hostnameExp + `"my_host"`,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,8 +63,45 @@ func TestSupportedVersionsLoad(t *testing.T) {
 				}
 				assert.NotNil(t, c.Raw)
 			}
+			assert.Len(t, buildOrder(t, cfg), len(cfg.Containers), "every container can be ordered after what it needs")
 		})
 	}
+}
+
+// buildOrder orders containers after their clone source and dependencies
+// (Kahn's algorithm), as the planner does; a container left out sits on
+// a cycle.
+func buildOrder(t *testing.T, cfg *engine.Config) []int {
+	t.Helper()
+	waiting := map[int]int{}
+	users := map[int][]int{}
+	for id, c := range cfg.Containers {
+		needs := slices.Clone(c.Dependencies)
+		if c.CloneFrom != 0 && !slices.Contains(needs, c.CloneFrom) {
+			needs = append(needs, c.CloneFrom)
+		}
+		waiting[id] = len(needs)
+		for _, n := range needs {
+			users[n] = append(users[n], id)
+		}
+	}
+	var ready, order []int
+	for id, n := range waiting {
+		if n == 0 {
+			ready = append(ready, id)
+		}
+	}
+	for len(ready) > 0 {
+		id := ready[0]
+		ready = ready[1:]
+		order = append(order, id)
+		for _, u := range users[id] {
+			if waiting[u]--; waiting[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	return order
 }
 
 func TestVersionSpotChecks(t *testing.T) {
