@@ -208,7 +208,8 @@ func TestRealThrowawayFactory(t *testing.T) {
 	ctx := context.Background()
 
 	// From a rootfs path.
-	mk := ThrowawayFactory(Options{LXCPath: t.TempDir()}, rootfs)
+	t.Setenv(EnvRootfsCache, rootfs)
+	mk := ThrowawayFactory(Options{LXCPath: t.TempDir()}, "") // "": the cached rootfs
 	be, cleanup, err := mk(ctx, 950)
 	require.NoError(t, err)
 	res, err := be.Exec(ctx, 950, []string{"hostname"}, engine.ExecOptions{})

@@ -16,9 +16,18 @@ import (
 // that destroys it and the lxcpath. base is either a rootfs directory or
 // tarball (copied), or the CTID of a container in o.LXCPath (an overlay
 // clone of its newest snapshot, or of the container itself when it has
-// none and is stopped). The throwaway never has a network.
+// none and is stopped), or "" for the cached test rootfs (RootfsDir),
+// built with debootstrap on first use. The throwaway never has a network.
 func ThrowawayFactory(o Options, base string) func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
 	return func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
+		base := base
+		if base == "" {
+			dir, _, err := EnsureRootfs(ctx, RootfsOptions{})
+			if err != nil {
+				return nil, nil, fmt.Errorf("throwaway container: %w", err)
+			}
+			base = dir
+		}
 		tmp, err := os.MkdirTemp("", "phoenix-hooktest-lxc-")
 		if err != nil {
 			return nil, nil, fmt.Errorf("throwaway container: %w", err)
