@@ -106,8 +106,9 @@ func addFeature(p problems, path, f string, c *engine.Container) {
 
 // checkHookArgs reports hook_args entries that use a ${NAME} outside
 // HookVars or an unterminated "${".
-func checkHookArgs(p problems, path string, args []string) {
-	for i, a := range args {
+func checkHookArgs(p problems, path string, args []any) {
+	for i, v := range args {
+		a, _ := v.(string) // other types: the schema reports them
 		rest := a
 		for {
 			start := strings.Index(rest, "${")

@@ -114,7 +114,7 @@ func buildContainer(p problems, path string, id int, e map[string]any) *engine.C
 	}
 	if args, ok := e["hook_args"].([]any); ok {
 		c.HookArgs = stringItems(args)
-		checkHookArgs(p, path+"/hook_args", c.HookArgs)
+		checkHookArgs(p, path+"/hook_args", args)
 	}
 	c.HookTimeout = hookTimeout(p, path+"/hook_timeout", e["hook_timeout"])
 	return c

@@ -106,8 +106,6 @@ func leaves(e *jsonschema.ValidationError, out []*jsonschema.ValidationError) []
 	return out
 }
 
-var printer = message.NewPrinter(language.English)
-
 // explain turns one schema failure into a JSON pointer, what was expected
 // and what was found, in words a person reads.
 func explain(doc map[string]any, e *jsonschema.ValidationError) (path, expected, found string) {
@@ -150,7 +148,8 @@ func explain(doc map[string]any, e *jsonschema.ValidationError) (path, expected,
 	case *kind.ExclusiveMaximum:
 		expected = fmt.Sprintf("a number < %s", k.Want.RatString())
 	default:
-		expected = "a value that " + strings.TrimSpace(k.LocalizedString(printer))
+		msg := k.LocalizedString(message.NewPrinter(language.English))
+		expected = "a value for which this holds: " + strings.TrimSpace(msg)
 		if _, isFalse := k.(*kind.FalseSchema); isFalse {
 			expected = "no value here"
 		}
