@@ -125,7 +125,7 @@ func TestDryRunTimeout(t *testing.T) {
 	f.hook(t, "#!/bin/bash\nsleep 300 &\necho $!\nsleep 300\n")
 	req := f.req()
 	req.DryRun = true
-	req.Timeout = 300 * time.Millisecond
+	req.Timeout = 2 * time.Second // long enough to start the child on a loaded machine
 	err := f.runner.Run(context.Background(), req)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrTimeout)

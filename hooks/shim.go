@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -238,7 +239,22 @@ func (s *shimServer) handle(conn net.Conn) {
 	enc := json.NewEncoder(conn)
 	out := &frameWriter{mu: &mu, enc: enc, stream: "stdout"}
 	errw := &frameWriter{mu: &mu, enc: enc, stream: "stderr"}
-	code := s.call(req, out, errw)
+	var code int
+	if req.Cmd == "pct" && len(req.Args) > 0 && req.Args[0] == "exec" {
+		code = s.call(req, out, errw)
+	} else {
+		// One write each, as pct does when it exits: `pct listsnapshot |
+		// grep -q name` under pipefail must not die of SIGPIPE after grep
+		// found its line.
+		var obuf, ebuf bytes.Buffer
+		code = s.call(req, &obuf, &ebuf)
+		if obuf.Len() > 0 {
+			out.Write(obuf.Bytes())
+		}
+		if ebuf.Len() > 0 {
+			errw.Write(ebuf.Bytes())
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	_ = enc.Encode(shimFrame{Code: &code})
