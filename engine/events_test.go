@@ -1,0 +1,150 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRunEmitsStageTransitions(t *testing.T) {
+	t.Parallel()
+	ct := plain()
+	cfg := oneConfig(ct)
+	host, _ := newHost(cfg)
+	ev := &events{}
+	run(t, engine.RunOptions{Config: cfg, Backend: host, Events: ev})
+	var got []string
+	for _, e := range ev.Of(engine.EventStage) {
+		assert.Equal(t, 900, e.CTID)
+		assert.False(t, e.Time.IsZero())
+		got = append(got, e.Stage+" "+e.State)
+	}
+	assert.Equal(t, []string{
+		"create running", "create done",
+		"configure running", "configure already done",
+		"start running", "start done",
+		"hook running", "hook skipped",
+	}, got)
+	var actions []string
+	for _, e := range ev.Of(engine.EventAction) {
+		actions = append(actions, e.Stage+": "+engine.FormatAction(e))
+	}
+	assert.Equal(t, []string{"create: pct create 900 " + ubuntu + " --hostname BaseTemplate --memory 2048 --cores 2 --rootfs lxc-disks:32 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.200/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CC --unprivileged 1",
+		"start: pct start 900"}, actions, "actions reach the run's sink as they happen")
+	logs := ev.Of(engine.EventLog)
+	require.NotEmpty(t, logs)
+	assert.Contains(t, logs[len(logs)-1].Message, "done in")
+}
+
+func TestRunStreamsInstallOutput(t *testing.T) {
+	t.Parallel()
+	ct := plain()
+	ct.Named = []string{"docker"}
+	cfg := oneConfig(ct)
+	host, s := newHost(cfg)
+	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
+		if argv[0] == "sh" && o.Stdout != nil {
+			_, _ = o.Stdout.Write([]byte("Get:1 http://archive.ubuntu.com noble InRelease\nSetting up do"))
+			_, _ = o.Stdout.Write([]byte("cker-ce ...\r\n"))
+			_, _ = o.Stderr.Write([]byte("debconf: delaying package configuration\n"))
+		}
+		return s.exec(ctid, argv, o)
+	}
+	ev := &events{}
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Events: ev})
+	require.Equal(t, engine.ExitOK, res.ExitCode())
+	var lines []string
+	for _, e := range ev.Of(engine.EventOutput) {
+		assert.Equal(t, 900, e.CTID)
+		lines = append(lines, e.Message)
+	}
+	assert.Equal(t, []string{"Get:1 http://archive.ubuntu.com noble InRelease", "Setting up docker-ce ...", "debconf: delaying package configuration"}, lines)
+}
+
+// cancelOn cancels the run when a stage reaches a state.
+type cancelOn struct {
+	events
+	ctid   int
+	stage  string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Emit(e engine.Event) {
+	c.events.Emit(e)
+	if e.Kind == engine.EventStage && e.CTID == c.ctid && e.Stage == c.stage && e.State != engine.StageRunning {
+		c.cancel()
+	}
+}
+
+func TestRunInterruptedBetweenStages(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	host, _ := newHost(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &cancelOn{ctid: 900, stage: "configure", cancel: cancel}
+	res, err := engine.Run(ctx, engine.RunOptions{Config: cfg, Backend: host, Events: sink})
+	require.NoError(t, err)
+	assert.Equal(t, engine.ExitInterrupted, res.ExitCode())
+	c := container(t, res, 900)
+	assert.Equal(t, engine.StageSkipped, c.State)
+	assert.Equal(t, "interrupted", c.Reason)
+	assert.Nil(t, stageOf(c, "start"), "no stage starts after Ctrl-C")
+	assert.Empty(t, mutatingArgv(host, 900, "start"))
+	for _, id := range []int{901, 902, 910, 920, 950} {
+		assert.Equal(t, "interrupted", container(t, res, id).Reason)
+	}
+}
+
+// ignoresConfigureSet drops the configure stage's pct set, as if Proxmox
+// had not applied it, so the docker stage finds its features missing.
+type ignoresConfigureSet struct{ *fake.Backend }
+
+func (b ignoresConfigureSet) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
+	if engine.OriginFrom(ctx).Stage == "configure" {
+		return nil
+	}
+	return b.Backend.Set(ctx, ctid, opts, del)
+}
+
+func TestDockerStageSetsFeaturesAndRestarts(t *testing.T) {
+	t.Parallel()
+	ct := plain()
+	ct.Named = []string{"docker"}
+	cfg := oneConfig(ct)
+	host, s := newHost(cfg)
+	s.set(900, "docker", "1")
+	have := proxmoxConfig(ct)
+	have["features"] = "nesting=1"
+	host.Put(900, &fake.Container{Config: have, Running: true})
+	res := run(t, engine.RunOptions{Config: cfg, Backend: ignoresConfigureSet{host}})
+	st := stageOf(container(t, res, 900), "docker")
+	require.NotNil(t, st)
+	assert.Equal(t, engine.StageDone, st.State)
+	assert.Equal(t, "features nesting=1,keyctl=1 set; restarted", st.Detail)
+	assert.Equal(t, []string{"set 900 --features keyctl=1,nesting=1", "shutdown 900 --timeout 60", "start 900"}, mutatingArgv(host, 900, "docker"))
+}
+
+func TestRunHookInterrupted(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	host, _ := newHost(cfg)
+	host.Put(910, &fake.Container{Running: true})
+	hooks := luaHooks(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	hooks.act = func(hctx context.Context, req engine.HookRequest) error {
+		cancel()
+		<-hctx.Done()
+		return hctx.Err()
+	}
+	res, err := engine.RunHook(ctx, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}, 910)
+	require.NoError(t, err)
+	assert.True(t, res.Interrupted)
+	assert.Equal(t, engine.ExitInterrupted, res.ExitCode())
+	assert.Equal(t, "interrupted", res.Containers[0].Stages[0].Detail)
+	assert.Empty(t, host.Get(910).Files, "no marker for an interrupted hook")
+}
