@@ -50,7 +50,7 @@ func TestRunStreamsInstallOutput(t *testing.T) {
 		if argv[0] == "sh" && o.Stdout != nil {
 			_, _ = o.Stdout.Write([]byte("Get:1 http://archive.ubuntu.com noble InRelease\nSetting up do"))
 			_, _ = o.Stdout.Write([]byte("cker-ce ...\r\n"))
-			_, _ = o.Stderr.Write([]byte("debconf: delaying package configuration\n"))
+			_, _ = o.Stderr.Write([]byte("debconf: delaying package configuration"))
 		}
 		return s.exec(ctid, argv, o)
 	}
@@ -60,6 +60,7 @@ func TestRunStreamsInstallOutput(t *testing.T) {
 	var lines []string
 	for _, e := range ev.Of(engine.EventOutput) {
 		assert.Equal(t, 900, e.CTID)
+		assert.Equal(t, "docker", e.Stage)
 		lines = append(lines, e.Message)
 	}
 	assert.Equal(t, []string{"Get:1 http://archive.ubuntu.com noble InRelease", "Setting up docker-ce ...", "debconf: delaying package configuration"}, lines)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -309,7 +310,7 @@ func (c *ctRun) probe(ctx context.Context, argv ...string) (ExecResult, error) {
 // events; a non-zero exit is an error with the end of stderr.
 func (c *ctRun) script(ctx context.Context, script string) error {
 	first, _, _ := strings.Cut(script, "\n")
-	r, err := c.b.Exec(ctx, c.ct.CTID, []string{"sh", "-c", script}, c.execOptions())
+	r, err := c.exec(ctx, []string{"sh", "-c", script})
 	if err != nil {
 		return fmt.Errorf("pct exec %d -- sh -c %q: %w", c.ct.CTID, first, err)
 	}
@@ -319,17 +320,20 @@ func (c *ctRun) script(ctx context.Context, script string) error {
 	return nil
 }
 
-// execOptions stream a built-in command's output into the events.
-func (c *ctRun) execOptions() ExecOptions {
-	return ExecOptions{
-		Stdout: &lineWriter{emit: c.outputLine("INFO")},
-		Stderr: &lineWriter{emit: c.outputLine("INFO")},
-	}
+// exec runs a built-in stage's command (not a probe), streaming its output
+// into the events line by line as it comes.
+func (c *ctRun) exec(ctx context.Context, argv []string) (ExecResult, error) {
+	stage := OriginFrom(ctx).Stage
+	out := &lineWriter{emit: c.outputLine(stage, "INFO")}
+	errw := &lineWriter{emit: c.outputLine(stage, "INFO")}
+	defer out.Flush()
+	defer errw.Flush()
+	return c.b.Exec(ctx, c.ct.CTID, argv, ExecOptions{Stdout: out, Stderr: errw})
 }
 
-func (c *ctRun) outputLine(level string) func(string) {
+func (c *ctRun) outputLine(stage, level string) func(string) {
 	return func(line string) {
-		c.sink.Emit(Event{Time: time.Now(), Kind: EventOutput, CTID: c.ct.CTID, Level: level, Message: line})
+		c.sink.Emit(Event{Time: time.Now(), Kind: EventOutput, CTID: c.ct.CTID, Stage: stage, Level: level, Message: line})
 	}
 }
 
@@ -346,9 +350,8 @@ func tail(s string) string {
 	return strings.Join(lines, " | ")
 }
 
-// lineWriter turns written bytes into whole lines. Output after the last
-// newline is dropped unless a newline follows; commands end their output
-// with one.
+// lineWriter turns written bytes into whole lines; Flush emits what is
+// left after the last newline.
 type lineWriter struct {
 	mu   sync.Mutex
 	buf  []byte
@@ -360,7 +363,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
 	for {
-		i := strings.IndexByte(string(w.buf), '\n')
+		i := bytes.IndexByte(w.buf, '\n')
 		if i < 0 {
 			break
 		}
@@ -368,6 +371,16 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		w.buf = w.buf[i+1:]
 	}
 	return len(p), nil
+}
+
+// Flush emits a last line that had no newline.
+func (w *lineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.emit(strings.TrimRight(string(w.buf), "\r"))
+		w.buf = nil
+	}
 }
 
 // hookStage is the hook's entry of stages.

@@ -122,7 +122,7 @@ func (c *ctRun) ensurePortainer(ctx context.Context) (string, error) {
 	if r.Code == 0 {
 		return "", nil
 	}
-	r, err = c.b.Exec(ctx, c.ct.CTID, argv, c.execOptions())
+	r, err = c.exec(ctx, argv)
 	if err != nil {
 		return "", fmt.Errorf("pct exec %d -- docker run %s: %w", c.ct.CTID, name, err)
 	}
