@@ -25,7 +25,8 @@ const (
 //	[940] | line printed by the hook
 //	phoenix: WARN no Proxmox host found ...
 //
-// DEBUG events are shown only when Verbose is set.
+// DEBUG events and stages starting ("running") are shown only when
+// Verbose is set; a long shell script shows its first line.
 type Console struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -41,7 +42,7 @@ func NewConsole(w io.Writer, color bool) *Console { return &Console{w: w, color:
 
 // Emit prints the event.
 func (c *Console) Emit(e engine.Event) {
-	if Level(e) == 0 && !c.Verbose {
+	if !c.Verbose && (Level(e) == 0 || e.Kind == engine.EventStage && e.State == engine.StageRunning) {
 		return
 	}
 	var sb strings.Builder
@@ -80,11 +81,7 @@ func consolePrefix(e engine.Event) string {
 func consoleText(e engine.Event) string {
 	switch e.Kind {
 	case engine.EventAction:
-		s := engine.FormatArgv(e.Argv)
-		if e.Source != "" {
-			s += "  (" + e.Source + ")"
-		}
-		return s
+		return engine.FormatAction(e)
 	case engine.EventLog:
 		if l := level(e); l != "INFO" {
 			return l + " " + e.Message

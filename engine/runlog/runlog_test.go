@@ -30,6 +30,7 @@ func TestFileLineFormat(t *testing.T) {
 	f.Emit(engine.Event{Time: t0, Kind: engine.EventStage, CTID: 901, Stage: "create", State: engine.StageAlready, Message: "exists: skip"})
 	f.Emit(engine.Event{Time: t0, Kind: engine.EventStage, CTID: 902, Stage: "start", State: engine.StageFailed, Message: "boom"})
 	f.Emit(engine.Event{Time: t0, Kind: engine.EventAction, CTID: 901, Stage: "clone", Argv: []string{"clone", "900", "901", "--snapname", "base-snapshot"}})
+	f.Emit(engine.Event{Time: t0, Kind: engine.EventAction, CTID: 950, Stage: "hook", Source: "phoenix_hypervisor_setup_950.lua:12", Argv: []string{"exec", "950", "--", "sh", "-c", "# tag\nline 2\nline 3\n"}})
 	f.Emit(engine.Event{Time: t0, Kind: engine.EventOutput, CTID: 940, Level: "WARN", Source: "phoenix_hypervisor_setup_940.sh", Message: "line one\nline two\n"})
 	f.Emit(engine.Event{Time: t0, Kind: engine.EventLog, Level: "DEBUG", Message: "bell\a"})
 	require.NoError(t, f.Close())
@@ -41,6 +42,7 @@ func TestFileLineFormat(t *testing.T) {
 		"2025-09-01 10:00:00 [INFO] ct901/create: already done: exists: skip",
 		"2025-09-01 10:00:00 [ERROR] ct902/start: failed: boom",
 		"2025-09-01 10:00:00 [INFO] ct901/clone: pct clone 900 901 --snapname base-snapshot",
+		"2025-09-01 10:00:00 [INFO] phoenix_hypervisor_setup_950.lua:12: pct exec 950 -- sh -c '# tag …(+2 lines)'",
 		"2025-09-01 10:00:00 [WARN] phoenix_hypervisor_setup_940.sh: line one",
 		"2025-09-01 10:00:00 [WARN] phoenix_hypervisor_setup_940.sh: line two",
 		`2025-09-01 10:00:00 [DEBUG] phoenix: bell\x07`,
@@ -48,7 +50,7 @@ func TestFileLineFormat(t *testing.T) {
 	}, "\n"), string(b))
 
 	// The original format, exactly: YYYY-mm-dd HH:MM:SS [LEVEL] source: message
-	re := regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \[(DEBUG|INFO|WARN|ERROR)\] [^ :]+: .+$`)
+	re := regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \[(DEBUG|INFO|WARN|ERROR)] \S+: .+$`)
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		assert.Regexp(t, re, sc.Text())
@@ -143,9 +145,10 @@ func TestConsole(t *testing.T) {
 	c.Emit(engine.Event{Kind: engine.EventOutput, CTID: 940, Message: "hello"})
 	c.Emit(engine.Event{Kind: engine.EventLog, Level: "WARN", Message: "no Proxmox host"})
 	c.Emit(engine.Event{Kind: engine.EventLog, Level: "DEBUG", Message: "hidden"})
+	c.Emit(engine.Event{Kind: engine.EventStage, CTID: 901, Stage: "start", State: engine.StageRunning})
 	assert.Equal(t, strings.Join([]string{
 		"[901] create: done",
-		"[950] hook: pct exec 950 -- true  (phoenix_hypervisor_setup_950.lua:7)",
+		"[950] hook: pct exec 950 -- true    # phoenix_hypervisor_setup_950.lua:7",
 		"[940] | hello",
 		"phoenix: WARN no Proxmox host",
 		"",
@@ -155,7 +158,8 @@ func TestConsole(t *testing.T) {
 	buf.Reset()
 	c.Verbose = true
 	c.Emit(engine.Event{Kind: engine.EventLog, Level: "DEBUG", Message: "shown"})
-	assert.Contains(t, buf.String(), "shown")
+	c.Emit(engine.Event{Kind: engine.EventStage, CTID: 901, Stage: "start", State: engine.StageRunning})
+	assert.Equal(t, "phoenix: DEBUG shown\n[901] start: running\n", buf.String())
 }
 
 func TestConsoleColour(t *testing.T) {

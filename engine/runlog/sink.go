@@ -82,7 +82,9 @@ func text(e engine.Event) string {
 		}
 		return e.State
 	case engine.EventAction:
-		s := engine.FormatArgv(e.Argv)
+		// The source (the hook line that asked) is the log line's source.
+		e.Source = ""
+		s := engine.FormatAction(e)
 		if e.Message != "" {
 			s += " (" + e.Message + ")"
 		}
