@@ -256,7 +256,11 @@ func TestExecWithoutDashDashIsRefusedByFake(t *testing.T) {
 	require.NoError(t, h.Start(ctx(t), 901))
 	// The backend always puts "--"; pct without it fails as below.
 	_, err := h.run(ctx(t), invocation{argv: []string{"exec", "901", "sh", "-c", "true"}})
-	assert.ErrorContains(t, err, "Unknown option: c")
+	assert.ErrorContains(t, err, "pct exec 901: Unknown option: c; 400 unable to parse option")
+	assert.NotContains(t, err.Error(), "\n", "one line")
+	var pe *Error
+	require.ErrorAs(t, err, &pe)
+	assert.Contains(t, pe.Stderr, "\n", "the full message is kept")
 	res, err := h.Exec(ctx(t), 901, []string{"sh", "-c", "true"}, engine.ExecOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, res.Code)
@@ -292,6 +296,11 @@ func TestInjectedFailureAndStderrTee(t *testing.T) {
 	err := h.Start(ctx(t), 901)
 	assert.EqualError(t, err, "pct start 901: fake failure injected: exit status 255")
 	assert.Equal(t, "fake failure injected\n", se.String())
+	require.NoError(t, fakepct.Save(h.state, 901, &fakepct.Container{Running: true}))
+	require.NoError(t, fakepct.WriteExecRules(h.state, []fakepct.ExecRule{{Match: "noisy", Stderr: "hook output\n"}}))
+	_, err = h.Exec(ctx(t), 901, []string{"noisy"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "fake failure injected\n", se.String(), "a command's stderr is not pct's")
 }
 
 func TestExecCancelled(t *testing.T) {

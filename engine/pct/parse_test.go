@@ -1,8 +1,10 @@
 package pct
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,4 +100,18 @@ func TestAppendRawKeepsSnapshotSections(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "hostname: gpu\nlxc.apparmor.profile: unconfined\n\n[base]\nhostname: gpu\n", string(got))
 	assert.FileExists(t, filepath.Join(dir, "locks", "pve-config-901.lock"))
+}
+
+func TestErrorMessage(t *testing.T) {
+	t.Parallel()
+	e := &Error{Argv: []string{"clone", "900", "902", "--snapname", "base"}, Stderr: "WARN: a\n\nsnapshot 'base' does not exist\n", Err: assert.AnError}
+	assert.Equal(t, "pct clone 900 902: WARN: a; snapshot 'base' does not exist: "+assert.AnError.Error(), e.Error())
+	assert.False(t, errors.Is(e, engine.ErrNotExist))
+	e = &Error{Argv: []string{"config", "950"}, Stderr: "Configuration file 'nodes/pve1/lxc/950.conf' does not exist", Err: assert.AnError}
+	assert.True(t, errors.Is(e, engine.ErrNotExist))
+
+	long := strings.Repeat("x", 3000) + "\nthe reason"
+	msg := oneLine(long)
+	assert.Len(t, msg, maxMessage+3)
+	assert.True(t, strings.HasSuffix(msg, "; the reason"))
 }

@@ -27,10 +27,29 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := "pct " + commandName(e.Argv)
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
+	if m := oneLine(e.Stderr); m != "" {
+		msg += ": " + m
 	}
 	return msg + ": " + e.Err.Error()
+}
+
+// maxMessage bounds pct's message in an error; the end, where pct puts
+// the reason, is kept.
+const maxMessage = 1000
+
+// oneLine joins a multi-line message with "; ".
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	out := strings.Join(lines, "; ")
+	if len(out) > maxMessage {
+		out = "..." + out[len(out)-maxMessage:]
+	}
+	return out
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -75,7 +94,7 @@ var (
 	notExistRe = regexp.MustCompile(`Configuration file '[^']*' does not exist`)
 	// pctMessageRe recognises pct's own failures of `pct exec` (exit 255),
 	// as opposed to the command in the container exiting 255.
-	pctMessageRe = regexp.MustCompile(`(?m)(Configuration file '[^']*' does not exist|container '[0-9]+' not running!|^Unknown option:|^400 |unable to parse option|^ERROR: |lxc-attach: .*(Failed to get init pid|failed to attach))`)
+	pctMessageRe = regexp.MustCompile(`(?m)(Configuration file '[^']*' does not exist|container '[0-9]+' not running!|^Unknown option:|^400 |unable to parse option|lxc-attach: .*(Failed to get init pid|failed to attach))`)
 )
 
 // invocation is one run of pct.
@@ -102,7 +121,11 @@ func (b *Backend) run(ctx context.Context, inv invocation) (outcome, error) {
 	}
 	var mu sync.Mutex // the extra writers may be one and the same
 	cmd.Stdout = teeWriter(&so, &mu, inv.stdout)
-	cmd.Stderr = teeWriter(&se, &mu, inv.stderr, b.stderr)
+	watch := b.stderr
+	if inv.argv[0] == "exec" { // the command's own stderr belongs to the caller alone
+		watch = nil
+	}
+	cmd.Stderr = teeWriter(&se, &mu, inv.stderr, watch)
 	if inv.stdin != nil {
 		cmd.Stdin = bytes.NewReader(inv.stdin)
 	}
