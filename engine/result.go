@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,39 +10,65 @@ import (
 	"unicode/utf8"
 )
 
-// Result is what a run did, container by container.
+// Result is what a run did, container by container. It marshals to JSON
+// for --output json (errors as strings, durations in nanoseconds).
 type Result struct {
-	DryRun      bool
-	Interrupted bool
-	Containers  []*ContainerResult // plan order
-	Notes       []string           // run-wide remarks (fail-fast, interrupted)
-	Elapsed     time.Duration
+	DryRun      bool               `json:"dry_run"`
+	Interrupted bool               `json:"interrupted"`
+	Containers  []*ContainerResult `json:"containers"`      // plan order
+	Notes       []string           `json:"notes,omitempty"` // run-wide remarks (fail-fast, interrupted)
+	Elapsed     time.Duration      `json:"elapsed_ns"`
 }
 
 // ContainerResult is one container's part of a run.
 type ContainerResult struct {
-	CTID   int
-	Name   string
-	State  string // StageDone, StageFailed, StageSkipped
-	Reason string // why skipped ("depends on 901", "fail-fast", "interrupted") or "built: not requested"
-	Stages []StageResult
+	CTID   int           `json:"ctid"`
+	Name   string        `json:"name"`
+	State  string        `json:"state"`            // StageDone, StageFailed, StageSkipped
+	Reason string        `json:"reason,omitempty"` // why skipped ("depends on 901", "fail-fast", "interrupted") or "built: not requested"
+	Stages []StageResult `json:"stages"`
 	// Actions are the EventAction events of this container, in order: the
 	// built-in stages' and the hook's calls.
-	Actions []Event
-	Err     error
-	Elapsed time.Duration
+	Actions []Event       `json:"actions"`
+	Err     error         `json:"-"`
+	Elapsed time.Duration `json:"elapsed_ns"`
 	// Notes are remarks for the plan, like "not handled: traefik" for a
 	// feature no built-in stage acts on.
-	Notes []string
+	Notes []string `json:"notes,omitempty"`
 }
 
 // StageResult is one stage of one container.
 type StageResult struct {
-	Stage   string // create, clone, configure, start, nvidia, docker, hook, template
-	State   string // StageDone, StageAlready, StageSkipped, StageFailed
-	Detail  string
-	Elapsed time.Duration
-	Err     error
+	Stage   string        `json:"stage"` // create, clone, configure, start, nvidia, docker, hook, template
+	State   string        `json:"state"` // StageDone, StageAlready, StageSkipped, StageFailed
+	Detail  string        `json:"detail,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Err     error         `json:"-"`
+}
+
+// MarshalJSON adds the error as a string.
+func (c *ContainerResult) MarshalJSON() ([]byte, error) {
+	type plain ContainerResult
+	return json.Marshal(struct {
+		*plain
+		Error string `json:"error,omitempty"`
+	}{(*plain)(c), errString(c.Err)})
+}
+
+// MarshalJSON adds the error as a string.
+func (s StageResult) MarshalJSON() ([]byte, error) {
+	type plain StageResult
+	return json.Marshal(struct {
+		plain
+		Error string `json:"error,omitempty"`
+	}{plain(s), errString(s.Err)})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // ExitCode is the process exit code for the run: 130 when interrupted, 1

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -108,4 +109,36 @@ func TestResultExitCode(t *testing.T) {
 	assert.Equal(t, 1, (&engine.Result{Containers: []*engine.ContainerResult{done, failed}}).ExitCode())
 	assert.Equal(t, 1, (&engine.Result{Containers: []*engine.ContainerResult{done, skipped}}).ExitCode())
 	assert.Equal(t, 130, (&engine.Result{Interrupted: true, Containers: []*engine.ContainerResult{done}}).ExitCode())
+}
+
+func TestResultJSON(t *testing.T) {
+	t.Parallel()
+	res := mixedRun(t)
+	data, err := json.Marshal(res)
+	require.NoError(t, err)
+	var back struct {
+		DryRun     bool `json:"dry_run"`
+		Containers []struct {
+			CTID   int    `json:"ctid"`
+			State  string `json:"state"`
+			Reason string `json:"reason"`
+			Error  string `json:"error"`
+			Stages []struct {
+				Stage, State, Detail, Error string
+			} `json:"stages"`
+			Actions []engine.Event `json:"actions"`
+		} `json:"containers"`
+	}
+	require.NoError(t, json.Unmarshal(data, &back))
+	require.Len(t, back.Containers, 6)
+	c920 := back.Containers[4]
+	assert.Equal(t, 920, c920.CTID)
+	assert.Equal(t, "failed", c920.State)
+	assert.Contains(t, c920.Error, "hook: hook phoenix_hypervisor_setup_920.lua:")
+	last := c920.Stages[len(c920.Stages)-1]
+	assert.Equal(t, "hook", last.Stage)
+	assert.Contains(t, last.Error, "No matching distribution")
+	assert.Equal(t, "depends on 920", back.Containers[5].Reason)
+	assert.NotEmpty(t, back.Containers[0].Actions)
+	assert.Equal(t, []string{"create", "900"}, back.Containers[0].Actions[0].Argv[:2])
 }
