@@ -208,3 +208,32 @@ func TestRealDeploymentOfTheExample(t *testing.T) {
 	}
 	t.Logf("FIGURE converged re-run: %s", second.Round(time.Millisecond))
 }
+
+// TestRealHookTestOnThrowawayContainer is `phoenix hook test --backend
+// lxc`: the example's Lua hook tests run against real throwaway clones,
+// and pass as they do against the fake.
+func TestRealHookTestOnThrowawayContainer(t *testing.T) {
+	lxc.RequireLXC(t)
+	rootfs := lxc.TestRootfs(t)
+	dir, err := filepath.Abs(filepath.Join("..", "..", "examples", "lxc"))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	var out strings.Builder
+	passed, failed, err := hooks.RunTests(ctx, &out, hooks.TestOptions{HooksDir: dir})
+	require.NoError(t, err)
+	require.Equal(t, 0, failed, out.String())
+	require.Equal(t, 2, passed, out.String())
+
+	out.Reset()
+	lxcPath := t.TempDir()
+	passed, failed, err = hooks.RunTests(ctx, &out, hooks.TestOptions{HooksDir: dir, Backend: "lxc",
+		NewBackend: lxc.ThrowawayFactory(lxc.Options{LXCPath: lxcPath}, rootfs)})
+	require.NoError(t, err)
+	t.Log(out.String())
+	assert.Equal(t, 0, failed, out.String())
+	assert.Equal(t, 2, passed, out.String())
+	ents, err := os.ReadDir(lxcPath)
+	require.NoError(t, err)
+	assert.Empty(t, ents, "throwaways live in their own lxcpath and are gone")
+}
