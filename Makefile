@@ -8,6 +8,10 @@ GOFILES_DIRS := cmd engine hooks luaapi
 # make demo / make plan keep their run log and lock here: no root needed.
 DEMO_DIR := $(CURDIR)/.demo
 BENCHTIME ?= 1s
+# The bundled example, with the run log and lock kept in DEMO_DIR.
+EXAMPLE_FLAGS := --hypervisor-config examples/phoenix_hypervisor_config.json \
+	--lxc-config examples/phoenix_lxc_configs.json --hooks-dir examples \
+	--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock
 
 .PHONY: all build test lint bench demo plan hook-test clean
 
@@ -24,7 +28,7 @@ lint:
 # The whole suite: vet, unit and end-to-end tests, then the example hooks' own tests.
 test: lint build
 	$(GO) test $(PKGS)
-	$(BIN) hook test --hooks-dir examples
+	$(BIN) $(EXAMPLE_FLAGS) hook test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
@@ -41,15 +45,10 @@ demo: build
 # The dry-run plan of the bundled example: needs no Proxmox and no root.
 plan: build
 	@mkdir -p $(DEMO_DIR)
-	$(BIN) --hypervisor-config examples/phoenix_hypervisor_config.json \
-		--lxc-config examples/phoenix_lxc_configs.json \
-		--hooks-dir examples \
-		--log-file $(DEMO_DIR)/phoenix_hypervisor.log \
-		--lock-file $(DEMO_DIR)/phoenix_hypervisor.lock \
-		plan
+	$(BIN) $(EXAMPLE_FLAGS) plan
 
 hook-test: build
-	$(BIN) hook test --hooks-dir examples
+	$(BIN) $(EXAMPLE_FLAGS) hook test
 
 clean:
 	rm -rf bin $(DEMO_DIR)

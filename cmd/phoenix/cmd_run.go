@@ -1,5 +1,3 @@
-//go:build integrate
-
 package main
 
 import (
@@ -16,6 +14,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine/lock"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
 	"github.com/phoenix-hypervisor/phoenix/hooks"
+	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
 // session is what run, plan and hook run share: the loaded configuration,
@@ -43,7 +42,8 @@ func outputFormat(c *cli.Context) (string, error) {
 	}
 }
 
-func newSession(c *cli.Context, env Env, dryRun bool) (*session, error) {
+// newSession sets up a run of the containers ctids (nil: all of them).
+func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, error) {
 	g, err := resolveGlobals(c, env)
 	if err != nil {
 		return nil, err
@@ -56,9 +56,9 @@ func newSession(c *cli.Context, env Env, dryRun bool) (*session, error) {
 	if s.cfg, err = loadConfig(g, env.Stderr); err != nil {
 		return nil, err
 	}
-	for _, id := range c.IntSlice("ctid") {
+	for _, id := range ctids {
 		if _, ok := s.cfg.Containers[id]; !ok {
-			return nil, usageError("--ctid %d: no such container in %s", id, g.LXCConfig)
+			return nil, usageError("container %d: no such container in %s", id, g.LXCConfig)
 		}
 	}
 	logger := slog.New(eventHandler{sink: func() engine.Sink { return s.events }})
@@ -152,7 +152,7 @@ func runCmd(c *cli.Context, env Env, dryRun bool) error {
 	if c.NArg() > 0 {
 		return usageError("%s takes no arguments, got %q: use --ctid N to pick containers", c.Command.Name, c.Args().First())
 	}
-	s, err := newSession(c, env, dryRun)
+	s, err := newSession(c, env, dryRun, c.IntSlice("ctid"))
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,9 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 		mode = "dry-run"
 	}
 	s.logf("INFO", "phoenix %s %s: backend %s, %s, %d container(s)", version, mode, s.backend.Name(), s.g.LXCConfig, len(s.cfg.Containers))
-	r, err := do(ctx)
+	// Secrets a Lua hook reads (config.secret) join the redactor that every
+	// sink and the plan go through.
+	r, err := do(luaapi.WithRedact(ctx, s.redactor.Add))
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return exitError(engine.ExitInterrupted, errors.New("interrupted"))

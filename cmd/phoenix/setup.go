@@ -1,5 +1,3 @@
-//go:build integrate
-
 package main
 
 import (
@@ -71,7 +69,7 @@ func realBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error
 		}
 		return b, nil
 	default:
-		b, err := pct.New(pct.Options{})
+		b, err := pct.New(pct.OptionsFromEnv(env.Getenv))
 		if err != nil {
 			return nil, exitError(engine.ExitEnvironment, fmt.Errorf("%w: is this a Proxmox VE host? use --backend lxc, or --dry-run to preview", err))
 		}
