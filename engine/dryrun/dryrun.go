@@ -250,11 +250,23 @@ func (b *Backend) change(ctx context.Context, op string, ctid int, argv []string
 	return nil
 }
 
+// replace records a call that makes ctid anew (create, clone): its
+// current state does not matter, so the host is not asked.
+func (b *Backend) replace(ctx context.Context, op string, ctid int, argv []string, p *planned) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.record(op, argv)
+	b.overlay[ctid] = p
+	return nil
+}
+
 func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
-	return b.change(ctx, "create", spec.CTID, engine.CreateArgv(spec), func(p *planned) {
-		*p = planned{exists: true, config: map[string]string{"ostemplate": spec.Template}}
-		applyOptions(p.config, spec.Options)
-	})
+	cfg := map[string]string{"ostemplate": spec.Template}
+	applyOptions(cfg, spec.Options)
+	return b.replace(ctx, "create", spec.CTID, engine.CreateArgv(spec), &planned{exists: true, config: cfg})
 }
 
 // Clone plans the new container with the source's configuration, planned
@@ -264,15 +276,13 @@ func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
 	if err != nil && !errors.Is(err, engine.ErrNotExist) {
 		return err
 	}
-	return b.change(ctx, "clone", spec.CTID, engine.CloneArgv(spec), func(p *planned) {
-		cfg := copyMap(src)
-		delete(cfg, "template")
-		delete(cfg, "lock")
-		if spec.Hostname != "" {
-			cfg["hostname"] = spec.Hostname
-		}
-		*p = planned{exists: true, config: cfg}
-	})
+	cfg := copyMap(src)
+	delete(cfg, "template")
+	delete(cfg, "lock")
+	if spec.Hostname != "" {
+		cfg["hostname"] = spec.Hostname
+	}
+	return b.replace(ctx, "clone", spec.CTID, engine.CloneArgv(spec), &planned{exists: true, config: cfg})
 }
 
 func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {

@@ -178,6 +178,9 @@ func TestRealHostIsNeverChanged(t *testing.T) {
 	assert.Equal(t, before900, host.Get(900))
 	assert.Equal(t, before950, host.Get(950))
 	assert.Nil(t, host.Get(902))
+	for _, c := range host.Calls() {
+		assert.NotEqual(t, 902, ctidOf(c.Argv), "a container the plan makes anew is not looked up: %v", c.Argv)
+	}
 	assert.Len(t, b.Calls(), 8)
 }
 
@@ -260,4 +263,13 @@ func TestGPUSupported(t *testing.T) {
 	ok, why := New(gpuless{fake.New()}).GPUSupported()
 	assert.False(t, ok)
 	assert.Equal(t, "no GPU passthrough on this backend", why)
+}
+
+func ctidOf(argv []string) int {
+	if len(argv) < 2 {
+		return 0
+	}
+	var id int
+	fmt.Sscan(argv[1], &id)
+	return id
 }
