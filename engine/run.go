@@ -226,6 +226,7 @@ func (c *ctRun) runStage(ctx context.Context, s stage) bool {
 	out, err := s.run(c, WithOrigin(ctx, Origin{CTID: c.ct.CTID, Stage: name}))
 	sr := StageResult{Stage: name, State: out.state, Detail: out.detail, Elapsed: time.Since(t0)}
 	if err != nil {
+		err = withHint(err, c.ct.CTID)
 		sr.State, sr.Err, sr.Detail = StageFailed, err, err.Error()
 		if ctx.Err() != nil {
 			sr.Detail = "interrupted"
@@ -241,6 +242,14 @@ func (c *ctRun) runStage(ctx context.Context, s stage) bool {
 	c.res.Stages = append(c.res.Stages, sr)
 	c.stageEvent(name, sr.State, sr.Detail)
 	return true
+}
+
+// withHint adds what to do next to backend errors whose fix is known.
+func withHint(err error, ctid int) error {
+	if strings.Contains(err.Error(), "CT is locked") {
+		return fmt.Errorf("%w: wait for the task holding the lock to finish, or run `pct unlock %d` if the lock is stale", err, ctid)
+	}
+	return err
 }
 
 // fail marks the container failed before or outside a stage.

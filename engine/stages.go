@@ -264,9 +264,16 @@ func (c *ctRun) start(ctx context.Context) error {
 
 // restart is shutdown then start, for changes Proxmox applies only at
 // container start (device passthrough, features).
+// A stopped container (a hook may stop it) is only started.
 func (c *ctRun) restart(ctx context.Context) error {
-	if err := c.b.Shutdown(ctx, c.ct.CTID, shutdownTimeout); err != nil {
-		return fmt.Errorf("pct shutdown %d: %w", c.ct.CTID, err)
+	st, err := c.b.Status(ctx, c.ct.CTID)
+	if err != nil {
+		return fmt.Errorf("pct status %d: %w", c.ct.CTID, err)
+	}
+	if st.Running {
+		if err := c.b.Shutdown(ctx, c.ct.CTID, shutdownTimeout); err != nil {
+			return fmt.Errorf("pct shutdown %d: %w", c.ct.CTID, err)
+		}
 	}
 	return c.start(ctx)
 }

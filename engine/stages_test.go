@@ -366,3 +366,17 @@ func TestTemplateStage(t *testing.T) {
 	assert.Equal(t, "snapshot phoenix-template exists", st.Detail)
 	assert.Empty(t, host.MutatingCalls())
 }
+
+func TestLockedContainerSaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	ct := plain()
+	cfg := oneConfig(ct)
+	host, _ := newHost(cfg)
+	have := proxmoxConfig(ct)
+	have["memory"] = "1024"
+	host.Put(900, &fake.Container{Config: have, Lock: "backup"})
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
+	c := container(t, res, 900)
+	assert.Equal(t, engine.StageFailed, c.State)
+	assert.ErrorContains(t, c.Err, "configure: pct set 900: CT is locked (backup): wait for the task holding the lock to finish, or run `pct unlock 900` if the lock is stale")
+}
