@@ -365,7 +365,11 @@ func (c *ctRun) stageNvidia(ctx context.Context) (outcome, error) {
 		details = append(details, "driver "+want+" installed")
 	}
 	if !changed && !installed {
-		return already("passthrough present, driver %s", want), nil
+		d := "passthrough present, driver " + want
+		if detail != "" {
+			d += "; " + detail // a warning the user must still see
+		}
+		return already("%s", d), nil
 	}
 	return done("%s", strings.Join(details, "; ")), nil
 }
