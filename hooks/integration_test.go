@@ -1,0 +1,68 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+)
+
+// A failing legacy hook fails its container, skips its dependents and not
+// its siblings, through the whole engine.
+func TestFailingShellHookSkipsDependentsNotSiblings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ct := func(id, from int, snap string) *engine.Container {
+		c := &engine.Container{CTID: id, Hostname: fmt.Sprintf("ct%d", id), MemoryMB: 512, Cores: 1,
+			StoragePool: "local", StorageSizeGB: 8, Unprivileged: true, CloneFrom: from, TemplateSnapshot: snap,
+			GPUAssignment: "none", PortainerRole: "none"}
+		if from == 0 {
+			c.Template = "local:vztmpl/ubuntu.tar.zst"
+			c.IsTemplate = true
+		}
+		return c
+	}
+	cfg := &engine.Config{Containers: map[int]*engine.Container{
+		900: ct(900, 0, "base-snapshot"),
+		901: ct(901, 900, "gpu-snapshot"),
+		902: ct(902, 900, ""),
+		910: ct(910, 901, ""),
+	}}
+	for _, c := range cfg.Containers {
+		if c.CloneFrom != 0 {
+			c.Dependencies = []int{c.CloneFrom}
+		}
+	}
+	ranMarker := filepath.Join(dir, "910-ran")
+	writeHook(t, dir, 901, "sh", "#!/bin/bash\necho 'driver download failed' >&2\nexit 4\n", 0o755)
+	writeHook(t, dir, 902, "sh", "#!/bin/bash\npct status \"$1\" | grep -q running\n", 0o755)
+	writeHook(t, dir, 910, "sh", "#!/bin/bash\ntouch "+ranMarker+"\n", 0o755)
+
+	f := fake.New()
+	res, err := engine.Run(context.Background(), engine.RunOptions{
+		Config: cfg, Backend: f, Hooks: NewRunner(Options{Dir: dir}),
+		LogFile: filepath.Join(dir, "run.log"), StartTimeout: 10 * time.Second,
+	})
+	require.NoError(t, err)
+	states := map[int]*engine.ContainerResult{}
+	for _, c := range res.Containers {
+		states[c.CTID] = c
+	}
+	require.Len(t, states, 4)
+	assert.Equal(t, engine.StageDone, states[900].State, "%v", states[900].Err)
+	assert.Equal(t, engine.StageFailed, states[901].State)
+	require.Error(t, states[901].Err)
+	assert.Contains(t, states[901].Err.Error(), "hook phoenix_hypervisor_setup_901.sh exited with code 4; last stderr lines: driver download failed")
+	assert.Equal(t, engine.StageDone, states[902].State, "the sibling goes on: %v", states[902].Err)
+	assert.Equal(t, engine.StageSkipped, states[910].State)
+	assert.Contains(t, states[910].Reason, "901")
+	assert.NoFileExists(t, ranMarker)
+	assert.Equal(t, engine.ExitFailed, res.ExitCode())
+}
