@@ -204,7 +204,7 @@ func TestRunFailFastStopsRunningContainersBetweenStages(t *testing.T) {
 			return errBoom
 		case op == "config" && ctid == 902:
 			once.Do(func() { close(release) })
-			time.Sleep(50 * time.Millisecond) // 901 fails meanwhile
+			time.Sleep(200 * time.Millisecond) // 901 fails meanwhile
 		}
 		return nil
 	}
