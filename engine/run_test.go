@@ -410,6 +410,12 @@ func TestRunHookStage(t *testing.T) {
 			wantState: engine.StageDone, wantDetail: "phoenix_hypervisor_setup_900.sh ran", wantRan: true,
 		},
 		{
+			name:      "listed, not run",
+			info:      engine.HookInfo{Kind: engine.HookShell, Path: "/h/phoenix_hypervisor_setup_900.sh", State: engine.HookReady, Digest: "x"},
+			hookErr:   fmt.Errorf("dry-run: hook /h/phoenix_hypervisor_setup_900.sh listed, not run: %w: not running as root", engine.ErrHookNotRun),
+			wantState: engine.StageSkipped, wantDetail: "dry-run: hook /h/phoenix_hypervisor_setup_900.sh listed, not run: hook not run: not running as root", wantRan: true,
+		},
+		{
 			name:      "fails",
 			info:      engine.HookInfo{Kind: engine.HookLua, Path: "/h/phoenix_hypervisor_setup_900.lua", State: engine.HookReady, Digest: "x"},
 			hookErr:   fmt.Errorf("phoenix_hypervisor_setup_900.lua:12: boom"),

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -54,6 +55,12 @@ func hookEnvValues(cfg *Config, ct *Container) []string {
 		"PORTAINER_AGENT_PORT=" + agentPort,
 	}
 }
+
+// ErrHookNotRun is what a HookRunner wraps when it chose not to run a hook
+// (a dry-run shell hook whose isolation cannot be set up): the hook stage
+// is then skipped, with the error's text as its detail, not failed, and no
+// marker is written.
+var ErrHookNotRun = errors.New("hook not run")
 
 // hookTimeoutGrace is how long after its timeout a hook's context ends,
 // should the hook runner not have stopped it.
@@ -105,6 +112,10 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 		defer cancel()
 	}
 	if err := c.hooks.Run(hctx, req); err != nil {
+		if errors.Is(err, ErrHookNotRun) {
+			c.log("WARN", err.Error())
+			return skipped("%v", err), nil
+		}
 		return outcome{}, fmt.Errorf("hook %s: %w", name, err)
 	}
 	if err := c.writeMarker(ctx, marker, want); err != nil {
