@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -124,7 +125,7 @@ func (s *session) close() {
 }
 
 func (s *session) logf(level, format string, args ...any) {
-	s.events.Emit(engine.Event{Kind: engine.EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
+	s.events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
 }
 
 func (s *session) hookRunner() engine.HookRunner {

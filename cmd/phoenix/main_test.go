@@ -87,7 +87,8 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PHOENIX_HYPERVISOR_CONFIG", filepath.Join(examples, "phoenix_hypervisor_config.json"))
 			e.Setenv("PHOENIX_LXC_CONFIG", filepath.Join(examples, "phoenix_lxc_configs.json"))
 			e.Setenv("PHOENIX_HOOKS_DIR", examples)
-			return os.MkdirAll(filepath.Join(e.WorkDir, "pct-state"), 0o755)
+			e.Setenv("PHOENIX_PVE_DIR", filepath.Join(e.WorkDir, "pve"))
+			return newFakeState(filepath.Join(e.WorkDir, "pct-state"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode":   cmdExitCode,
@@ -159,6 +160,20 @@ func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s line %d: no kind: %s", args[0], i+1, line)
 		}
 	}
+}
+
+// newFakeState makes an empty fake host whose containers answer the
+// example hooks' own checks (testdata/exec_rules.json: two GPUs with the
+// configured driver, a running Portainer, vLLM serving the model).
+func newFakeState(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	rules, err := os.ReadFile(filepath.Join("testdata", "exec_rules.json"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "exec_rules.json"), rules, 0o644)
 }
 
 // readCalls reads the fake pct's calls.log: one JSON array of argv per line.
