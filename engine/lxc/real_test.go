@@ -189,8 +189,8 @@ func TestRealExecTimeoutEndsTheCommand(t *testing.T) {
 func TestRealCreateFromTarball(t *testing.T) {
 	b := newRealBackend(t)
 	ctx := context.Background()
-	tarball := t.TempDir() + "/rootfs.tar.gz"
-	out, err := exec.Command("tar", "-czf", tarball, "-C", testRootfs(t), ".").CombinedOutput()
+	tarball := t.TempDir() + "/rootfs.tar"
+	out, err := exec.Command("tar", "-cf", tarball, "-C", testRootfs(t), ".").CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.NoError(t, b.Create(ctx, engine.CreateSpec{CTID: 300, Template: tarball, Options: []engine.Option{{Key: "hostname", Value: "fromtar"}}}))
 	require.NoError(t, b.Start(ctx, 300))
