@@ -617,3 +617,28 @@ func TestRunDryRunDoesNotVerifyRecordedInstalls(t *testing.T) {
 	res = run(t, engine.RunOptions{Config: cfg, Backend: host2})
 	assert.ErrorContains(t, container(t, res, 901).Err, "driver reports")
 }
+
+func TestRunStartsTheLongestChainFirst(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	cfg.Containers[100] = &engine.Container{CTID: 100, Hostname: "a", Template: ubuntu}
+	cfg.Containers[105] = &engine.Container{CTID: 105, Hostname: "b", Template: ubuntu}
+	host, _ := newHost(cfg)
+	ev := &events{}
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Events: ev, Parallel: 1})
+	require.Equal(t, engine.ExitOK, res.ExitCode())
+	var started []int
+	for _, e := range ev.Of(engine.EventStage) {
+		if (e.Stage == "create" || e.Stage == "clone") && e.State == engine.StageRunning {
+			started = append(started, e.CTID)
+		}
+	}
+	// 900 heads the longest chain (900 → 901 → 920 → 950); the
+	// independent 100 and 105 wait for the chains longer than theirs.
+	assert.Equal(t, []int{900, 901, 902, 920, 100, 105, 910, 950}, started)
+	var inPlan []int
+	for _, c := range res.Containers {
+		inPlan = append(inPlan, c.CTID)
+	}
+	assert.Equal(t, []int{100, 105, 900, 901, 902, 910, 920, 950}, inPlan, "results stay in plan order")
+}

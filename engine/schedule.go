@@ -20,11 +20,11 @@ func (r *runner) schedule(ctx context.Context, plan *Plan) ([]*ContainerResult, 
 	}
 	dependents := plan.Dependents()
 	waiting := make(map[int]int, n)
-	ready := &intHeap{} // plan positions, so ties go the plan's way
+	ready := &readyQueue{rank: chainLengths(plan, dependents)}
 	for i, id := range plan.Order {
 		waiting[id] = len(plan.Deps[id])
 		if waiting[id] == 0 {
-			*ready = append(*ready, i)
+			ready.pos = append(ready.pos, i)
 		}
 	}
 	heap.Init(ready)
@@ -103,4 +103,47 @@ func (r *runner) skip(id int, reason string) *ContainerResult {
 	ct := r.cfg.Containers[id]
 	r.sink.Emit(Event{Time: time.Now(), Kind: EventLog, CTID: id, Level: "WARN", Message: "skipped: " + reason})
 	return &ContainerResult{CTID: id, Name: ct.Hostname, State: StageSkipped, Reason: reason}
+}
+
+// chainLengths is, per plan position, the number of containers on the
+// longest chain that starts there. When more containers are ready than
+// --parallel allows, the one heading the longest chain goes first: the
+// run cannot end before that chain does.
+func chainLengths(plan *Plan, dependents map[int][]int) []int {
+	pos := make(map[int]int, len(plan.Order))
+	for i, id := range plan.Order {
+		pos[id] = i
+	}
+	rank := make([]int, len(plan.Order))
+	for i := len(plan.Order) - 1; i >= 0; i-- { // dependents come later
+		longest := 0
+		for _, d := range dependents[plan.Order[i]] {
+			longest = max(longest, rank[pos[d]])
+		}
+		rank[i] = longest + 1
+	}
+	return rank
+}
+
+// readyQueue holds the plan positions of containers whose dependencies are
+// done: the longest chain first, then plan order.
+type readyQueue struct {
+	pos  []int
+	rank []int
+}
+
+func (q readyQueue) Len() int { return len(q.pos) }
+func (q readyQueue) Less(i, j int) bool {
+	a, b := q.pos[i], q.pos[j]
+	if q.rank[a] != q.rank[b] {
+		return q.rank[a] > q.rank[b]
+	}
+	return a < b
+}
+func (q readyQueue) Swap(i, j int) { q.pos[i], q.pos[j] = q.pos[j], q.pos[i] }
+func (q *readyQueue) Push(x any)   { q.pos = append(q.pos, x.(int)) }
+func (q *readyQueue) Pop() any {
+	x := q.pos[len(q.pos)-1]
+	q.pos = q.pos[:len(q.pos)-1]
+	return x
 }
