@@ -138,7 +138,7 @@ func applyNet0(c *lxcConf, value string, h host) string {
 	switch {
 	case !h.network:
 		c.Set("lxc.net.0.type", "empty")
-		return "networking is off on this backend: no network"
+		return "networking is off (" + EnvNetwork + "=none): no network"
 	case br == "" || h.bridge == nil || !h.bridge(br):
 		c.Set("lxc.net.0.type", "empty")
 		return fmt.Sprintf("no bridge %s on this host: no network", br)

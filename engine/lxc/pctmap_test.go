@@ -87,7 +87,7 @@ func TestNet0OnlyWhenBridgeExists(t *testing.T) {
 	off.network = false
 	c = parseConf("")
 	notes = apply(t, c, off, "net0", net0)
-	assert.Equal(t, []string{"networking is off on this backend: no network"}, notes)
+	assert.Equal(t, []string{"networking is off (PHOENIX_LXC_NETWORK=none): no network"}, notes)
 	assert.Equal(t, "empty", c.First("lxc.net.0.type"))
 
 	c = parseConf("")
