@@ -457,7 +457,12 @@ func (f *Fake) push(c *call) error {
 		}
 		perm = os.FileMode(n)
 	}
-	return writeInRootfs(f.StateDir, id, p.pos[2], data, perm)
+	dest := p.pos[2]
+	if info, err := os.Stat(filepath.Dir(inRootfs(f.StateDir, id, dest))); err != nil || !info.IsDir() {
+		// pct push opens dest in the container; it makes no directories.
+		return refuse("failed to open %s for writing: No such file or directory", dest)
+	}
+	return writeInRootfs(f.StateDir, id, dest, data, perm)
 }
 
 // inRootfs maps a path inside the container to the host; ".." cannot
@@ -466,6 +471,8 @@ func inRootfs(dir string, ctid int, p string) string {
 	return filepath.Join(RootfsPath(dir, ctid), filepath.Clean("/"+p))
 }
 
+// writeInRootfs writes a file inside the container, making its parent
+// directories (for the fake's own marker files).
 func writeInRootfs(dir string, ctid int, p string, data []byte, perm os.FileMode) error {
 	target := inRootfs(dir, ctid, p)
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {

@@ -72,7 +72,10 @@
 //     already a template). unlock: clears the lock.
 //   - push CTID FILE DEST [--perms 0644 --user --group]: copies the host
 //     FILE to rootfs/<ctid>/DEST; the container must run ("CT 901 not
-//     running").
+//     running") and DEST's directory must exist, as pct makes none
+//     ("failed to open DEST for writing: No such file or directory"). A new
+//     rootfs starts with the directories of Skeleton (/etc, /etc/systemd/system,
+//     /root, /tmp, /opt, /usr/local/bin, ...).
 //   - every command on a missing container: "Configuration file
 //     'nodes/fake/lxc/901.conf' does not exist".
 //   - exec CTID [--keep-env 0|1] -- CMD...: without "--" exit 255
@@ -89,13 +92,22 @@
 //  2. true → 0; false → 1.
 //  3. cat FILE... → contents of rootfs/<ctid>/FILE, or exit 1 with
 //     "cat: FILE: No such file or directory"; cat without FILE copies stdin.
-//  4. test -e|-f|-d|-s FILE → 0 or 1 on rootfs/<ctid>/FILE.
+//  4. test -e|-f|-d|-s FILE → 0 or 1 on rootfs/<ctid>/FILE; mkdir [-p]
+//     DIR... makes the directories (without -p: exit 1 "mkdir: cannot
+//     create directory ..." when the parent is missing or DIR exists).
 //  5. nvidia-smi: 127 "nvidia-smi: command not found" unless
-//     rootfs/.fake/nvidia-version exists; with --query-gpu=driver_version it
-//     prints that file.
+//     rootfs/.fake/nvidia-version exists. With --query-gpu=F1,F2,... it
+//     prints one line per GPU passed through (devN or lxc.mount.entry naming
+//     /dev/nvidiaN; at least one), the fields joined by ", ": index (0..),
+//     name ("NVIDIA Fake GPU"), driver_version (the file's content, trimmed),
+//     anything else "[N/A]". So --query-gpu=driver_version prints the
+//     version once per GPU.
 //  6. nvidia-ctk: 127 unless rootfs/.fake/nvidia-ctk exists.
 //  7. docker: 127 unless rootfs/usr/bin/docker exists; `docker info` → 0;
-//     `docker inspect NAME` → 0 iff rootfs/.fake/docker-NAME exists, else 1;
+//     `docker inspect [-f|--format T] NAME...` → 0 iff every
+//     rootfs/.fake/docker-NAME exists, else 1 "Error: No such object: NAME";
+//     T's {{.State.Running}} is "true", {{.State.Status}} "running",
+//     {{.Name}} "/NAME"; without T a small JSON array;
 //     `docker run ... --name NAME ...` creates rootfs/.fake/docker-NAME.
 //  8. sh|bash -c SCRIPT whose first line is a tag simulates an install:
 //     "# phoenix:install-docker" creates rootfs/usr/bin/docker;
@@ -103,4 +115,12 @@
 //     rootfs/.fake/nvidia-version; "# phoenix:install-nvidia-toolkit"
 //     creates rootfs/.fake/nvidia-ctk.
 //  9. anything else exits 0 with no output.
+//
+// # For tests
+//
+// Load and Save read and arrange a container's state (Save gives a new
+// container the Skeleton rootfs); ReadCalls returns calls.log; Mutating
+// tells the reads (status, config, list, listsnapshot) from the rest, exec
+// included; WriteExecRules writes exec_rules.json; RootfsPath, ConfPath and
+// ContainerPath locate the files.
 package fakepct

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 )
@@ -63,7 +64,7 @@ func (f *Fake) exec(c *call) error {
 	if len(cmd) == 0 {
 		return refuse("missing command")
 	}
-	return f.runInContainer(c, id, stripEnv(cmd))
+	return f.runInContainer(c, id, ct, stripEnv(cmd))
 }
 
 func indexOf(list []string, v string) int {
@@ -89,14 +90,18 @@ func stripEnv(cmd []string) []string {
 
 // runInContainer answers a command run in the fake container ctid. Nothing
 // runs on the host.
-func (f *Fake) runInContainer(c *call, ctid int, cmd []string) error {
+func (f *Fake) runInContainer(c *call, ctid int, ct *Container, cmd []string) error {
 	if len(cmd) == 0 {
 		return nil
 	}
 	if handled, err := f.applyRule(c, ctid, cmd); handled || err != nil {
 		return err
 	}
-	fc := fakeCT{dir: f.StateDir, ctid: ctid, res: c.res}
+	raw, err := RawLines(f.StateDir, ctid)
+	if err != nil {
+		return err
+	}
+	fc := fakeCT{dir: f.StateDir, ctid: ctid, res: c.res, gpus: gpus(ct, raw)}
 	switch filepath.Base(cmd[0]) {
 	case "true":
 	case "false":
@@ -105,6 +110,8 @@ func (f *Fake) runInContainer(c *call, ctid int, cmd []string) error {
 		fc.cat(cmd[1:], c.stdin)
 	case "test":
 		fc.test(cmd[1:])
+	case "mkdir":
+		fc.mkdir(cmd[1:])
 	case "nvidia-smi":
 		fc.nvidiaSMI(cmd[1:])
 	case "nvidia-ctk":
@@ -155,6 +162,38 @@ type fakeCT struct {
 	dir  string
 	ctid int
 	res  *result
+	gpus []int // indexes of the /dev/nvidiaN passed through
+}
+
+var gpuDev = regexp.MustCompile(`(?:^|[=\s])/dev/nvidia([0-9]+)(?:[,\s]|$)`)
+
+// gpus lists the GPUs passed through to a container: devN entries and
+// legacy lxc.mount.entry lines naming /dev/nvidiaN.
+func gpus(ct *Container, raw []string) []int {
+	seen := map[int]bool{}
+	var out []int
+	add := func(s string) {
+		if m := gpuDev.FindStringSubmatch(s); m != nil {
+			n := 0
+			fmt.Sscan(m[1], &n)
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	for k, v := range ct.Config {
+		if strings.HasPrefix(k, "dev") {
+			add(v)
+		}
+	}
+	for _, l := range raw {
+		if strings.HasPrefix(l, "lxc.mount.entry:") {
+			add(strings.TrimPrefix(l, "lxc.mount.entry:"))
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 func (fc fakeCT) path(p string) string { return inRootfs(fc.dir, fc.ctid, p) }
@@ -209,6 +248,40 @@ func (fc fakeCT) test(args []string) {
 	}
 }
 
+// mkdir answers `mkdir [-p] [-m MODE] DIR...`.
+func (fc fakeCT) mkdir(args []string) {
+	parents := false
+	var dirs []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-p" || a == "--parents":
+			parents = true
+		case a == "-m":
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			dirs = append(dirs, a)
+		}
+	}
+	for _, d := range dirs {
+		target := fc.path(d)
+		var err error
+		if parents {
+			err = os.MkdirAll(target, 0o755)
+		} else {
+			err = os.Mkdir(target, 0o755)
+		}
+		if err != nil {
+			why := "No such file or directory"
+			if os.IsExist(err) {
+				why = "File exists"
+			}
+			fmt.Fprintf(&fc.res.stderr, "mkdir: cannot create directory '%s': %s\n", d, why)
+			fc.res.code = 1
+		}
+	}
+}
+
 func (fc fakeCT) needFile(p, name string, then func()) {
 	if !fc.exists(p) {
 		fc.notFound(name)
@@ -217,17 +290,48 @@ func (fc fakeCT) needFile(p, name string, then func()) {
 	then()
 }
 
+// GPUName is what the fake nvidia-smi calls every GPU.
+const GPUName = "NVIDIA Fake GPU"
+
+// nvidiaSMI answers `nvidia-smi [--query-gpu=F1,F2 --format=csv,noheader]`
+// with one line per GPU passed through (at least one).
 func (fc fakeCT) nvidiaSMI(args []string) {
 	data, err := os.ReadFile(fc.path(NvidiaVersionFile))
 	if err != nil {
 		fc.notFound("nvidia-smi")
 		return
 	}
-	if indexOf(args, "--query-gpu=driver_version") >= 0 {
-		fc.res.stdout.Write(data)
+	version := strings.TrimSpace(string(data))
+	gpus := fc.gpus
+	if len(gpus) == 0 {
+		gpus = []int{0}
+	}
+	var fields []string
+	for _, a := range args {
+		if q, ok := strings.CutPrefix(a, "--query-gpu="); ok {
+			fields = strings.Split(q, ",")
+		}
+	}
+	if fields == nil {
+		fmt.Fprintf(&fc.res.stdout, "NVIDIA-SMI (fake)  Driver Version: %s  GPUs: %d\n", version, len(gpus))
 		return
 	}
-	fmt.Fprintf(&fc.res.stdout, "NVIDIA-SMI (fake)  Driver Version: %s\n", strings.TrimSpace(string(data)))
+	for i := range gpus {
+		vals := make([]string, len(fields))
+		for j, f := range fields {
+			switch strings.TrimSpace(f) {
+			case "index":
+				vals[j] = fmt.Sprint(i)
+			case "name":
+				vals[j] = GPUName
+			case "driver_version":
+				vals[j] = version
+			default:
+				vals[j] = "[N/A]"
+			}
+		}
+		fc.res.stdout.WriteString(strings.Join(vals, ", ") + "\n")
+	}
 }
 
 func (fc fakeCT) docker(args []string) {
@@ -242,12 +346,7 @@ func (fc fakeCT) docker(args []string) {
 	case "info":
 		fc.res.stdout.WriteString("Server Version: fake\n")
 	case "inspect":
-		for _, name := range args[1:] {
-			if !fc.exists(DockerMarker(name)) {
-				fmt.Fprintf(&fc.res.stderr, "Error: No such object: %s\n", name)
-				fc.res.code = 1
-			}
-		}
+		fc.dockerInspect(args[1:])
 	case "run":
 		if name := dockerName(args[1:]); name != "" {
 			if err := fc.touch(DockerMarker(name), name+"\n", 0o644); err != nil {
@@ -257,6 +356,61 @@ func (fc fakeCT) docker(args []string) {
 			}
 			fmt.Fprintf(&fc.res.stdout, "fake-%s\n", name)
 		}
+	}
+}
+
+var goTemplate = regexp.MustCompile(`{{\s*([^}]*?)\s*}}`)
+
+// dockerInspect answers `docker inspect [-f|--format TEMPLATE] NAME...`:
+// a docker container exists when its marker does, and runs.
+func (fc fakeCT) dockerInspect(args []string) {
+	format := ""
+	var names []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case (a == "-f" || a == "--format" || a == "--type") && i+1 < len(args):
+			if a != "--type" {
+				format = args[i+1]
+			}
+			i++
+		case strings.HasPrefix(a, "--format="):
+			format = strings.TrimPrefix(a, "--format=")
+		case strings.HasPrefix(a, "-"):
+		default:
+			names = append(names, a)
+		}
+	}
+	var found []string
+	for _, name := range names {
+		if !fc.exists(DockerMarker(name)) {
+			fmt.Fprintf(&fc.res.stderr, "Error: No such object: %s\n", name)
+			fc.res.code = 1
+			continue
+		}
+		found = append(found, name)
+	}
+	if format == "" {
+		var objs []string
+		for _, name := range found {
+			objs = append(objs, fmt.Sprintf(`{"Name":"/%s","State":{"Status":"running","Running":true}}`, name))
+		}
+		fmt.Fprintf(&fc.res.stdout, "[%s]\n", strings.Join(objs, ","))
+		return
+	}
+	for _, name := range found {
+		out := goTemplate.ReplaceAllStringFunc(format, func(m string) string {
+			switch goTemplate.FindStringSubmatch(m)[1] {
+			case ".State.Running":
+				return "true"
+			case ".State.Status":
+				return "running"
+			case ".Name":
+				return "/" + name
+			}
+			return "<no value>"
+		})
+		fc.res.stdout.WriteString(out + "\n")
 	}
 }
 

@@ -353,7 +353,7 @@ func TestExecAnswers(t *testing.T) {
 	ex("", "bash", "-c", TagInstallDocker+"\ncurl https://get.docker.com | sh")
 	assert.Equal(t, 0, ex("", "docker", "info").code)
 	assert.Equal(t, 0, ex("", "test", "-f", "/usr/bin/docker").code)
-	assert.Equal(t, out{1, "", "Error: No such object: portainer\n"}, ex("", "docker", "inspect", "portainer"))
+	assert.Equal(t, out{1, "[]\n", "Error: No such object: portainer\n"}, ex("", "docker", "inspect", "portainer"), "as docker prints it")
 	assert.Equal(t, 0, ex("", "docker", "run", "-d", "--name", "portainer", "-p", "9443:9443", "portainer/portainer-ce").code)
 	assert.Equal(t, 0, ex("", "docker", "inspect", "portainer").code)
 }
@@ -414,4 +414,63 @@ func TestCallsLogConcurrent(t *testing.T) {
 	assert.Len(t, ids, n)
 	assert.True(t, Mutating(calls[0]))
 	assert.False(t, Mutating([]string{"listsnapshot", "900"}))
+}
+
+func TestPushNeedsTheDirectory(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ok(t, f, "create", "901", "t", "--start", "1")
+	src := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(src, []byte("x"), 0o600))
+	refused(t, f, "failed to open /etc/phoenix/hook-901.sha256 for writing: No such file or directory",
+		"push", "901", src, "/etc/phoenix/hook-901.sha256")
+	ok(t, f, "push", "901", src, "/etc/systemd/system/vllm.service")
+
+	ex := func(cmd ...string) out { return run(t, f, append([]string{"exec", "901", "--"}, cmd...)...) }
+	assert.Equal(t, out{1, "", "mkdir: cannot create directory '/a/b': No such file or directory\n"}, ex("mkdir", "/a/b"))
+	assert.Equal(t, out{1, "", "mkdir: cannot create directory '/etc': File exists\n"}, ex("mkdir", "/etc"))
+	assert.Equal(t, out{0, "", ""}, ex("mkdir", "-p", "-m", "0755", "/etc/phoenix"))
+	ok(t, f, "push", "901", src, "/etc/phoenix/hook-901.sha256")
+	assert.Equal(t, 0, ex("test", "-d", "/etc/phoenix").code)
+}
+
+func TestNvidiaSmiListsPassedThroughGPUs(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ok(t, f, "create", "901", "t", "--start", "1", "--dev0", "/dev/nvidia0,mode=0666", "--dev1", "path=/dev/nvidia1",
+		"--dev2", "/dev/nvidiactl", "--dev3", "/dev/nvidia-uvm")
+	ok(t, f, "exec", "901", "--", "sh", "-c", TagInstallNvidia+" 580.76.06\n")
+	assert.Equal(t, "0, NVIDIA Fake GPU, 580.76.06\n1, NVIDIA Fake GPU, 580.76.06\n",
+		ok(t, f, "exec", "901", "--", "nvidia-smi", "--query-gpu=index,name,driver_version", "--format=csv,noheader"))
+	assert.Equal(t, "580.76.06\n580.76.06\n",
+		ok(t, f, "exec", "901", "--", "nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"))
+	assert.Equal(t, "0, [N/A]\n1, [N/A]\n",
+		ok(t, f, "exec", "901", "--", "nvidia-smi", "--query-gpu=index,memory.total", "--format=csv,noheader"))
+
+	ok(t, f, "create", "902", "t", "--start", "1")
+	fh, err := os.OpenFile(ConfPath(f.StateDir, 902), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fh.WriteString("lxc.mount.entry: /dev/nvidia2 dev/nvidia2 none bind,optional,create=file\nlxc.mount.entry: /dev/nvidiactl dev/nvidiactl none bind,optional,create=file\n")
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	ok(t, f, "exec", "902", "--", "sh", "-c", TagInstallNvidia+" 550.1\n")
+	assert.Equal(t, "0, 550.1\n", ok(t, f, "exec", "902", "--", "nvidia-smi", "--query-gpu=index,driver_version", "--format=csv,noheader"),
+		"one legacy GPU, indexed from 0 inside the container")
+	ok(t, f, "create", "903", "t", "--start", "1")
+	ok(t, f, "exec", "903", "--", "sh", "-c", TagInstallNvidia+" 550.1\n")
+	assert.Equal(t, "550.1\n", ok(t, f, "exec", "903", "--", "nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"),
+		"at least one GPU")
+}
+
+func TestDockerInspectFormat(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ok(t, f, "create", "910", "t", "--start", "1")
+	ok(t, f, "exec", "910", "--", "sh", "-c", TagInstallDocker)
+	ok(t, f, "exec", "910", "--", "docker", "run", "-d", "--name=portainer", "portainer/portainer-ce:latest")
+	assert.Equal(t, "true\n", ok(t, f, "exec", "910", "--", "docker", "inspect", "--format", "{{.State.Running}}", "portainer"))
+	assert.Equal(t, "running /portainer <no value>\n", ok(t, f, "exec", "910", "--", "docker", "inspect", "-f", "{{ .State.Status }} {{.Name}} {{.Id}}", "portainer"))
+	assert.Equal(t, `[{"Name":"/portainer","State":{"Status":"running","Running":true}}]`+"\n", ok(t, f, "exec", "910", "--", "docker", "inspect", "portainer"))
+	o := run(t, f, "exec", "910", "--", "docker", "inspect", "--format={{.State.Running}}", "portainer", "agent")
+	assert.Equal(t, out{1, "true\n", "Error: No such object: agent\n"}, o)
 }

@@ -122,10 +122,13 @@ func Save(dir string, ctid int, c *Container) error {
 	if err != nil {
 		return fmt.Errorf("encode fake container %d: %w", ctid, err)
 	}
-	for _, d := range []string{dir, RootfsPath(dir, ctid), filepath.Dir(ConfPath(dir, ctid))} {
+	for _, d := range []string{dir, filepath.Dir(ConfPath(dir, ctid))} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("save fake container %d: %w", ctid, err)
 		}
+	}
+	if err := ensureRootfs(dir, ctid); err != nil {
+		return fmt.Errorf("save fake container %d: %w", ctid, err)
 	}
 	if err := writeFileAtomic(ContainerPath(dir, ctid), append(data, '\n')); err != nil {
 		return err
@@ -135,6 +138,26 @@ func Save(dir string, ctid int, c *Container) error {
 		return err
 	}
 	return writeFileAtomic(ConfPath(dir, ctid), renderConf(c, raw))
+}
+
+// Skeleton lists the directories a new fake rootfs starts with, as an
+// Ubuntu or Debian template has them: pushing into one needs no mkdir.
+var Skeleton = []string{"etc/apt/sources.list.d", "etc/default", "etc/profile.d", "etc/systemd/system",
+	"home", "opt", "root", "run", "srv", "tmp", "usr/bin", "usr/lib", "usr/local/bin", "usr/local/sbin",
+	"usr/sbin", "var/lib", "var/log", "var/tmp"}
+
+// ensureRootfs makes ctid's rootfs with the Skeleton when it is missing.
+func ensureRootfs(dir string, ctid int) error {
+	root := RootfsPath(dir, ctid)
+	if _, err := os.Stat(root); err == nil {
+		return nil
+	}
+	for _, d := range Skeleton {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RawLines returns the lxc.* lines of ctid's .conf (main section only).
