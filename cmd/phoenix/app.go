@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, env Env) int {
 		env.Getenv = func(string) string { return "" }
 	}
 	app, notFound := newApp(env)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, interspersed(app, args))
 	if *notFound != "" {
 		fmt.Fprintf(env.Stderr, "phoenix: unknown command %q: run 'phoenix help' for the list\n", *notFound)
 		return engine.ExitUsage
@@ -178,4 +178,63 @@ func commands(env Env) []*cli.Command {
 			},
 		},
 	}
+}
+
+// interspersed moves a command's positional arguments after its flags, so
+// that `phoenix hook run 950 --force` means what it says: urfave/cli, like
+// Go's flag package, stops parsing flags at the first argument. Flags stay
+// at the level (global, command) where they were given.
+func interspersed(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	out := []string{args[0]}
+	var tail []string
+	cmds, flags := app.Commands, app.Flags
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			tail = append(tail, args[i:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			out = append(out, a)
+			if !strings.Contains(a, "=") && takesValue(flags, a) && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		default:
+			if c := findCommand(cmds, a); c != nil && len(tail) == 0 {
+				out = append(out, a)
+				cmds, flags = c.Subcommands, c.Flags
+				continue
+			}
+			tail = append(tail, a)
+		}
+	}
+	return append(out, tail...)
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// takesValue reports whether the flag arg (-x or --name) consumes the next
+// argument: every known flag but the booleans.
+func takesValue(flags []cli.Flag, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return false
 }

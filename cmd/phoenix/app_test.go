@@ -118,3 +118,22 @@ func TestHypervisorFileDefaultMayBeAbsent(t *testing.T) {
 	assert.Equal(t, engine.ExitUsage, engine.ExitCode(err))
 	assert.Contains(t, err.Error(), "--hypervisor-config")
 }
+
+func TestInterspersedFlagsAfterArguments(t *testing.T) {
+	app, _ := newApp(Env{})
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"phoenix", "hook", "run", "950", "--force", "--hook-timeout", "5m"},
+			[]string{"phoenix", "hook", "run", "--force", "--hook-timeout", "5m", "950"}},
+		{[]string{"phoenix", "--lxc-config", "x.json", "hook", "run", "--dry-run", "950", "-v"},
+			[]string{"phoenix", "--lxc-config", "x.json", "hook", "run", "--dry-run", "-v", "950"}},
+		{[]string{"phoenix", "hook", "test", "a_test.lua", "--backend", "lxc", "b_test.lua"},
+			[]string{"phoenix", "hook", "test", "--backend", "lxc", "a_test.lua", "b_test.lua"}},
+		{[]string{"phoenix", "hook", "test", "--", "-odd_test.lua"},
+			[]string{"phoenix", "hook", "test", "--", "-odd_test.lua"}},
+		{[]string{"phoenix", "run", "--ctid", "910", "--ctid=950"},
+			[]string{"phoenix", "run", "--ctid", "910", "--ctid=950"}},
+		{[]string{"phoenix", "help", "run"}, []string{"phoenix", "help", "run"}},
+	} {
+		assert.Equal(t, tc.want, interspersed(app, tc.in), "%v", tc.in)
+	}
+}
