@@ -20,6 +20,9 @@ import (
 // built with debootstrap on first use. The throwaway never has a network.
 func ThrowawayFactory(o Options, base string) func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
 	return func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
+		if os.Geteuid() != 0 {
+			return nil, nil, fmt.Errorf("throwaway container: real LXC containers need root: run as root, or test against the fake (no --backend lxc)")
+		}
 		base := base
 		if base == "" {
 			dir, _, err := EnsureRootfs(ctx, RootfsOptions{})
