@@ -292,7 +292,11 @@ func (s *sandbox) sleep(L *lua.LState) int {
 		return 0
 	}
 	d := time.Duration(float64(n) * float64(time.Second))
-	if err := s.sleepCtx(d); err != nil {
+	wait := s.sleepCtx
+	if s.o.Sleep != nil {
+		wait = func(d time.Duration) error { return s.o.Sleep(s.ctx, d) }
+	}
+	if err := wait(d); err != nil {
 		L.RaiseError("%s", err.Error())
 	}
 	return 0

@@ -33,6 +33,9 @@ type Options struct {
 	// ReadSecret, when set, reads the secret file named at configPath
 	// instead of the host file (hook tests); nil reads file.
 	ReadSecret func(configPath, file string) (string, error)
+	// Sleep, when set, replaces the real wait of sleep() (hook tests use
+	// a virtual clock); nil waits for real, cancellable by ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Limits bound one hook run. Zero fields take the defaults of

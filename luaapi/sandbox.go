@@ -82,10 +82,16 @@ func compile(path string, src []byte, max int) (*lua.FunctionProto, error) {
 		if errors.As(err, &pe) {
 			line = pe.Pos.Line
 			msg := pe.Message
-			if pe.Token != "" {
+			if line < 1 { // at the end of the file
+				line = bytes.Count(src, []byte("\n")) + 1
+				msg += " at the end of the file (a missing 'end' or ')'?)"
+			} else if pe.Token != "" {
 				msg += " near '" + pe.Token + "'"
 			}
-			return nil, &HookError{File: path, Line: line, Message: "syntax error: " + msg}
+			if !strings.HasPrefix(msg, "syntax error") {
+				msg = "syntax error: " + msg
+			}
+			return nil, &HookError{File: path, Line: line, Message: msg}
 		}
 		return nil, &HookError{File: path, Message: "syntax error: " + err.Error()}
 	}

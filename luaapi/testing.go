@@ -122,6 +122,11 @@ func (h *harness) runCase(ctx context.Context, c declared) TestCase {
 		h.cleanups = nil
 	}()
 	s := h.s
+	// A fresh guard (and deadline) for every case.
+	s.guard.stop()
+	s.ctx = ctx
+	s.guard = newGuard(ctx, s.L, s.lim)
+	s.L.SetContext(s.guard)
 	t := s.newTable(map[string]lua.LValue{
 		"run":        s.L.NewFunction(h.run),
 		"ok":         s.L.NewFunction(h.ok),
@@ -403,9 +408,15 @@ func (h *harness) run(L *lua.LState) int {
 			}
 			return "", fmt.Errorf("the test gives no secret for %q: add it to t.run{secrets = {...}}", path)
 		}}
+	var slept time.Duration
+	o.Sleep = func(ctx context.Context, d time.Duration) error {
+		slept += d // virtual time: tests of bounded waits run at once
+		return ctx.Err()
+	}
 	runErr := Run(h.ctx, o)
 	res := L.NewTable()
 	res.RawSetString("ok", lua.LBool(runErr == nil))
+	res.RawSetString("slept", lua.LNumber(slept.Seconds()))
 	if runErr != nil {
 		res.RawSetString("error", lua.LString(runErr.Error()))
 		var he *HookError
