@@ -314,6 +314,11 @@ func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del [
 	for _, n := range notes {
 		b.note(ctid, n)
 	}
+	for _, o := range opts {
+		if o.Key == "hostname" {
+			b.syncHostname(ctid, o.Value)
+		}
+	}
 	return nil
 }
 

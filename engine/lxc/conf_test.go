@@ -55,3 +55,10 @@ func TestConfWriteIsAtomicAndReadable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ents, 1, "no temp file left behind")
 }
+
+func TestWritableRootfs(t *testing.T) {
+	assert.Equal(t, "/x/rootfs", writableRootfs("dir:/x/rootfs"))
+	assert.Equal(t, "/x/rootfs", writableRootfs("/x/rootfs"))
+	assert.Equal(t, "/p/101/overlay/delta", writableRootfs("overlay:/p/100/snaps/snap0/rootfs:/p/101/overlay/delta"))
+	assert.Equal(t, "", writableRootfs("zfs:pool/x"))
+}

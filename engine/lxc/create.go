@@ -60,7 +60,7 @@ func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
 		return fmt.Errorf("create %d: %w", ctid, err)
 	}
 	if h := c.First("lxc.uts.name"); h != "" {
-		_ = os.WriteFile(filepath.Join(rootfs, "etc/hostname"), []byte(h+"\n"), 0o644)
+		_ = writeHostname(rootfs, h)
 	}
 	if err := c.write(filepath.Join(stage, "config")); err != nil {
 		return fmt.Errorf("create %d: write config: %w", ctid, err)
@@ -182,7 +182,47 @@ func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
 	if err != nil {
 		return fmt.Errorf("clone %d %d: %w", src, dst, err)
 	}
+	b.syncHostname(dst, hostname)
 	return nil
+}
+
+// syncHostname writes /etc/hostname in the container's writable rootfs
+// (the directory, or an overlay's upper layer), as Proxmox keeps it in
+// step with the hostname option. Best effort: lxc.uts.name is what sets
+// the hostname.
+func (b *Backend) syncHostname(ctid int, name string) {
+	c, err := readConf(b.confPath(ctid))
+	if err != nil {
+		return
+	}
+	if dir := writableRootfs(c.First("lxc.rootfs.path")); dir != "" {
+		if err := writeHostname(dir, name); err != nil {
+			b.log.Warn("lxc backend: write /etc/hostname", "ctid", ctid, "err", err)
+		}
+	}
+}
+
+// writableRootfs is where files of a rootfs path can be written from the
+// host: "dir:/x" or "/x" → /x; "overlay:lower:upper" → upper.
+func writableRootfs(p string) string {
+	switch kind, rest, _ := strings.Cut(p, ":"); kind {
+	case "dir":
+		return rest
+	case "overlay", "overlayfs":
+		parts := strings.Split(rest, ":")
+		return parts[len(parts)-1]
+	}
+	if strings.HasPrefix(p, "/") {
+		return p
+	}
+	return ""
+}
+
+func writeHostname(rootfs, name string) error {
+	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(rootfs, "etc/hostname"), []byte(name+"\n"), 0o644)
 }
 
 func (b *Backend) cloneArgs(ctx context.Context, spec engine.CloneSpec) ([]string, error) {

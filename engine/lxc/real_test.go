@@ -143,6 +143,8 @@ func TestRealContainerLifecycle(t *testing.T) {
 	require.NoError(t, b.Start(ctx, 101))
 	require.NoError(t, b.WaitReady(ctx, 101, 30*time.Second))
 	assert.Equal(t, "clone\n", execOK(t, b, 101, "hostname"))
+	assert.Equal(t, "clone\n", execOK(t, b, 101, "cat", "/etc/hostname"))
+	assert.Equal(t, "base\n", execOK(t, b, 100, "cat", "/etc/hostname"), "the source's own is untouched")
 	assert.Equal(t, "hello\n", execOK(t, b, 101, "cat", "/etc/phoenix/marker"), "the snapshot's files")
 	res, err = b.Exec(ctx, 101, []string{"test", "-e", "/after-snapshot"}, engine.ExecOptions{})
 	require.NoError(t, err)
