@@ -24,7 +24,7 @@ func validateCmd(c *cli.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	problems := validateHooks(g.HooksDir, cfg)
+	problems := hooks.Validate(g.HooksDir, cfg)
 	writeProblems(env.Stdout, problems)
 	if n := countErrors(problems); n > 0 {
 		return exitError(engine.ExitUsage, fmt.Errorf("%d hook problem(s) above", n))
@@ -101,23 +101,4 @@ func hookTestCmd(c *cli.Context, env Env) error {
 		return exitError(engine.ExitFailed, fmt.Errorf("hook test: %d failed, %d passed", failed, passed))
 	}
 	return nil
-}
-
-// validateHooks is hooks.Validate. ADAPTER until hooks.Validate lands:
-// discovery problems only (no Lua compile, no bash -n).
-func validateHooks(dir string, cfg *engine.Config) []engine.Problem {
-	entries, err := hooks.List(dir, cfg)
-	if err != nil {
-		return []engine.Problem{{File: dir, Expected: "a readable hooks dir", Found: err.Error()}}
-	}
-	var ps []engine.Problem
-	for _, e := range entries {
-		switch e.State {
-		case engine.HookAmbiguous:
-			ps = append(ps, engine.Problem{File: e.Path, Expected: "one hook per container", Found: e.Problem})
-		case engine.HookNotExecutable:
-			ps = append(ps, engine.Problem{File: e.Path, Expected: "an executable shell hook", Found: e.Problem, Warning: true})
-		}
-	}
-	return ps
 }
