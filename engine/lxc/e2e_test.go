@@ -237,3 +237,30 @@ func TestRealHookTestOnThrowawayContainer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ents, "throwaways live in their own lxcpath and are gone")
 }
+
+// TestRealGPUContainerSkipsTheNvidiaStage: a container that asks for GPUs
+// is provisioned on this backend; its NVIDIA stage says why it skipped
+// and the run does not fail.
+func TestRealGPUContainerSkipsTheNvidiaStage(t *testing.T) {
+	be := lxc.NewRealBackend(t)
+	ct := &engine.Container{CTID: 110, Hostname: "gpu", MemoryMB: 256, Cores: 1, Template: lxc.TestRootfs(t),
+		StoragePool: "local", StorageSizeGB: 2, GPUAssignment: "0", PortainerRole: "none", Raw: map[string]any{}}
+	cfg := &engine.Config{Containers: map[int]*engine.Container{110: ct}, NvidiaDriverVersion: "580.76.06"}
+	res, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: be, StartTimeout: time.Minute})
+	require.NoError(t, err)
+	requireAllDone(t, res)
+	var nvidia *engine.StageResult
+	for i, s := range res.Containers[0].Stages {
+		if s.Stage == "nvidia" {
+			nvidia = &res.Containers[0].Stages[i]
+		}
+	}
+	require.NotNil(t, nvidia, "%+v", res.Containers[0].Stages)
+	assert.Equal(t, engine.StageSkipped, nvidia.State)
+	assert.Contains(t, nvidia.Detail, "no GPU on this backend")
+	cfgNow, err := be.Config(context.Background(), 110)
+	require.NoError(t, err)
+	for k := range cfgNow {
+		assert.False(t, strings.HasPrefix(k, "dev"), "no passthrough entry: %s", k)
+	}
+}
