@@ -63,6 +63,8 @@ type Backend struct {
 	lockDir string
 	stderr  io.Writer
 	env     []string
+
+	killGrace time.Duration
 }
 
 // New finds pct and returns the backend.
@@ -78,7 +80,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, &engine.ExitError{Code: engine.ExitEnvironment,
 			Err: fmt.Errorf("%w (%s is not an executable file)", ErrNotFound, path)}
 	}
-	b := &Backend{path: path, pveDir: opts.PVEDir, lockDir: opts.LockDir, stderr: opts.Stderr, env: opts.Env}
+	b := &Backend{path: path, pveDir: opts.PVEDir, lockDir: opts.LockDir, stderr: opts.Stderr, env: opts.Env, killGrace: defaultKillGrace}
 	switch {
 	case b.pveDir == "" || b.pveDir == defaultPVEDir:
 		b.pveDir = defaultPVEDir

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -363,4 +365,28 @@ func TestOptionsFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/etc/pve/lxc/901.conf", b.ConfPath(901))
 	assert.Equal(t, "/run/lock/lxc", b.lockDir)
+}
+
+func TestCancelKillsTheWholeGroup(t *testing.T) {
+	t.Parallel()
+	// A pct that ignores SIGTERM and whose child keeps stdout open.
+	dir := t.TempDir()
+	script := filepath.Join(dir, "pct")
+	pidFile := filepath.Join(dir, "child")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\ntrap '' TERM\nsleep 30 &\necho $! > "+pidFile+"\nsleep 30\n"), 0o755))
+	b, err := New(Options{Path: script})
+	require.NoError(t, err)
+	b.killGrace = 200 * time.Millisecond
+	start := time.Now()
+	_, err = b.Exec(ctx(t), 901, []string{"true"}, engine.ExecOptions{Timeout: 200 * time.Millisecond})
+	assert.ErrorContains(t, err, "timed out after 200ms")
+	assert.Less(t, time.Since(start), 3*time.Second, "SIGKILL after the grace period")
+
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	var child int
+	_, err = fmt.Sscan(string(data), &child)
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { return syscall.Kill(child, 0) == syscall.ESRCH },
+		3*time.Second, 20*time.Millisecond, "pct's child %d is killed with it", child)
 }

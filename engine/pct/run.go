@@ -97,6 +97,10 @@ var (
 	pctMessageRe = regexp.MustCompile(`(?m)(Configuration file '[^']*' does not exist|container '[0-9]+' not running!|^Unknown option:|^400 |unable to parse option|lxc-attach: .*(Failed to get init pid|failed to attach))`)
 )
 
+// defaultKillGrace is how long pct has between SIGTERM and SIGKILL when
+// its context ends.
+const defaultKillGrace = 5 * time.Second
+
 // invocation is one run of pct.
 type invocation struct {
 	argv   []string
@@ -130,11 +134,25 @@ func (b *Backend) run(ctx context.Context, inv invocation) (outcome, error) {
 		cmd.Stdin = bytes.NewReader(inv.stdin)
 	}
 	// pct and what it starts (lxc-attach) form one process group, ended
-	// together when ctx is done.
+	// together when ctx is done: SIGTERM first, so that a pct task can
+	// clean up, SIGKILL after b.killGrace.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
+	var hardKill *time.Timer
+	var killMu sync.Mutex
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		killMu.Lock()
+		hardKill = time.AfterFunc(b.killGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		killMu.Unlock()
+		return syscall.Kill(-pgid, syscall.SIGTERM)
+	}
+	cmd.WaitDelay = b.killGrace + time.Second
 	err := cmd.Run()
+	killMu.Lock()
+	if hardKill != nil {
+		hardKill.Stop() // the group is gone: its id may be reused
+	}
+	killMu.Unlock()
 	flushAll(cmd.Stdout, cmd.Stderr)
 	out := outcome{stdout: so.String(), stderr: se.String(), code: cmd.ProcessState.ExitCode()}
 	if err == nil {
