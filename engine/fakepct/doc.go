@@ -10,7 +10,8 @@
 //     Unset: exit 2 with a message.
 //   - FAKE_PCT_FAIL: injected failures, comma-separated "op:ctid" (e.g.
 //     "create:910,exec:901"), "op:*" or "op". The call exits 255 with
-//     "fake failure injected" and changes nothing. The ids of a call are
+//     "fake failure injected" and changes nothing (it is still in
+//     calls.log). The ids of a call are
 //     its leading numeric arguments: for `clone 900 902` either matches.
 //   - FAKE_PCT_DELAY: a Go duration slept at the start of every call.
 //
