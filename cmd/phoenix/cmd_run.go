@@ -205,11 +205,13 @@ func (s *session) writeResult(r *engine.Result) error {
 	// Rendered whole, then redacted: the plan and the summary carry hook
 	// argv and error messages.
 	var b strings.Builder
+	summary := *r
 	if s.dryRun {
 		engine.WritePlan(&b, r)
 		b.WriteString("\n")
+		summary.Notes = nil // the plan just printed them
 	}
-	engine.WriteSummary(&b, r, s.env.IsTTY)
+	engine.WriteSummary(&b, &summary, s.env.IsTTY)
 	_, err := io.WriteString(s.env.Stdout, s.redactor.String(b.String()))
 	return err
 }
