@@ -127,15 +127,11 @@ func (h *harness) runCase(ctx context.Context, c declared) TestCase {
 	s.ctx = ctx
 	s.guard = newGuard(ctx, s.L, s.lim)
 	s.L.SetContext(s.guard)
-	t := s.newTable(map[string]lua.LValue{
-		"run":        s.L.NewFunction(h.run),
-		"ok":         s.L.NewFunction(h.ok),
-		"eq":         s.L.NewFunction(h.eq),
-		"match":      s.L.NewFunction(h.match),
-		"called":     s.L.NewFunction(h.called),
-		"not_called": s.L.NewFunction(h.notCalled),
-		"fail":       s.L.NewFunction(h.fail),
-	})
+	methods := h.methods()
+	t := s.L.CreateTable(0, len(methods))
+	for _, name := range testMethods {
+		t.RawSetString(name, s.L.NewFunction(methods[name]))
+	}
 	var err error
 	func() {
 		defer func() {
@@ -151,6 +147,16 @@ func (h *harness) runCase(ctx context.Context, c declared) TestCase {
 		err = s.hookError(err)
 	}
 	return TestCase{Name: c.name, Err: err, Duration: time.Since(start), Output: h.output}
+}
+
+// testMethods are the fields of the t a case receives, in a stable order.
+var testMethods = []string{"run", "ok", "eq", "match", "called", "not_called", "fail"}
+
+func (h *harness) methods() map[string]lua.LGFunction {
+	return map[string]lua.LGFunction{
+		"run": h.run, "ok": h.ok, "eq": h.eq, "match": h.match,
+		"called": h.called, "not_called": h.notCalled, "fail": h.fail,
+	}
 }
 
 // ---- assertions ----------------------------------------------------------
