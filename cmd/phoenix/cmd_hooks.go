@@ -20,16 +20,17 @@ func validateCmd(c *cli.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(g, env.Stdout)
+	cfg, warnings, err := loadConfig(g, env.Stdout)
 	if err != nil {
 		return err
 	}
+	printLines(env.Stdout, warnings)
 	problems := hooks.Validate(g.HooksDir, cfg)
 	writeProblems(env.Stdout, problems)
 	if n := countErrors(problems); n > 0 {
 		return exitError(engine.ExitUsage, fmt.Errorf("%d hook problem(s) above", n))
 	}
-	warn := len(cfg.Warnings) + len(problems)
+	warn := len(warnings) + len(problems)
 	fmt.Fprintf(env.Stdout, "ok: %s: %d container(s), %d warning(s)\n", g.LXCConfig, len(cfg.Containers), warn)
 	return nil
 }
@@ -39,10 +40,11 @@ func hooksListCmd(c *cli.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(g, env.Stderr)
+	cfg, warnings, err := loadConfig(g, env.Stderr)
 	if err != nil {
 		return err
 	}
+	printLines(env.Stderr, warnings)
 	entries, err := hooks.List(g.HooksDir, cfg)
 	if err != nil {
 		return exitError(engine.ExitEnvironment, fmt.Errorf("list hooks in %s: %w", g.HooksDir, err))
@@ -81,9 +83,12 @@ func hookTestCmd(c *cli.Context, env Env) error {
 	}
 	opts := hooks.TestOptions{HooksDir: g.HooksDir, Files: c.Args().Slice(), Verbose: g.Verbose, Version: version}
 	if _, statErr := os.Stat(g.LXCConfig); statErr == nil {
-		if opts.Config, err = loadConfig(g, env.Stderr); err != nil {
+		cfg, warnings, err := loadConfig(g, env.Stderr)
+		if err != nil {
 			return err
 		}
+		printLines(env.Stderr, warnings)
+		opts.Config = cfg
 	}
 	if g.Backend == "lxc" {
 		o := lxc.OptionsFromEnv(env.Getenv)

@@ -54,7 +54,8 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 		return nil, err
 	}
 	s := &session{g: g, env: env, dryRun: dryRun, redactor: runlog.NewRedactor()}
-	if s.cfg, err = loadConfig(g, env.Stderr); err != nil {
+	var warnings []string
+	if s.cfg, warnings, err = loadConfig(g, env.Stderr); err != nil {
 		return nil, err
 	}
 	for _, id := range ctids {
@@ -78,6 +79,9 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 	if err := s.openSinks(format); err != nil {
 		s.close()
 		return nil, err
+	}
+	for _, w := range warnings {
+		s.logf("WARN", "%s", strings.TrimPrefix(w, "warning: "))
 	}
 	return s, nil
 }

@@ -125,6 +125,16 @@ func TestDefaultHypervisorConfigMayBeAbsent(t *testing.T) {
 	code = run(context.Background(), []string{"phoenix", "validate"}, env)
 	assert.Equal(t, engine.ExitOK, code, "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
 	assert.Contains(t, stdout.String(), "no hypervisor config at "+defaultHypervisorConfig)
+
+	// A run says so on the console and in the run log.
+	stdout.Reset()
+	stderr.Reset()
+	// (The 950 hook fails without the hypervisor config's token path.)
+	_ = run(context.Background(), []string{"phoenix", "plan"}, env)
+	assert.Contains(t, stderr.String(), "WARN no hypervisor config at")
+	log, err := os.ReadFile(env.Getenv("PHOENIX_LOG_FILE"))
+	require.NoError(t, err)
+	assert.Regexp(t, `\[WARN\] phoenix: no hypervisor config at `+regexp.QuoteMeta(defaultHypervisorConfig), string(log))
 }
 
 // TestInterruptExits130 starts the phoenix binary on a slow host and

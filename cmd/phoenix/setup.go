@@ -14,32 +14,43 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine/pct"
 )
 
-// loadConfig loads both files. Problems go to w one per line; an invalid
-// configuration is exit 2, before anything is touched.
-func loadConfig(g globals, w io.Writer) (*engine.Config, error) {
+// loadConfig loads both files. An invalid configuration is exit 2, before
+// anything is touched, with every problem written to w. Warnings (the
+// hypervisor config left out, duplicate addresses, ...) are returned for
+// the caller to show where it shows the rest.
+func loadConfig(g globals, w io.Writer) (*engine.Config, []string, error) {
 	hyp, warning, err := g.hypervisorFile()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var warnings []string
 	if warning != "" {
-		fmt.Fprintf(w, "warning: %s\n", warning)
+		warnings = append(warnings, "warning: "+warning)
 	}
 	cfg, err := config.Load(hyp, g.LXCConfig)
 	if err != nil {
 		var ve *config.ValidationError
 		if errors.As(err, &ve) {
 			writeProblems(w, ve.Problems)
-			return nil, exitError(engine.ExitUsage, fmt.Errorf("invalid configuration: %d problem(s) above; nothing was changed", countErrors(ve.Problems)))
+			return nil, nil, exitError(engine.ExitUsage, fmt.Errorf("invalid configuration: %d problem(s) above; nothing was changed", countErrors(ve.Problems)))
 		}
-		return nil, exitError(engine.ExitUsage, fmt.Errorf("load configuration: %w", err))
+		return nil, nil, exitError(engine.ExitUsage, fmt.Errorf("load configuration: %w", err))
 	}
-	writeProblems(w, cfg.Warnings)
-	return cfg, nil
+	for _, p := range cfg.Warnings {
+		warnings = append(warnings, config.Format(p))
+	}
+	return cfg, warnings, nil
 }
 
 func writeProblems(w io.Writer, ps []engine.Problem) {
 	for _, p := range ps {
 		fmt.Fprintln(w, config.Format(p))
+	}
+}
+
+func printLines(w io.Writer, lines []string) {
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
 	}
 }
 
