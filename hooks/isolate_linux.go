@@ -45,7 +45,12 @@ const envIsolateSpec = "PHOENIX_ISOLATE_SPEC"
 type isolateSpec struct {
 	Stage string   // an empty host dir the helper mounts its tmpfs on
 	Keep  []string // host dirs bound read-write into the new root
-	Dir   string   // the hook's working dir
+	// Shadow are host paths of the real pct, qm, ... : the shim is bound
+	// over each, so a hook calling /usr/sbin/pct by its full path still
+	// reaches the shim, never the host's tool.
+	Shadow  []string
+	ShimExe string
+	Dir     string // the hook's working dir
 }
 
 // errNotIsolated is matched (errors.Is) by the error of a hook that was not
@@ -79,7 +84,7 @@ func (r *Runner) runIsolated(ctx context.Context, p *proc, path string, args, en
 		return notIsolated("%v", err)
 	}
 	defer os.Remove(stage)
-	spec := isolateSpec{Stage: stage, Dir: r.o.Dir}
+	spec := isolateSpec{Stage: stage, Dir: r.o.Dir, ShimExe: exe, Shadow: shadowPaths(r.shadowDirs)}
 	if sock := envValue(env, envShimSocket); sock != "" {
 		spec.Keep = append(spec.Keep, filepath.Dir(sock))
 	}
@@ -117,6 +122,36 @@ func (r *Runner) runIsolated(ctx context.Context, p *proc, path string, args, en
 		return notIsolated("%s", text)
 	}
 	return p.waitCtx(ctx, wait)
+}
+
+// defaultShadowDirs are where Proxmox and ZFS install their tools.
+var defaultShadowDirs = []string{"/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"}
+
+// shadowPaths returns the real files of the shimmed commands found in dirs
+// (default: defaultShadowDirs and the host's PATH), symlinks resolved.
+func shadowPaths(dirs []string) []string {
+	if dirs == nil {
+		dirs = append(append([]string(nil), defaultShadowDirs...), filepath.SplitList(os.Getenv("PATH"))...)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range dirs {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		for _, c := range ShimCommands {
+			real, err := filepath.EvalSymlinks(filepath.Join(d, c))
+			if err != nil || seen[real] {
+				continue
+			}
+			if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
+				continue
+			}
+			seen[real] = true
+			out = append(out, real)
+		}
+	}
+	return out
 }
 
 func envValue(env []string, key string) string {
@@ -280,6 +315,11 @@ func isolate(spec isolateSpec) error {
 	// Kernel knobs stay as they are: /proc/sys read-only.
 	if err := bindRO(filepath.Join(root, "proc/sys"), filepath.Join(root, "proc/sys")); err != nil {
 		return fmt.Errorf("make /proc/sys read-only: %w", err)
+	}
+	for _, sp := range spec.Shadow {
+		if err := unix.Mount(spec.ShimExe, filepath.Join(root, sp), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("shadow %s with the shim: %w", sp, err)
+		}
 	}
 	for _, k := range spec.Keep {
 		t := filepath.Join(root, k)

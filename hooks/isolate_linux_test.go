@@ -142,3 +142,20 @@ func TestUnescapeMount(t *testing.T) {
 	assert.Equal(t, "/plain", unescapeMount("/plain"))
 	assert.Equal(t, `/odd\`, unescapeMount(`/odd\`))
 }
+
+// A dry-run hook that calls the host's pct by its full path still reaches
+// the shim.
+func TestDryRunShadowsTheRealPct(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	sbin := t.TempDir()
+	realPct := filepath.Join(sbin, "pct")
+	require.NoError(t, os.WriteFile(realPct, []byte("#!/bin/sh\necho REAL PCT\n"), 0o755))
+	f.runner.shadowDirs = []string{sbin}
+	f.hook(t, "#!/bin/bash\n"+realPct+" status \"$1\"\n")
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	assert.Equal(t, []string{"status: running"}, f.events.output(""))
+}

@@ -31,6 +31,9 @@ type Options struct {
 // Runner runs per-container hooks; it implements engine.HookRunner.
 type Runner struct {
 	o Options
+	// shadowDirs, for tests: where the dry-run isolation looks for the
+	// host's pct, qm, ... to shadow with the shim (nil: the usual dirs).
+	shadowDirs []string
 }
 
 // NewRunner returns a Runner for the hooks in o.Dir.
