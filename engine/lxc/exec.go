@@ -73,6 +73,9 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 		return res, nil
 	case errors.As(err, &ee):
 		res.Code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Code = 128 + int(ws.Signal()) // lxc-attach itself was killed
+		}
 		if res.Code != 0 && b.attachFailed(ctid, res.Stderr) {
 			return res, b.attachError(ctx, ctid, res.Stderr)
 		}
