@@ -33,12 +33,14 @@ test: lint build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
 
-# The README's main job.
+# The README's main job: as root, provision examples/lxc on real LXC
+# containers (and tear them down); otherwise the dry-run plan of examples/.
 demo: build
 	@mkdir -p $(DEMO_DIR)
-	@if [ -x examples/lxc/demo.sh ]; then \
+	@if [ "$$(id -u)" -eq 0 ] && [ -x examples/lxc/demo.sh ]; then \
 		PHOENIX=$(CURDIR)/$(BIN) examples/lxc/demo.sh; \
 	else \
+		echo "not root: printing the dry-run plan of examples/ (as root, make demo provisions examples/lxc on real LXC containers)"; \
 		$(MAKE) --no-print-directory plan; \
 	fi
 
