@@ -24,9 +24,11 @@ import (
 // its loopback included, is reachable). Inside, the root is an overlay
 // whose lower layer is the host's root and whose upper layer is a tmpfs
 // thrown away when the hook ends; every other writable filesystem mount is
-// overlaid the same way (or, where overlayfs refuses it, bound read-only),
-// /proc, /sys and /dev are bound (/proc/sys and /sys read-only), /dev/shm
-// is overlaid. The shim dir (the pct symlinks and the socket) is bound in
+// overlaid the same way (or, where overlayfs refuses it, bound read-only).
+// /proc is bound with its kernel knobs (/proc/sys, sysrq-trigger, ...)
+// read-only, /sys read-only; /dev is a fresh tmpfs holding only null,
+// zero, full, random, urandom and tty, a private devpts and an empty shm:
+// no disk device is reachable. The shim dir (the pct symlinks and the socket) is bound in
 // so the hook still reaches the run. Then pivot_root, and the hook is
 // exec'ed with its argv, environment and working dir.
 //
@@ -305,16 +307,26 @@ func isolate(spec isolateSpec) error {
 		return fmt.Errorf("mount overlay over /: %w", err)
 	}
 	for _, m := range mounts {
-		if m.Point == "/" || within(m.Point, spec.Stage) {
+		// /dev is rebuilt below: only harmless devices, no disks.
+		if m.Point == "/" || within(m.Point, spec.Stage) || within(m.Point, "/dev") {
 			continue
 		}
 		if err := isolateMount(m, root, overlay); err != nil {
 			return err
 		}
 	}
-	// Kernel knobs stay as they are: /proc/sys read-only.
-	if err := bindRO(filepath.Join(root, "proc/sys"), filepath.Join(root, "proc/sys")); err != nil {
-		return fmt.Errorf("make /proc/sys read-only: %w", err)
+	if err := minimalDev(filepath.Join(root, "dev")); err != nil {
+		return fmt.Errorf("set up /dev: %w", err)
+	}
+	// Kernel knobs stay as they are.
+	for _, k := range procReadOnly {
+		t := filepath.Join(root, "proc", k)
+		if _, err := os.Stat(t); err != nil {
+			continue
+		}
+		if err := bindRO(t, t); err != nil {
+			return fmt.Errorf("make /proc/%s read-only: %w", k, err)
+		}
 	}
 	for _, sp := range spec.Shadow {
 		if err := unix.Mount(spec.ShimExe, filepath.Join(root, sp), "", unix.MS_BIND, ""); err != nil {
@@ -342,6 +354,47 @@ func isolate(spec isolateSpec) error {
 	}
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("hooks dir: %w", err)
+	}
+	return nil
+}
+
+// procReadOnly are the writable parts of /proc that act on the host.
+var procReadOnly = []string{"sys", "sysrq-trigger", "irq", "bus", "fs"}
+
+// devNodes are the devices a hook finds in its /dev: none reaches a disk.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// minimalDev mounts a tmpfs on dir with the harmless host devices bound in,
+// the usual symlinks, a devpts and an empty /dev/shm.
+func minimalDev(dir string) error {
+	if err := unix.Mount("phoenix-dev", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755"); err != nil {
+		return err
+	}
+	for _, d := range devNodes {
+		t := filepath.Join(dir, d)
+		if err := os.WriteFile(t, nil, 0o666); err != nil {
+			return err
+		}
+		if err := unix.Mount("/dev/"+d, t, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/%s: %w", d, err)
+		}
+	}
+	links := map[string]string{"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx"}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	for _, d := range []string{"pts", "shm"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("devpts", filepath.Join(dir, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return fmt.Errorf("mount devpts: %w", err)
+	}
+	if err := unix.Mount("shm", filepath.Join(dir, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return fmt.Errorf("mount /dev/shm: %w", err)
 	}
 	return nil
 }

@@ -159,3 +159,23 @@ func TestDryRunShadowsTheRealPct(t *testing.T) {
 	require.NoError(t, f.runner.Run(context.Background(), req))
 	assert.Equal(t, []string{"status: running"}, f.events.output(""))
 }
+
+// The isolated hook sees no disk device and cannot touch kernel knobs.
+func TestDryRunDevAndProcAreSafe(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	f.hook(t, `#!/bin/bash
+ls /dev | sort | tr '\n' ' '; echo
+echo x > /dev/null && echo "null: ok"
+if echo 1 > /proc/sys/vm/drop_caches 2>/dev/null; then echo "sysctl: written"; else echo "sysctl: refused"; fi
+if echo h > /proc/sysrq-trigger 2>/dev/null; then echo "sysrq: written"; else echo "sysrq: refused"; fi
+`)
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	assert.Equal(t, []string{
+		"fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
+		"null: ok", "sysctl: refused", "sysrq: refused",
+	}, f.events.output("INFO"))
+}
