@@ -29,7 +29,7 @@ type shellFixture struct {
 	log    string
 }
 
-func newShellFixture(t *testing.T, ctid int) *shellFixture {
+func newShellFixture(t testing.TB, ctid int) *shellFixture {
 	t.Helper()
 	dir := t.TempDir()
 	ct := &engine.Container{CTID: ctid, Hostname: "LegacyScripted", GPUAssignment: "0", PortainerRole: "agent"}
