@@ -30,6 +30,13 @@ const initPath = "/sbin/phoenix-init"
 // exists. The config is written here rather than by lxc-create, so no
 // host default (/etc/lxc/default.conf networking) leaks in.
 func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
+	return b.create(ctx, spec, false)
+}
+
+// create makes the container. With overlay, the template directory is
+// not copied but used read-only as the lower layer of an overlayfs rootfs
+// (throwaway containers: instant, and the template must outlive them).
+func (b *Backend) create(ctx context.Context, spec engine.CreateSpec, overlay bool) error {
 	ctid := spec.CTID
 	if b.exists(ctid) {
 		return fmt.Errorf("create %d: unable to create CT %d - CT %d already exists in %s", ctid, ctid, ctid, b.path)
@@ -37,6 +44,9 @@ func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
 	kind, err := templateKind(spec.Template)
 	if err != nil {
 		return fmt.Errorf("create %d: %w", ctid, err)
+	}
+	if overlay && kind != "dir" {
+		return fmt.Errorf("create %d: an overlay needs a rootfs directory, not %s", ctid, spec.Template)
 	}
 	unlock := b.lock(ctid)
 	defer unlock()
@@ -48,19 +58,33 @@ func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
 		return fmt.Errorf("create %d: %w", ctid, err)
 	}
 	defer os.RemoveAll(stage) // a no-op after the rename below
-	rootfs := filepath.Join(stage, "rootfs")
-	if err := b.fillRootfs(ctx, kind, spec.Template, rootfs); err != nil {
+
+	// writable is where files are written now; rootfsPath is what the
+	// config names once the stage directory is renamed into place.
+	writable := filepath.Join(stage, "rootfs")
+	rootfsPath := "dir:" + filepath.Join(b.dir(ctid), "rootfs")
+	if overlay {
+		writable = filepath.Join(stage, "overlay", "delta")
+		rootfsPath = "overlay:" + filepath.Clean(spec.Template) + ":" + filepath.Join(b.dir(ctid), "overlay", "delta")
+		err = os.MkdirAll(writable, 0o755)
+	} else {
+		err = b.fillRootfs(ctx, kind, spec.Template, writable)
+	}
+	if err != nil {
 		return fmt.Errorf("create %d: %w", ctid, err)
 	}
-	if err := os.WriteFile(filepath.Join(rootfs, initPath), []byte(initScript), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(writable, filepath.Dir(initPath)), 0o755); err != nil {
 		return fmt.Errorf("create %d: write init: %w", ctid, err)
 	}
-	c, notes, err := b.newConf(ctid, spec)
+	if err := os.WriteFile(filepath.Join(writable, initPath), []byte(initScript), 0o755); err != nil {
+		return fmt.Errorf("create %d: write init: %w", ctid, err)
+	}
+	c, notes, err := b.newConf(ctid, spec, rootfsPath)
 	if err != nil {
 		return fmt.Errorf("create %d: %w", ctid, err)
 	}
 	if h := c.First("lxc.uts.name"); h != "" {
-		_ = writeHostname(rootfs, h)
+		_ = writeHostname(writable, h)
 	}
 	if err := c.write(filepath.Join(stage, "config")); err != nil {
 		return fmt.Errorf("create %d: write config: %w", ctid, err)
@@ -78,16 +102,16 @@ func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
 }
 
 // newConf is a fresh container's LXC config with spec's options applied.
-func (b *Backend) newConf(ctid int, spec engine.CreateSpec) (*lxcConf, []string, error) {
+func (b *Backend) newConf(ctid int, spec engine.CreateSpec, rootfsPath string) (*lxcConf, []string, error) {
 	c := parseConf(fmt.Sprintf(`# LXC config of CT %d, written by the Phoenix LXC backend.
 # "#phoenix:" lines keep pct options that have no LXC key.
 lxc.include = /usr/share/lxc/config/common.conf
 lxc.arch = linux64
-lxc.rootfs.path = dir:%s
+lxc.rootfs.path = %s
 lxc.uts.name = %d
 lxc.init.cmd = %s
 lxc.net.0.type = empty
-`, ctid, filepath.Join(b.dir(ctid), "rootfs"), ctid, initPath))
+`, ctid, rootfsPath, ctid, initPath))
 	if apparmorEnabled() {
 		// The host's generated profiles forbid what Proxmox allows its
 		// privileged containers (nesting, mounts); run unconfined.

@@ -17,15 +17,15 @@ import (
 // tarball (copied), or the CTID of a container in o.LXCPath (an overlay
 // clone of its newest snapshot, or of the container itself when it has
 // none and is stopped), or "" for the cached test rootfs (RootfsDir),
-// built with debootstrap on first use. The throwaway never has a network.
+// which is built with debootstrap on first use (so is RootfsDir itself). The throwaway never has a network.
 func ThrowawayFactory(o Options, base string) func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
 	return func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
 		if os.Geteuid() != 0 {
 			return nil, nil, fmt.Errorf("throwaway container: real LXC containers need root: run as root, or test against the fake (no --backend lxc)")
 		}
 		base := base
-		if base == "" {
-			dir, _, err := EnsureRootfs(ctx, RootfsOptions{})
+		if base == "" || base == RootfsDir(os.Getenv) {
+			dir, _, err := EnsureRootfs(ctx, RootfsOptions{Dir: base})
 			if err != nil {
 				return nil, nil, fmt.Errorf("throwaway container: %w", err)
 			}
@@ -69,7 +69,12 @@ func ThrowawayFactory(o Options, base string) func(ctx context.Context, ctid int
 // makeFrom creates ctid in b from base (see ThrowawayFactory).
 func (b *Backend) makeFrom(ctx context.Context, o Options, base string, ctid int) error {
 	if strings.Contains(base, "/") {
-		return b.Create(ctx, engine.CreateSpec{CTID: ctid, Template: base, Options: []engine.Option{{Key: "hostname", Value: fmt.Sprintf("hooktest-%d", ctid)}}})
+		spec := engine.CreateSpec{CTID: ctid, Template: base, Options: []engine.Option{{Key: "hostname", Value: fmt.Sprintf("hooktest-%d", ctid)}}}
+		kind, err := templateKind(base)
+		if err != nil {
+			return err
+		}
+		return b.create(ctx, spec, kind == "dir") // a directory: an overlay on it, no copy
 	}
 	src, err := New(Options{LXCPath: o.LXCPath, Network: NetworkNone})
 	if err != nil {
