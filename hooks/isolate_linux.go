@@ -70,7 +70,7 @@ func notIsolated(format string, a ...any) error {
 }
 
 // runIsolated runs the hook at path through the isolation helper.
-func (r *Runner) runIsolated(ctx context.Context, p *proc, path string, args, env []string) error {
+func (r *Runner) runIsolated(ctx context.Context, p *proc, path, dir string, args, env []string) error {
 	if os.Geteuid() != 0 {
 		return notIsolated("not running as root (a private mount and network namespace need root)")
 	}
@@ -86,7 +86,7 @@ func (r *Runner) runIsolated(ctx context.Context, p *proc, path string, args, en
 		return notIsolated("%v", err)
 	}
 	defer os.Remove(stage)
-	spec := isolateSpec{Stage: stage, Dir: r.o.Dir, ShimExe: exe, Shadow: shadowPaths(r.shadowDirs)}
+	spec := isolateSpec{Stage: stage, Dir: dir, ShimExe: exe, Shadow: shadowPaths(r.shadowDirs)}
 	if sock := envValue(env, envShimSocket); sock != "" {
 		spec.Keep = append(spec.Keep, filepath.Dir(sock))
 	}
@@ -116,10 +116,10 @@ func (r *Runner) runIsolated(ctx context.Context, p *proc, path string, args, en
 	// The helper writes why it failed, or nothing: fd 3 closes on exec.
 	msg, _ := io.ReadAll(statusR)
 	if len(msg) > 0 {
-		werr := wait()
+		_ = wait() // the helper ended without running the hook: reap it
 		text := strings.TrimSpace(string(msg))
 		if strings.HasPrefix(text, "exec: ") {
-			return fmt.Errorf("%s: %w", text, werr)
+			return fmt.Errorf("cannot start it: %s", strings.TrimPrefix(text, "exec: "))
 		}
 		return notIsolated("%s", text)
 	}

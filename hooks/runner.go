@@ -80,6 +80,16 @@ func needsShim(req engine.HookRequest) bool {
 
 func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path string) error {
 	source := filepath.Base(path)
+	// Absolute: the hook runs from the hooks dir (and, in dry-run, from
+	// inside the isolation), whatever the working dir of phoenix.
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("hook %s: %w", source, err)
+	}
+	dir, err := filepath.Abs(r.o.Dir)
+	if err != nil {
+		return fmt.Errorf("hooks dir: %w", err)
+	}
 	vars := HookEnv(req)
 	args, err := ExpandArgs(req.Container.HookArgs, vars)
 	if err != nil {
@@ -104,7 +114,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 
 	p := &proc{ctid: req.Container.CTID, source: source, events: req.Events, grace: r.o.KillGrace}
 	if req.DryRun {
-		err = r.runIsolated(runCtx, p, path, args, env)
+		err = r.runIsolated(runCtx, p, path, dir, args, env)
 		if errors.Is(err, errNotIsolated) {
 			r.emitLog(req, "WARN", fmt.Sprintf("dry-run: hook %s listed, not run: %v", path, errors.Unwrap(err)))
 			return nil
@@ -112,7 +122,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 	} else {
 		cmd := exec.Command(path, args...)
 		cmd.Args[0] = path
-		cmd.Dir = r.o.Dir
+		cmd.Dir = dir
 		cmd.Env = env
 		p.cmd = cmd
 		err = p.run(runCtx)

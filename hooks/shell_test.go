@@ -273,3 +273,43 @@ func TestFmtDuration(t *testing.T) {
 	assert.Equal(t, "1m30s", fmtDuration(90*time.Second))
 	assert.Equal(t, "500ms", fmtDuration(500*time.Millisecond))
 }
+
+// A relative hooks dir works: the hook runs from it by its absolute path,
+// not looked up on PATH.
+func TestShellRelativeHooksDir(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, "#!/bin/sh\necho \"$0 in $PWD\"\n")
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, f.dir)
+	require.NoError(t, err)
+	for _, dry := range []bool{false, true} {
+		if dry && os.Geteuid() != 0 {
+			continue // the isolation needs root; TestDryRunIsolation says so
+		}
+		ev := newEvents()
+		req := f.req()
+		req.DryRun, req.Events = dry, ev
+		require.NoError(t, NewRunner(Options{Dir: rel}).Run(context.Background(), req), "dry-run=%v", dry)
+		assert.Equal(t, []string{filepath.Join(f.dir, "phoenix_hypervisor_setup_940.sh") + " in " + f.dir}, ev.output(""), "dry-run=%v", dry)
+	}
+}
+
+// A hook the kernel cannot execute fails with the reason, in both modes.
+func TestShellCannotStart(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, "#!/nonexistent/interpreter\n")
+	for _, dry := range []bool{false, true} {
+		if dry && os.Geteuid() != 0 {
+			continue
+		}
+		req := f.req()
+		req.DryRun = dry
+		err := f.runner.Run(context.Background(), req)
+		require.Error(t, err, "dry-run=%v", dry)
+		assert.Contains(t, err.Error(), "hook phoenix_hypervisor_setup_940.sh: ")
+		assert.Contains(t, err.Error(), "no such file or directory", "dry-run=%v", dry)
+	}
+}
