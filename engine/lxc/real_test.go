@@ -177,7 +177,7 @@ func TestRealContainerLifecycle(t *testing.T) {
 func TestRealExecTimeoutEndsTheCommand(t *testing.T) {
 	b := newRealBackend(t)
 	ctx := context.Background()
-	require.NoError(t, b.Create(ctx, engine.CreateSpec{CTID: 200, Template: testRootfs(t)}))
+	require.NoError(t, b.create(ctx, engine.CreateSpec{CTID: 200, Template: testRootfs(t)}, true))
 	require.NoError(t, b.Start(ctx, 200))
 	require.NoError(t, b.WaitReady(ctx, 200, 30*time.Second))
 
@@ -252,7 +252,7 @@ func TestRealThrowawayFactory(t *testing.T) {
 func BenchmarkExecTrue(b *testing.B) {
 	be := newRealBackend(b)
 	ctx := context.Background()
-	require.NoError(b, be.Create(ctx, engine.CreateSpec{CTID: 100, Template: testRootfs(b)}))
+	require.NoError(b, be.create(ctx, engine.CreateSpec{CTID: 100, Template: testRootfs(b)}, true))
 	require.NoError(b, be.Start(ctx, 100))
 	require.NoError(b, be.WaitReady(ctx, 100, 30*time.Second))
 	b.ResetTimer()
