@@ -11,13 +11,17 @@ import (
 )
 
 // ThrowawayFactory returns a function that makes a throwaway container
-// for one `phoenix hook test --backend lxc` run: container ctid in a
+// for one `phoenix hook test --backend lxc` case: container ctid in a
 // private temporary lxcpath, made from base and started, with a cleanup
-// that destroys it and the lxcpath. base is either a rootfs directory or
-// tarball (copied), or the CTID of a container in o.LXCPath (an overlay
-// clone of its newest snapshot, or of the container itself when it has
-// none and is stopped), or "" for the cached test rootfs (RootfsDir),
-// which is built with debootstrap on first use (so is RootfsDir itself). The throwaway never has a network.
+// that destroys it and the lxcpath. base is one of:
+//   - a rootfs directory: an overlay on it (nothing copied, the directory
+//     is never written), or a rootfs tarball (extracted);
+//   - "" or RootfsDir: the cached test rootfs, built on first use;
+//   - the CTID of a container in o.LXCPath: an overlay clone of its newest
+//     snapshot (or of the container itself when it has none and is
+//     stopped).
+//
+// The throwaway never has a network. It needs root.
 func ThrowawayFactory(o Options, base string) func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
 	return func(ctx context.Context, ctid int) (engine.Backend, func(), error) {
 		if os.Geteuid() != 0 {
