@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -255,4 +256,40 @@ func TestShimDirRemoved(t *testing.T) {
 	out := f.events.output("INFO")
 	require.Len(t, out, 1)
 	assert.NoDirExists(t, filepath.Dir(out[0]))
+}
+
+// streamingBackend's Exec writes a line, waits for the test, writes
+// another: as a real backend streams a long command's output.
+type streamingBackend struct {
+	*fake.Backend
+	gate chan struct{}
+}
+
+func (b *streamingBackend) Exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
+	o.Stdout.Write([]byte("step 1 of 2\n"))
+	select {
+	case <-b.gate:
+	case <-ctx.Done():
+		return engine.ExecResult{}, ctx.Err()
+	}
+	o.Stdout.Write([]byte("step 2 of 2\n"))
+	return engine.ExecResult{Code: 0, Stdout: "step 1 of 2\nstep 2 of 2\n"}, nil
+}
+
+// The output of `pct exec` through the shim reaches the run as it comes,
+// and once.
+func TestShimStreamsExecOutput(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	b := &streamingBackend{Backend: f.fake, gate: make(chan struct{})}
+	f.hook(t, "#!/bin/bash\npct exec \"$1\" -- long-install\necho finished\n")
+	req := f.req()
+	req.Backend = b
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(context.Background(), req) }()
+	f.events.waitOutput(t, "step 1 of 2", 5*time.Second)
+	assert.NotContains(t, f.events.output(""), "step 2 of 2")
+	close(b.gate)
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"step 1 of 2", "step 2 of 2", "finished"}, f.events.output(""))
 }
