@@ -212,3 +212,31 @@ func heapMiB() int {
 	runtime.ReadMemStats(&m)
 	return int(m.HeapAlloc >> 20)
 }
+
+func TestLimitSyntaxDepth(t *testing.T) {
+	// gopher-lua's compiler is recursive and quadratic on long
+	// right-associative chains: unbounded, this source takes it minutes,
+	// and compiling has no context to check.
+	for _, src := range []string{
+		"local a = 'x'\nlocal x = a" + strings.Repeat("..a", 300000),
+		"local x = " + strings.Repeat("{", 400000) + strings.Repeat("}", 400000),
+		"local x = 1" + strings.Repeat("+1", 450000),
+		strings.Repeat("do ", 2000) + strings.Repeat("end ", 2000),
+	} {
+		start := time.Now()
+		err, _, _ := run(t, src)
+		he := hookErr(t, err)
+		require.Contains(t, he.Message, "too many syntax levels")
+		require.Greater(t, he.Line, 0)
+		require.Less(t, time.Since(start), 5*time.Second)
+	}
+	// Parentheses leave no node: deep ones parse and compile at once.
+	start := time.Now()
+	err, _, _ := run(t, "local x = "+strings.Repeat("(", 400000)+"1"+strings.Repeat(")", 400000))
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+	// Ordinary code nests far less.
+	err, _, _ = run(t, "local x = 1"+strings.Repeat("+1", 900)+"\nlocal s = 'a'"+strings.Repeat("..'a'", 150))
+	require.NoError(t, err)
+	require.NoError(t, Compile("x.lua", []byte("local t = "+strings.Repeat("{", 300)+strings.Repeat("}", 300))))
+}

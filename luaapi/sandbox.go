@@ -95,6 +95,11 @@ func compile(path string, src []byte, max int) (*lua.FunctionProto, error) {
 		}
 		return nil, &HookError{File: path, Message: "syntax error: " + err.Error()}
 	}
+	if err := checkDepth(chunk); err != nil {
+		var de *depthError
+		errors.As(err, &de)
+		return nil, &HookError{File: path, Line: de.line, Message: err.Error()}
+	}
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {
 		var ce *lua.CompileError
