@@ -238,5 +238,5 @@ func TestLimitSyntaxDepth(t *testing.T) {
 	// Ordinary code nests far less.
 	err, _, _ = run(t, "local x = 1"+strings.Repeat("+1", 900)+"\nlocal s = 'a'"+strings.Repeat("..'a'", 150))
 	require.NoError(t, err)
-	require.NoError(t, Compile("x.lua", []byte("local t = "+strings.Repeat("{", 300)+strings.Repeat("}", 300))))
+	require.NoError(t, Compile("x.lua", []byte("local t = "+strings.Repeat("{", 100)+strings.Repeat("}", 100))))
 }
