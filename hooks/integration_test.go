@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/engine/fake"
 )
 
@@ -65,4 +66,35 @@ func TestFailingShellHookSkipsDependentsNotSiblings(t *testing.T) {
 	assert.Contains(t, states[910].Reason, "901")
 	assert.NoFileExists(t, ranMarker)
 	assert.Equal(t, engine.ExitFailed, res.ExitCode())
+}
+
+// A dry-run shell hook whose isolation cannot be set up is listed in the
+// plan as not run (the stage skipped, saying why), not failed.
+func TestDryRunHookNotIsolatedIsSkippedInThePlan(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := &engine.Config{Containers: map[int]*engine.Container{
+		940: {CTID: 940, Hostname: "legacy", MemoryMB: 512, Cores: 1, StoragePool: "local", StorageSizeGB: 8,
+			Template: "local:vztmpl/ubuntu.tar.zst", Unprivileged: true, GPUAssignment: "none", PortainerRole: "none"},
+	}}
+	writeHook(t, dir, 940, "sh", "#!/bin/bash\nexit 0\n", 0o755)
+	f := fake.New()
+	res, err := engine.Run(context.Background(), engine.RunOptions{
+		Config: cfg, Backend: dryrun.New(f), DryRun: true,
+		Hooks: NewRunner(Options{Dir: dir, ShimExe: filepath.Join(dir, "no-such-phoenix")}),
+	})
+	require.NoError(t, err)
+	require.Len(t, res.Containers, 1)
+	c := res.Containers[0]
+	assert.Equal(t, engine.StageDone, c.State, "%v", c.Err)
+	var hook *engine.StageResult
+	for i := range c.Stages {
+		if c.Stages[i].Stage == "hook" {
+			hook = &c.Stages[i]
+		}
+	}
+	require.NotNil(t, hook)
+	assert.Equal(t, engine.StageSkipped, hook.State)
+	assert.Contains(t, hook.Detail, "phoenix_hypervisor_setup_940.sh listed, not run: ")
+	assert.Empty(t, f.MutatingCalls())
 }

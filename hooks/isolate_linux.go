@@ -37,8 +37,8 @@ import (
 // a setup failure on fd 3 and closes it by exec when the hook starts.
 //
 // Where the isolation cannot be set up (not root, no overlayfs, namespaces
-// denied), the hook is not run: Run emits "dry-run: hook ... listed, not
-// run: <why>" and succeeds.
+// denied), the hook is not run: Run returns "dry-run: hook ... listed, not
+// run: <why>", matching engine.ErrHookNotRun (the stage is skipped).
 
 const envIsolateSpec = "PHOENIX_ISOLATE_SPEC"
 

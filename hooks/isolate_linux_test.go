@@ -110,12 +110,11 @@ func TestDryRunWithoutIsolationListsTheHook(t *testing.T) {
 	f.runner = NewRunner(Options{Dir: f.dir, ShimExe: filepath.Join(f.dir, "no-such-phoenix")})
 	req := f.req()
 	req.DryRun = true
-	require.NoError(t, f.runner.Run(context.Background(), req))
+	err := f.runner.Run(context.Background(), req)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, engine.ErrHookNotRun, "the engine skips the stage, not fails it")
+	assert.Contains(t, err.Error(), "dry-run: hook "+path+" listed, not run: start the isolation helper: ")
 	assert.NoFileExists(t, marker)
-	logs := f.events.kind(engine.EventLog)
-	require.Len(t, logs, 1)
-	assert.Equal(t, "WARN", logs[0].Level)
-	assert.Contains(t, logs[0].Message, "dry-run: hook "+path+" listed, not run: ")
 }
 
 func TestDryRunTimeout(t *testing.T) {

@@ -53,9 +53,9 @@ func (r *Runner) Describe(ct *engine.Container) engine.HookInfo {
 // hook succeeds at once.
 //
 // A shell hook in dry-run runs isolated (see isolate_linux.go); where the
-// isolation cannot be set up it is not run: Run emits a WARN event
-// "dry-run: hook <path> listed, not run: <why>" and returns nil, so the
-// plan goes on and says why.
+// isolation cannot be set up it is not run: Run returns an error matching
+// engine.ErrHookNotRun, "dry-run: hook <path> listed, not run: <why>",
+// and the engine skips the stage with that text (not a failure).
 func (r *Runner) Run(ctx context.Context, req engine.HookRequest) error {
 	if req.Container == nil {
 		return errors.New("hook run: no container given")
@@ -116,8 +116,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 	if req.DryRun {
 		err = r.runIsolated(runCtx, p, path, dir, args, env)
 		if errors.Is(err, errNotIsolated) {
-			r.emitLog(req, "WARN", fmt.Sprintf("dry-run: hook %s listed, not run: %v", path, errors.Unwrap(err)))
-			return nil
+			return &notRunError{path: path, why: errors.Unwrap(err)}
 		}
 	} else {
 		cmd := exec.Command(path, args...)
@@ -142,12 +141,16 @@ func (r *Runner) shimExe() (string, error) {
 	return exe, nil
 }
 
-func (r *Runner) emitLog(req engine.HookRequest, level, msg string) {
-	if req.Events == nil {
-		return
-	}
-	req.Events.Emit(engine.Event{
-		Time: time.Now(), Kind: engine.EventLog, CTID: req.Container.CTID, Stage: "hook",
-		Level: level, Message: msg,
-	})
+// notRunError is a dry-run shell hook listed, not run; it matches
+// engine.ErrHookNotRun, so the engine skips the stage with this text.
+type notRunError struct {
+	path string
+	why  error
 }
+
+func (e *notRunError) Error() string {
+	return fmt.Sprintf("dry-run: hook %s listed, not run: %v", e.path, e.why)
+}
+
+func (e *notRunError) Is(t error) bool { return t == engine.ErrHookNotRun }
+func (e *notRunError) Unwrap() error   { return e.why }
