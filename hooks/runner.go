@@ -79,7 +79,7 @@ func needsShim(req engine.HookRequest) bool {
 }
 
 func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path string) error {
-	source := filepath.Base(path)
+	source, shown := filepath.Base(path), path
 	// Absolute: the hook runs from the hooks dir (and, in dry-run, from
 	// inside the isolation), whatever the working dir of phoenix.
 	path, err := filepath.Abs(path)
@@ -116,7 +116,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 	if req.DryRun {
 		err = r.runIsolated(runCtx, p, path, dir, args, env)
 		if errors.Is(err, errNotIsolated) {
-			return &notRunError{path: path, why: errors.Unwrap(err)}
+			return &notRunError{path: shown, why: errors.Unwrap(err)}
 		}
 	} else {
 		cmd := exec.Command(path, args...)
