@@ -240,3 +240,46 @@ func TestLimitSyntaxDepth(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, Compile("x.lua", []byte("local t = "+strings.Repeat("{", 100)+strings.Repeat("}", 100))))
 }
+
+// Known gopher-lua crash cases: each must be an error of the hook (or
+// succeed), never a panic of the process.
+func TestKnownCrashCases(t *testing.T) {
+	for name, src := range map[string]string{
+		"issue 331/282: where() index out of range": "return select(0)(select(1/9))",
+		"issue 524: index a string value":           "do ('Lua').key = 1 end",
+		"issue 187: table.concat index":             "local t = {1, 2, nil, 4}\nreturn table.concat(t, ',', 1, 4)",
+		"issue 209: channel receive cannot block":   "return channel.make()",
+		"select negative":                           "return select(-5, 1)",
+		"unpack negative range":                     "return unpack({}, -10, -1)",
+		"string.rep negative":                       "return string.rep('x', -1)",
+		"tostring recursion":                        "local t = setmetatable({}, {}); getmetatable(t).__tostring = function(x) return tostring(x) end\nreturn tostring(t)",
+		"error in __index chain":                    "local a = {}; setmetatable(a, {__index = a}); return a.x",
+		"sort with bad comparator":                  "local t = {}\nfor i = 1, 100 do t[i] = i end\ntable.sort(t, function(a, b) return true end)",
+		"sort with erroring comparator":             "table.sort({3, 2, 1}, function() error('cmp') end)",
+		"gsub bad capture":                          "return ('abc'):gsub('(a)', '%2')",
+		"find bad pattern":                          "return ('abc'):find('[a')",
+		"format bad option":                         "return string.format('%y', 1)",
+		"huge format precision":                     "return string.format('%.99f', 1)",
+		"math.random huge":                          "return math.random(1, 2^53)",
+		"concat number overflow":                    "return 1e308 * 10 .. ''",
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			require.NotPanics(t, func() {
+				err, _, _ := run(t, src, short)
+				if err != nil {
+					require.NotContains(t, hookErr(t, err).Message, "internal error")
+				}
+			})
+			require.Less(t, time.Since(start), 3*time.Second)
+		})
+	}
+}
+
+func TestLimitBackendCalls(t *testing.T) {
+	err, b, _ := run(t, "for i = 1, 100 do pct_exec({'true'}) end", func(o *Options) { o.Limits.MaxBackendCalls = 10 })
+	he := hookErr(t, err)
+	require.Contains(t, he.Message, "more than 10 container calls")
+	require.Equal(t, 1, he.Line)
+	require.Len(t, b.Calls(), 10)
+}

@@ -54,6 +54,7 @@ type Limits struct {
 	MaxExecArgs     int           // pct_exec argv elements
 	MaxExecBytes    int           // pct_exec argv + stdin + env total bytes
 	MaxErrorBytes   int           // error messages are cut to this length
+	MaxBackendCalls int           // pct_* calls per run (a runaway loop would fill the plan)
 }
 
 // DefaultLimits are used for every zero field of Options.Limits.
@@ -70,6 +71,7 @@ var DefaultLimits = Limits{
 	MaxExecArgs:     4096,
 	MaxExecBytes:    1 << 20,
 	MaxErrorBytes:   2048,
+	MaxBackendCalls: 10000,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -91,6 +93,7 @@ func (l Limits) withDefaults() Limits {
 	setInt(&d.MaxExecArgs, l.MaxExecArgs)
 	setInt(&d.MaxExecBytes, l.MaxExecBytes)
 	setInt(&d.MaxErrorBytes, l.MaxErrorBytes)
+	setInt(&d.MaxBackendCalls, l.MaxBackendCalls)
 	return d
 }
 

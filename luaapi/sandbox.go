@@ -50,6 +50,7 @@ type sandbox struct {
 	secrets  []string
 	logLines int
 	dropped  int
+	calls    int
 }
 
 // Run runs the hook o.Source in a fresh sandbox. A failure of the hook is
@@ -259,6 +260,9 @@ func (s *sandbox) hookError(err error) error {
 		he.Message = describe(ae.Object)
 		if ae.Type == lua.ApiErrorPanic {
 			he.Message = "internal error: " + ae.Object.String()
+			if strings.Contains(he.Message, "callstack overflow") {
+				he.Message = fmt.Sprintf("stack overflow (more than %d nested calls)", s.lim.MaxCallStack)
+			}
 		}
 		he.Traceback = ae.StackTrace
 		he.Line = s.traceLine(ae.StackTrace)
@@ -322,8 +326,13 @@ func (s *sandbox) scrub(text string) string {
 	return text
 }
 
-// origin is the context for a backend call made at the hook's current line.
+// origin is the context for a backend call made at the hook's current
+// line; it also counts the call against MaxBackendCalls.
 func (s *sandbox) origin() context.Context {
+	s.calls++
+	if s.calls > s.lim.MaxBackendCalls {
+		s.L.RaiseError("more than %d container calls in one hook run: is a loop running away?", s.lim.MaxBackendCalls)
+	}
 	src := s.chunk
 	if line := s.hookLine(1); line > 0 {
 		src = s.chunk + ":" + strconv.Itoa(line)
