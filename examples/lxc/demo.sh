@@ -52,6 +52,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 teardown() {
+	# Runs whatever happened: a closed output pipe or an error must not
+	# stop it half way.
+	trap '' PIPE
+	set +e
 	if [ "${PHOENIX_DEMO_KEEP:-0}" = 1 ]; then
 		say "kept: containers in $lxcpath (lxc-ls -P $lxcpath -f)"
 		return
@@ -72,6 +76,7 @@ teardown() {
 	rm -rf "$work"
 }
 trap teardown EXIT
+trap 'exit 130' INT TERM
 
 need=()
 command -v lxc-attach >/dev/null 2>&1 || need+=(lxc)
