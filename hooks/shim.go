@@ -32,6 +32,9 @@ const (
 	isolateName = "phoenix-isolate"
 )
 
+// maxExecStdin bounds what the shim reads from the stdin of `pct exec`.
+const maxExecStdin = 64 << 20
+
 // ShimCommands are the commands a shell hook finds shimmed on its PATH.
 var ShimCommands = []string{"pct", "qm", "pvesm", "pveam", "pvesh", "zfs", "zpool"}
 
@@ -80,19 +83,31 @@ type shimFrame struct {
 }
 
 func shimClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	name := filepath.Base(args[0])
 	sock := os.Getenv(envShimSocket)
 	if sock == "" {
-		fmt.Fprintf(stderr, "%s: this is phoenix's shim for hooks: it works only inside a hook run (%s is not set)\n", name, envShimSocket)
+		fmt.Fprintf(stderr, "%s: this is phoenix's shim for hooks: it works only inside a hook run (%s is not set)\n", filepath.Base(args[0]), envShimSocket)
 		return 127
 	}
+	return shimClientWith(sock, args, stdin, stdout, stderr)
+}
+
+// shimClientWith sends one call to the run serving sock and prints the
+// answer; it returns the exit code.
+func shimClientWith(sock string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	name := filepath.Base(args[0])
 	req := shimRequest{Cmd: name, Args: args[1:]}
 	if name == "pct" && len(req.Args) > 0 {
 		switch req.Args[0] {
 		case "exec":
-			data, err := io.ReadAll(stdin)
+			// The Backend takes stdin whole: read it all, bounded (an endless
+			// producer such as `yes |` must not hang the hook).
+			data, err := io.ReadAll(io.LimitReader(stdin, maxExecStdin+1))
 			if err != nil {
 				fmt.Fprintf(stderr, "pct: read stdin: %v\n", err)
+				return 255
+			}
+			if len(data) > maxExecStdin {
+				fmt.Fprintf(stderr, "pct: phoenix shim: stdin of pct exec is larger than %d MiB: copy the data with pct push instead\n", maxExecStdin>>20)
 				return 255
 			}
 			req.Stdin = data

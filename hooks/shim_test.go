@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -292,4 +293,23 @@ func TestShimStreamsExecOutput(t *testing.T) {
 	close(b.gate)
 	require.NoError(t, <-done)
 	assert.Equal(t, []string{"step 1 of 2", "step 2 of 2", "finished"}, f.events.output(""))
+}
+
+// An endless producer piped into pct exec does not hang the hook.
+func TestShimExecStdinIsBounded(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	endless := io.LimitReader(zeroReader{}, maxExecStdin+10)
+	code := shimClientWith("/nonexistent.sock", []string{"pct", "exec", "940", "--", "cat"}, endless, &out, &errb)
+	assert.Equal(t, 255, code)
+	assert.Contains(t, errb.String(), "stdin of pct exec is larger than 64 MiB")
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'y'
+	}
+	return len(p), nil
 }
