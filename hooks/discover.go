@@ -36,7 +36,7 @@ func HookPath(dir string, ctid int, kind string) string {
 // describe finds ctid's hook in dir.
 func describe(dir string, ctid int) engine.HookInfo {
 	luaPath, shPath := HookPath(dir, ctid, engine.HookLua), HookPath(dir, ctid, engine.HookShell)
-	luaFI, hasLua := regularFile(luaPath)
+	_, hasLua := regularFile(luaPath)
 	shFI, hasSh := regularFile(shPath)
 	switch {
 	case hasLua && hasSh:
@@ -48,14 +48,14 @@ func describe(dir string, ctid int) engine.HookInfo {
 				ctid, luaPath, shPath),
 		}
 	case hasLua:
-		return withDigest(engine.HookInfo{Kind: engine.HookLua, Path: luaPath, State: engine.HookReady}, luaFI)
+		return withDigest(engine.HookInfo{Kind: engine.HookLua, Path: luaPath, State: engine.HookReady})
 	case hasSh:
 		info := engine.HookInfo{Kind: engine.HookShell, Path: shPath, State: engine.HookReady}
 		if shFI.Mode().Perm()&0o111 == 0 {
 			info.State = engine.HookNotExecutable
 			info.Problem = fmt.Sprintf("%s is not executable: run chmod +x %s", shPath, shPath)
 		}
-		return withDigest(info, shFI)
+		return withDigest(info)
 	}
 	return engine.HookInfo{}
 }
@@ -71,7 +71,7 @@ func regularFile(path string) (fs.FileInfo, bool) {
 
 // withDigest fills info.Digest; an unreadable hook keeps its state but
 // says why it cannot be read.
-func withDigest(info engine.HookInfo, _ fs.FileInfo) engine.HookInfo {
+func withDigest(info engine.HookInfo) engine.HookInfo {
 	d, err := fileDigest(info.Path)
 	if err != nil {
 		if info.Problem == "" {
