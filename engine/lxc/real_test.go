@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,9 +101,11 @@ func TestRealContainerLifecycle(t *testing.T) {
 	assert.Equal(t, engine.Status{Exists: true, Running: true}, st)
 
 	// Exec: exit codes are the command's own.
-	res, err := b.Exec(ctx, 100, []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, engine.ExecOptions{})
+	var streamed strings.Builder
+	res, err := b.Exec(ctx, 100, []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, engine.ExecOptions{Stdout: &streamed})
 	require.NoError(t, err)
 	assert.Equal(t, engine.ExecResult{Code: 7, Stdout: "out\n", Stderr: "err\n"}, res)
+	assert.Equal(t, "out\n", streamed.String(), "output also goes to the given writer")
 	res, err = b.Exec(ctx, 100, []string{"sh", "-c", "kill -TERM $$"}, engine.ExecOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 143, res.Code, "killed by a signal: 128+N")
