@@ -182,7 +182,12 @@ func overlaySupported() bool {
 
 // isolateMain is the helper: args are [phoenix-isolate, hook, hook args...].
 func isolateMain(args []string) int {
-	status := os.NewFile(3, "status")
+	// phoenix passes the spec and the status pipe (fd 3) together; without
+	// the spec, fd 3 may be anything (the Go runtime opens files too).
+	var status *os.File
+	if os.Getenv(envIsolateSpec) != "" {
+		status = os.NewFile(3, "status")
+	}
 	fail := func(format string, a ...any) int {
 		if status != nil {
 			fmt.Fprintf(status, format, a...)
@@ -192,7 +197,7 @@ func isolateMain(args []string) int {
 		return 126
 	}
 	if status == nil {
-		return fail("no status fd: run only by phoenix")
+		return fail("run only by phoenix, for dry-run shell hooks")
 	}
 	unix.CloseOnExec(3)
 	var spec isolateSpec
