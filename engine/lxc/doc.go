@@ -1,8 +1,9 @@
 // Package lxc is an engine.Backend that drives real LXC containers with
-// LXC's own tools (lxc-create's ground work done by hand, lxc-copy,
-// lxc-snapshot, lxc-start, lxc-attach, lxc-info, lxc-stop, lxc-destroy),
-// so a whole Phoenix deployment and its hooks can run for real on any
-// Linux host, without Proxmox.
+// LXC's own tools (lxc-copy, lxc-snapshot, lxc-start, lxc-attach,
+// lxc-info, lxc-ls, lxc-stop, lxc-destroy; Create writes the rootfs and
+// the config itself, as lxc-create would without its host defaults), so a
+// whole Phoenix deployment and its hooks can run for real on any Linux
+// host, without Proxmox.
 //
 // Containers are named by their CTID and live in a private lxcpath
 // (Options.LXCPath; every tool is called with -P), so a test or the demo
@@ -27,5 +28,7 @@
 //     of a Proxmox template).
 //
 // EnsureRootfs builds (once, cached) a minimal Debian rootfs with
-// debootstrap for tests and the bundled example.
+// debootstrap for tests and the bundled example; ThrowawayFactory makes
+// the throwaway containers of `phoenix hook test --backend lxc`; PlanNotes
+// lists, per container, what this backend does differently, for the plan.
 package lxc
