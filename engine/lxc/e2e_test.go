@@ -178,6 +178,13 @@ func TestRealDeploymentOfTheExample(t *testing.T) {
 	first := time.Since(start)
 	requireAllDone(t, res)
 	t.Logf("FIGURE first run (3-container DAG, for real): %s", first.Round(time.Millisecond))
+	for _, c := range res.Containers {
+		var parts []string
+		for _, s := range c.Stages {
+			parts = append(parts, s.Stage+"="+s.Elapsed.Round(time.Millisecond).String())
+		}
+		t.Logf("  CT %d %s: %s", c.CTID, c.Elapsed.Round(time.Millisecond), strings.Join(parts, " "))
+	}
 
 	read := func(ctid int) string {
 		r, err := be.Exec(ctx, ctid, []string{"cat", "/root/phoenix-demo.txt"}, engine.ExecOptions{})
