@@ -13,7 +13,9 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
-// runLua runs the Lua hook at path for req in a fresh sandbox. A Lua
+// runLua runs the Lua hook at path for req in a fresh sandbox, in a
+// memory-limited worker process when the context asks for one
+// (luaapi.WithWorker). A Lua
 // error comes back as "path:line: message" (a *luaapi.HookError); its
 // traceback goes to req.Events as a DEBUG line, which the run log keeps
 // and the console shows with --verbose.
@@ -28,7 +30,11 @@ func runLua(ctx context.Context, req engine.HookRequest, path string) error {
 		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
 		defer cancel()
 	}
-	err = luaapi.Run(ctx, o)
+	if exe := luaapi.WorkerFrom(ctx); exe != "" {
+		err = luaapi.RunIsolated(ctx, o, exe)
+	} else {
+		err = luaapi.Run(ctx, o)
+	}
 	var he *luaapi.HookError
 	if errors.As(err, &he) && he.Traceback != "" && req.Events != nil {
 		req.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: o.CTID, Stage: "hook",

@@ -26,6 +26,7 @@ type guard struct {
 	L      *lua.LState
 	lim    Limits
 
+	tick   func()      // called on every check, on the VM goroutine; may be nil
 	flag   atomic.Bool // set by the monitor: check at the next instruction
 	heapHi atomic.Bool // set by the monitor: the process heap is over the limit
 	memErr error       // only touched on the VM goroutine
@@ -73,6 +74,9 @@ func (g *guard) fail(err error) {
 func (g *guard) check() {
 	if g.memErr != nil {
 		return
+	}
+	if g.tick != nil {
+		g.tick()
 	}
 	if g.heapHi.Load() {
 		g.fail(fmt.Errorf("memory limit exceeded: the process heap passed %d MiB while this hook ran", g.lim.MaxHeapBytes>>20))

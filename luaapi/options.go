@@ -36,6 +36,9 @@ type Options struct {
 	// Sleep, when set, replaces the real wait of sleep() (hook tests use
 	// a virtual clock); nil waits for real, cancellable by ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// onLine, in a worker, reports the line the hook is running.
+	onLine func(line int)
 }
 
 // Limits bound one hook run. Zero fields take the defaults of
@@ -55,6 +58,7 @@ type Limits struct {
 	MaxExecBytes    int           // pct_exec argv + stdin + env total bytes
 	MaxErrorBytes   int           // error messages are cut to this length
 	MaxBackendCalls int           // pct_* calls per run (a runaway loop would fill the plan)
+	WorkerMemory    uint64        // address-space limit of a hook worker (RunIsolated); 0: DefaultWorkerMemory
 }
 
 // DefaultLimits are used for every zero field of Options.Limits.
@@ -94,6 +98,9 @@ func (l Limits) withDefaults() Limits {
 	setInt(&d.MaxExecBytes, l.MaxExecBytes)
 	setInt(&d.MaxErrorBytes, l.MaxErrorBytes)
 	setInt(&d.MaxBackendCalls, l.MaxBackendCalls)
+	if l.WorkerMemory > 0 {
+		d.WorkerMemory = l.WorkerMemory
+	}
 	return d
 }
 

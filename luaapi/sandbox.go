@@ -135,6 +135,15 @@ func newSandbox(parent context.Context, o Options) (*sandbox, context.CancelFunc
 	})
 	s.openLibs()
 	s.guard = newGuard(ctx, s.L, lim)
+	if o.onLine != nil {
+		last := 0
+		s.guard.tick = func() {
+			if line := s.hookLine(0); line > 0 && line != last {
+				last = line
+				o.onLine(line)
+			}
+		}
+	}
 	s.L.SetContext(s.guard)
 	return s, cancel, nil
 }

@@ -1,0 +1,418 @@
+package luaapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+// A hook can run in a re-executed worker process (the phoenix binary,
+// dispatching on WorkerEnv) whose address space is limited: whatever the
+// hook allocates, only the worker can run out of memory. The worker asks
+// the parent to perform every backend call, so dry-run, origins and the
+// run's sinks work as in-process. Messages are JSON lines: the parent
+// writes the init message and replies on the worker's stdin, the worker
+// writes calls, events, secrets, its current line and its result on
+// stdout.
+
+// WorkerEnv is set in a worker's environment; main must call WorkerMain
+// when it is present: `if luaapi.IsWorker() { os.Exit(luaapi.WorkerMain()) }`.
+const WorkerEnv = "PHOENIX_LUA_WORKER"
+
+// DefaultWorkerMemory is how much address space a worker may add to what
+// the Go runtime reserved at start, when Limits.WorkerMemory is zero.
+const DefaultWorkerMemory = 2 << 30
+
+// workerGrace is how long a worker has to report after its deadline.
+const workerGrace = 2 * time.Second
+
+// IsWorker reports whether this process is a hook worker.
+func IsWorker() bool { return os.Getenv(WorkerEnv) == "1" }
+
+type workerKey struct{}
+
+// WithWorker returns ctx telling the hooks package to run Lua hooks in
+// workers re-executed from exe (normally os.Executable()).
+func WithWorker(ctx context.Context, exe string) context.Context {
+	return context.WithValue(ctx, workerKey{}, exe)
+}
+
+// WorkerFrom returns the executable set by WithWorker, or "".
+func WorkerFrom(ctx context.Context) string {
+	s, _ := ctx.Value(workerKey{}).(string)
+	return s
+}
+
+type wireConfig struct {
+	Hypervisor map[string]any         `json:"hypervisor,omitempty"`
+	LXC        map[string]any         `json:"lxc,omitempty"`
+	Containers map[int]map[string]any `json:"containers,omitempty"`
+}
+
+type wireInit struct {
+	CTID     int         `json:"ctid"`
+	Path     string      `json:"path"`
+	Source   []byte      `json:"source"`
+	Config   *wireConfig `json:"config,omitempty"`
+	DryRun   bool        `json:"dry_run"`
+	Version  string      `json:"version"`
+	Limits   Limits      `json:"limits"`
+	BaseDir  string      `json:"base_dir"`
+	Deadline time.Time   `json:"deadline"`
+}
+
+type wireCall struct {
+	Method  string             `json:"method"` // exec, push, snapshot, status
+	Origin  engine.Origin      `json:"origin"`
+	Argv    []string           `json:"argv,omitempty"`
+	Stdin   []byte             `json:"stdin,omitempty"`
+	Env     map[string]string  `json:"env,omitempty"`
+	Timeout time.Duration      `json:"timeout,omitempty"`
+	Dest    string             `json:"dest,omitempty"`
+	Content []byte             `json:"content,omitempty"`
+	Push    engine.PushOptions `json:"push"`
+	Name    string             `json:"name,omitempty"`
+}
+
+type wireHookError struct {
+	File, Message, Traceback string
+	Line                     int
+}
+
+// toWorker is what the parent sends: the init message first, then replies.
+type toWorker struct {
+	Init *wireInit `json:"init,omitempty"`
+
+	ID       int64              `json:"id,omitempty"`
+	Result   *engine.ExecResult `json:"result,omitempty"`
+	Status   *engine.Status     `json:"status,omitempty"`
+	Error    string             `json:"error,omitempty"`
+	NotExist bool               `json:"not_exist,omitempty"`
+}
+
+// fromWorker is what the worker sends.
+type fromWorker struct {
+	ID     int64          `json:"id,omitempty"`
+	Call   *wireCall      `json:"call,omitempty"`
+	Event  *engine.Event  `json:"event,omitempty"`
+	Secret string         `json:"secret,omitempty"`
+	Line   int            `json:"line,omitempty"`
+	Done   bool           `json:"done,omitempty"`
+	Err    *wireHookError `json:"err,omitempty"`
+}
+
+// RunIsolated runs the hook like Run, in a worker process re-executed from
+// exe. If the worker dies (out of memory, killed), the hook fails with the
+// last line it was known to run.
+func RunIsolated(ctx context.Context, o Options, exe string) error {
+	if o.Backend == nil {
+		return errors.New("lua worker: no backend given")
+	}
+	lim := o.Limits.withDefaults()
+	if lim.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
+		defer cancel()
+	}
+	init := &wireInit{CTID: o.CTID, Path: o.Path, Source: o.Source, DryRun: o.DryRun, Version: o.Version,
+		Limits: o.Limits, BaseDir: o.BaseDir}
+	if d, ok := ctx.Deadline(); ok {
+		init.Deadline = d
+	}
+	if o.Config != nil {
+		wc := &wireConfig{Hypervisor: o.Config.Hypervisor, LXC: o.Config.LXC, Containers: map[int]map[string]any{}}
+		for id, c := range o.Config.Containers {
+			wc.Containers[id] = c.Raw
+		}
+		init.Config = wc
+	}
+
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return fmt.Errorf("lua worker: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("lua worker: %w", err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("lua worker: start %s: %w", exe, err)
+	}
+	p := &parent{o: o, lim: lim, enc: json.NewEncoder(stdin)}
+	// The worker has the same deadline and reports a timeout itself, with
+	// its line; it is killed only if it does not within a grace period.
+	var kill *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		kill = time.AfterFunc(workerGrace, func() { _ = cmd.Process.Kill() })
+	})
+	defer func() {
+		stop()
+		if kill != nil {
+			kill.Stop()
+		}
+	}()
+
+	result := p.serve(ctx, init, stdout)
+	_ = stdin.Close()
+	waitErr := cmd.Wait()
+	if result != nil || p.done {
+		return result
+	}
+	// The worker died without a result.
+	he := &HookError{File: o.Path, Line: int(p.line.Load())}
+	switch {
+	case ctx.Err() != nil:
+		he.Message = timeoutMessage(ctx.Err(), lim.Timeout)
+	case strings.Contains(stderr.String(), "out of memory"):
+		he.Message = fmt.Sprintf("memory limit exceeded: the hook's worker ran out of memory (limit %d MiB)", workerMemory(lim)>>20)
+	default:
+		he.Message = fmt.Sprintf("the hook's worker died: %v: %s", waitErr, tail(strings.TrimSpace(stderr.String()), 300))
+	}
+	return he
+}
+
+func workerMemory(l Limits) uint64 {
+	if l.WorkerMemory > 0 {
+		return l.WorkerMemory
+	}
+	return DefaultWorkerMemory
+}
+
+func timeoutMessage(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		if timeout > 0 {
+			return fmt.Sprintf("hook timed out after %s: raise --hook-timeout if it needs longer", timeout)
+		}
+		return "hook timed out: raise --hook-timeout if it needs longer"
+	}
+	return "interrupted"
+}
+
+type parent struct {
+	o    Options
+	lim  Limits
+	enc  *json.Encoder
+	mu   sync.Mutex // enc
+	line atomic.Int64
+	done bool
+}
+
+func (p *parent) send(m toWorker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_ = p.enc.Encode(m)
+}
+
+// serve sends the init message, then answers the worker until it reports
+// its result (returned) or its output ends (nil, p.done false).
+func (p *parent) serve(ctx context.Context, init *wireInit, stdout io.Reader) error {
+	p.send(toWorker{Init: init})
+	dec := json.NewDecoder(bufio.NewReaderSize(stdout, 64<<10))
+	for {
+		var m fromWorker
+		if err := dec.Decode(&m); err != nil {
+			return nil
+		}
+		if m.Line > 0 {
+			p.line.Store(int64(m.Line))
+		}
+		switch {
+		case m.Event != nil:
+			if p.o.Events != nil {
+				p.o.Events.Emit(*m.Event)
+			}
+		case m.Secret != "":
+			if p.o.Redact != nil {
+				p.o.Redact(m.Secret)
+			}
+		case m.Call != nil:
+			p.send(p.handle(ctx, m.ID, m.Call))
+		case m.Done:
+			p.done = true
+			if m.Err == nil {
+				return nil
+			}
+			return &HookError{File: p.o.Path, Line: m.Err.Line, Message: m.Err.Message, Traceback: m.Err.Traceback}
+		}
+	}
+}
+
+// handle performs one backend call for the worker, always on the hook's
+// own container: the worker cannot name another one.
+func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
+	ctx = engine.WithOrigin(ctx, engine.Origin{CTID: p.o.CTID, Stage: "hook", Source: c.Origin.Source})
+	r := toWorker{ID: id}
+	var err error
+	switch c.Method {
+	case "exec":
+		var res engine.ExecResult
+		res, err = p.o.Backend.Exec(ctx, p.o.CTID, c.Argv, engine.ExecOptions{Stdin: c.Stdin, Env: c.Env, Timeout: c.Timeout})
+		r.Result = &res
+	case "push":
+		err = p.o.Backend.Push(ctx, p.o.CTID, c.Dest, c.Content, c.Push)
+	case "snapshot":
+		err = p.o.Backend.Snapshot(ctx, p.o.CTID, c.Name)
+	case "status":
+		var st engine.Status
+		st, err = p.o.Backend.Status(ctx, p.o.CTID)
+		r.Status = &st
+	default:
+		err = fmt.Errorf("unknown call %q", c.Method)
+	}
+	if err != nil {
+		r.Error = err.Error()
+		r.NotExist = errors.Is(err, engine.ErrNotExist)
+	}
+	return r
+}
+
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(b []byte) (int, error) {
+	if l.n <= 0 {
+		return len(b), nil
+	}
+	k := min(len(b), l.n)
+	l.n -= k
+	_, _ = l.w.Write(b[:k])
+	return len(b), nil
+}
+
+// ---- the worker side ----------------------------------------------------------
+
+// WorkerMain runs one hook as a worker: it reads the init message on
+// stdin, limits its own memory, runs the hook and reports. It returns the
+// process exit code.
+func WorkerMain() int {
+	dec := json.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
+	var first toWorker
+	if err := dec.Decode(&first); err != nil || first.Init == nil {
+		fmt.Fprintln(os.Stderr, "phoenix lua worker: no init message on stdin")
+		return 2
+	}
+	in := first.Init
+	lim := in.Limits.withDefaults()
+	debug.SetMemoryLimit(int64(lim.MaxHeapBytes))
+	if err := limitMemory(workerMemory(lim)); err != nil {
+		fmt.Fprintln(os.Stderr, "phoenix lua worker:", err)
+		return 2
+	}
+	w := &workerConn{enc: json.NewEncoder(os.Stdout), dec: dec}
+	ctx := context.Background()
+	if !in.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, in.Deadline)
+		defer cancel()
+	}
+	o := Options{CTID: in.CTID, Path: in.Path, Source: in.Source, DryRun: in.DryRun, Version: in.Version,
+		Limits: in.Limits, BaseDir: in.BaseDir, Backend: &workerBackend{w: w},
+		Events: engine.SinkFunc(func(e engine.Event) { w.send(fromWorker{Event: &e}) }),
+		Redact: func(secret string) { w.send(fromWorker{Secret: secret}) },
+		onLine: func(line int) { w.send(fromWorker{Line: line}) },
+	}
+	if in.Config != nil {
+		o.Config = &engine.Config{Hypervisor: in.Config.Hypervisor, LXC: in.Config.LXC, Containers: map[int]*engine.Container{}}
+		for id, raw := range in.Config.Containers {
+			o.Config.Containers[id] = &engine.Container{CTID: id, Raw: raw}
+		}
+	}
+	done := fromWorker{Done: true}
+	if err := Run(ctx, o); err != nil {
+		he := &HookError{File: in.Path, Message: err.Error()}
+		errors.As(err, &he)
+		done.Err = &wireHookError{File: he.File, Line: he.Line, Message: he.Message, Traceback: he.Traceback}
+	}
+	w.send(done)
+	return 0
+}
+
+type workerConn struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+	dec *json.Decoder
+	id  int64
+}
+
+func (w *workerConn) send(m fromWorker) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_ = w.enc.Encode(m)
+}
+
+// call sends a backend call and waits for its answer; calls come one at a
+// time from the VM's goroutine.
+func (w *workerConn) call(c *wireCall) (toWorker, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.id++
+	if err := w.enc.Encode(fromWorker{ID: w.id, Call: c}); err != nil {
+		return toWorker{}, fmt.Errorf("lua worker: %w", err)
+	}
+	var r toWorker
+	if err := w.dec.Decode(&r); err != nil {
+		return toWorker{}, fmt.Errorf("lua worker: the parent went away: %w", err)
+	}
+	if r.Error != "" {
+		if r.NotExist {
+			return r, fmt.Errorf("%s: %w", r.Error, engine.ErrNotExist)
+		}
+		return r, errors.New(r.Error)
+	}
+	return r, nil
+}
+
+// workerBackend forwards the calls a hook can make to the parent.
+type workerBackend struct {
+	engine.Backend // nil: the calls hooks cannot make panic, and are never made
+	w              *workerConn
+}
+
+var _ engine.Backend = (*workerBackend)(nil)
+
+func (b *workerBackend) Name() string { return "worker" }
+
+func (b *workerBackend) Exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
+	r, err := b.w.call(&wireCall{Method: "exec", Origin: engine.OriginFrom(ctx), Argv: argv, Stdin: o.Stdin, Env: o.Env, Timeout: o.Timeout})
+	if err != nil || r.Result == nil {
+		return engine.ExecResult{}, err
+	}
+	return *r.Result, nil
+}
+
+func (b *workerBackend) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {
+	_, err := b.w.call(&wireCall{Method: "push", Origin: engine.OriginFrom(ctx), Dest: dest, Content: content, Push: o})
+	return err
+}
+
+func (b *workerBackend) Snapshot(ctx context.Context, ctid int, name string) error {
+	_, err := b.w.call(&wireCall{Method: "snapshot", Origin: engine.OriginFrom(ctx), Name: name})
+	return err
+}
+
+func (b *workerBackend) Status(ctx context.Context, ctid int) (engine.Status, error) {
+	r, err := b.w.call(&wireCall{Method: "status", Origin: engine.OriginFrom(ctx)})
+	if err != nil || r.Status == nil {
+		return engine.Status{}, err
+	}
+	return *r.Status, nil
+}
