@@ -276,7 +276,7 @@ var bindOnly = map[string]bool{
 	"proc": true, "devtmpfs": true, "devpts": true, "mqueue": true, "hugetlbfs": true,
 	"binfmt_misc": true, "sysfs": true, "cgroup": true, "cgroup2": true, "securityfs": true,
 	"pstore": true, "bpf": true, "debugfs": true, "tracefs": true, "configfs": true,
-	"fusectl": true, "efivarfs": true, "autofs": true, "nsfs": true,
+	"fusectl": true, "efivarfs": true,
 }
 
 // isolate builds the throwaway root and pivots into it.
@@ -413,8 +413,15 @@ func isolateMount(m mountEntry, root string, overlay func(lower, target string) 
 		// Shadowed by a later mount or gone: nothing reachable to protect.
 		return nil
 	}
+	if m.FSType == "nsfs" || m.FSType == "autofs" {
+		// Namespace handles and automount triggers: nothing a hook needs.
+		// What is not reproduced is merely absent: writes there land in
+		// the parent's throwaway layer.
+		return nil
+	}
 	if _, err := os.Stat(target); err != nil {
-		return fmt.Errorf("mount point %s missing in the new root: %w", m.Point, err)
+		// Below a mount that is not reproduced: absent, as above.
+		return nil
 	}
 	kernelFS := within(m.Point, "/sys") || within(m.Point, "/proc")
 	switch {
