@@ -158,12 +158,19 @@ func RunIsolated(ctx context.Context, o Options, exe string) error {
 	p := &parent{o: o, lim: lim, enc: json.NewEncoder(stdin)}
 	// The worker has the same deadline and reports a timeout itself, with
 	// its line; it is killed only if it does not within a grace period.
-	var kill *time.Timer
+	var (
+		killMu sync.Mutex
+		kill   *time.Timer
+	)
 	stop := context.AfterFunc(ctx, func() {
+		killMu.Lock()
+		defer killMu.Unlock()
 		kill = time.AfterFunc(workerGrace, func() { _ = cmd.Process.Kill() })
 	})
 	defer func() {
 		stop()
+		killMu.Lock()
+		defer killMu.Unlock()
 		if kill != nil {
 			kill.Stop()
 		}

@@ -95,6 +95,13 @@ func TestWorkerOutOfMemory(t *testing.T) {
 		o.Limits.WorkerMemory = 512 << 20
 	})
 	he := hookErr(t, err)
+	if raceEnabled {
+		// The race detector's shadow memory cannot live under RLIMIT_AS:
+		// the worker dies at start; what matters holds: the hook failed
+		// and this process is fine.
+		require.Contains(t, he.Message, "worker")
+		return
+	}
 	require.Contains(t, he.Message, "ran out of memory (limit 512 MiB)")
 	require.Contains(t, []int{3, 4, 5}, he.Line)
 	require.Less(t, time.Since(start), 15*time.Second)
