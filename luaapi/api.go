@@ -412,6 +412,8 @@ func (s *sandbox) log(L *lua.LState, level string) int {
 			s.strFormat(L)
 			msg = lua.LVAsString(L.Get(-1))
 		}
+	case *lua.LTable, *lua.LFunction, *lua.LUserData:
+		msg = "(" + v.Type().String() + ")" // no __tostring: logging must not run hook code
 	default:
 		msg = describe(v)
 	}

@@ -189,6 +189,13 @@ func TestLogEscapesControlCharacters(t *testing.T) {
 	require.Equal(t, "WARN", got[0].Level)
 }
 
+func TestLogNonStrings(t *testing.T) {
+	err, _, ev := run(t, "log.info(setmetatable({}, {__tostring = function() error('x') end}))\nlog.info(nil)\nlog.info(42)")
+	require.NoError(t, err)
+	got := ev.all()
+	require.Equal(t, []string{"(table)", "nil", "42"}, []string{got[0].Message, got[1].Message, got[2].Message})
+}
+
 func TestLogLineIsCut(t *testing.T) {
 	err, _, ev := run(t, "log.info(string.rep('x', 10000))", func(o *Options) { o.Limits.MaxLogLineBytes = 100 })
 	require.NoError(t, err)
