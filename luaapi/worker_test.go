@@ -80,7 +80,7 @@ func TestWorkerTimeout(t *testing.T) {
 	he := hookErr(t, err)
 	require.Contains(t, he.Message, "timed out after 300ms")
 	require.Equal(t, 2, he.Line)
-	require.Less(t, time.Since(start), 3*time.Second)
+	require.Less(t, time.Since(start), 10*time.Second)
 }
 
 // With every in-process guard out of the way, the worker's address-space
@@ -103,6 +103,6 @@ func TestWorkerOutOfMemory(t *testing.T) {
 		return
 	}
 	require.Contains(t, he.Message, "ran out of memory (limit 512 MiB)")
-	require.Contains(t, []int{3, 4, 5}, he.Line)
+	require.Contains(t, []int{3, 4, 5, 6}, he.Line) // inside the loop, its "end" included
 	require.Less(t, time.Since(start), 15*time.Second)
 }
