@@ -86,7 +86,7 @@ func TestLuaHookTimeout(t *testing.T) {
 	start := time.Now()
 	err := f.run(context.Background(), func(r *engine.HookRequest) { r.Timeout = 200 * time.Millisecond })
 	require.ErrorContains(t, err, "phoenix_hypervisor_setup_950.lua:1: hook timed out after 200ms")
-	require.Less(t, time.Since(start), 2*time.Second)
+	require.Less(t, time.Since(start), 10*time.Second)
 }
 
 func TestLuaHookInterrupted(t *testing.T) {
@@ -113,7 +113,7 @@ func TestLuaHookDryRun(t *testing.T) {
 	f := newLuaFixture(t, "assert(phoenix.dry_run)\nlocal r = pct_exec('systemctl restart x')\nassert(r.code == 0 and r.stdout == '')\nsleep(100)")
 	start := time.Now()
 	require.NoError(t, f.run(context.Background(), func(r *engine.HookRequest) { r.DryRun = true }))
-	require.Less(t, time.Since(start), time.Second)
+	require.Less(t, time.Since(start), 10*time.Second) // not the 100 s it asked for
 	require.Equal(t, "phoenix_hypervisor_setup_950.lua:2", f.fake.Calls()[0].Origin.Source)
 }
 
