@@ -166,8 +166,12 @@ func TestInterruptExits130(t *testing.T) {
 	require.NoError(t, newFakeState(filepath.Join(dir, "state")))
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	// A file, not a buffer: the test reads it while phoenix still writes.
+	stderrFile, err := os.Create(filepath.Join(dir, "stderr"))
+	require.NoError(t, err)
+	defer stderrFile.Close()
+	cmd.Stderr = stderrFile
+	stderr := func() string { b, _ := os.ReadFile(stderrFile.Name()); return string(b) }
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
@@ -181,7 +185,7 @@ func TestInterruptExits130(t *testing.T) {
 			break
 		}
 	}
-	require.True(t, started, "the hook never started; stdout:\n%s\nstderr:\n%s", out.String(), stderr.String())
+	require.True(t, started, "the hook never started; stdout:\n%s\nstderr:\n%s", out.String(), stderr())
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 
 	done := make(chan error, 1)
@@ -196,8 +200,8 @@ func TestInterruptExits130(t *testing.T) {
 		t.Fatalf("phoenix did not end after SIGINT; stdout so far:\n%s", out.String())
 	}
 	var ee *exec.ExitError
-	require.ErrorAs(t, err, &ee, "stdout:\n%s\nstderr:\n%s", out.String(), stderr.String())
-	assert.Equal(t, engine.ExitInterrupted, ee.ExitCode(), "stdout:\n%s\nstderr:\n%s", out.String(), stderr.String())
+	require.ErrorAs(t, err, &ee, "stdout:\n%s\nstderr:\n%s", out.String(), stderr())
+	assert.Equal(t, engine.ExitInterrupted, ee.ExitCode(), "stdout:\n%s\nstderr:\n%s", out.String(), stderr())
 	assert.Contains(t, out.String(), "901", "the summary lists every container")
 	assert.Regexp(t, `(?i)interrupted`, out.String())
 
