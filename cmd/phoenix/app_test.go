@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -136,4 +137,24 @@ func TestInterspersedFlagsAfterArguments(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, interspersed(app, tc.in), "%v", tc.in)
 	}
+}
+
+func TestEventHandlerTurnsBackendNotesIntoEvents(t *testing.T) {
+	var got []engine.Event
+	sink := engine.SinkFunc(func(e engine.Event) { got = append(got, e) })
+	var live engine.Sink
+	logger := slog.New(eventHandler{sink: func() engine.Sink { return live }})
+
+	logger.Info("dropped: no sink yet")
+	live = sink
+	logger.With("bridge", "vmbr0").Info("lxc backend: no bridge: no network", "ctid", 101)
+	logger.Warn("cleanup", "err", "busy")
+	logger.Debug("below INFO: dropped")
+
+	require.Len(t, got, 2)
+	assert.Equal(t, engine.Event{Time: got[0].Time, Kind: engine.EventLog, Level: "INFO", CTID: 101,
+		Message: "lxc backend: no bridge: no network bridge=vmbr0"}, got[0])
+	assert.Equal(t, "WARN", got[1].Level)
+	assert.Equal(t, "cleanup err=busy", got[1].Message)
+	assert.Zero(t, got[1].CTID)
 }

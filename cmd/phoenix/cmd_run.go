@@ -19,8 +19,9 @@ import (
 )
 
 // session is what run, plan and hook run share: the loaded configuration,
-// the backend, the event sinks and the lock, set up in that order so that
-// an invalid configuration is refused before anything is touched.
+// the backend, the lock (real runs only: a plan changes nothing) and the
+// event sinks, set up in that order so that an invalid configuration or a
+// missing pct is refused before anything is touched, the run log included.
 type session struct {
 	g        globals
 	env      Env

@@ -105,7 +105,8 @@ func dryRunBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, str
 
 // eventHandler is a slog.Handler that turns a backend's notes into run
 // events ("no bridge vmbr0 on this host: no network"), so they reach the
-// console, the run log and the plan like everything else.
+// console and the run log like everything else. A "ctid" attribute becomes
+// the event's CTID.
 type eventHandler struct {
 	sink  func() engine.Sink // late-bound: the sinks open after the backend
 	attrs []slog.Attr
@@ -118,23 +119,26 @@ func (h eventHandler) Handle(_ context.Context, r slog.Record) error {
 	if s == nil {
 		return nil
 	}
-	msg := r.Message
+	e := engine.Event{Time: r.Time, Kind: engine.EventLog, Level: "INFO", Message: r.Message}
 	add := func(a slog.Attr) bool {
-		msg += " " + a.Key + "=" + a.Value.String()
+		if a.Key == "ctid" && a.Value.Kind() == slog.KindInt64 {
+			e.CTID = int(a.Value.Int64())
+			return true
+		}
+		e.Message += " " + a.Key + "=" + a.Value.String()
 		return true
 	}
 	for _, a := range h.attrs {
 		add(a)
 	}
 	r.Attrs(add)
-	level := "INFO"
 	switch {
 	case r.Level >= slog.LevelError:
-		level = "ERROR"
+		e.Level = "ERROR"
 	case r.Level >= slog.LevelWarn:
-		level = "WARN"
+		e.Level = "WARN"
 	}
-	s.Emit(engine.Event{Time: r.Time, Kind: engine.EventLog, Level: level, Message: msg})
+	s.Emit(e)
 	return nil
 }
 
