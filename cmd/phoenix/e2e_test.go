@@ -212,3 +212,36 @@ func TestInterruptExits130(t *testing.T) {
 		return os.IsNotExist(err)
 	}, 5*time.Second, 50*time.Millisecond, "the hook's process %s is still running", strings.TrimSpace(string(pid)))
 }
+
+// BenchmarkPlanExamples: `phoenix plan` of examples/ in-process, on an
+// empty fake host: config load, the dry-run of seven containers with
+// their Lua hooks and the isolated legacy hook, plan and summary.
+func BenchmarkPlanExamples(b *testing.B) {
+	dir := b.TempDir()
+	bin, err := fakeBin(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	if err := newFakeState(state); err != nil {
+		b.Fatal(err)
+	}
+	b.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	b.Setenv("FAKE_PCT_STATE", state)
+	ex, err := filepath.Abs("../../examples")
+	if err != nil {
+		b.Fatal(err)
+	}
+	vars := map[string]string{
+		"PHOENIX_HYPERVISOR_CONFIG": filepath.Join(ex, "phoenix_hypervisor_config.json"),
+		"PHOENIX_LXC_CONFIG":        filepath.Join(ex, "phoenix_lxc_configs.json"),
+		"PHOENIX_HOOKS_DIR":         ex,
+		"PHOENIX_LOG_FILE":          filepath.Join(dir, "phoenix.log"),
+	}
+	env := Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+	for b.Loop() {
+		if code := run(context.Background(), []string{"phoenix", "plan"}, env); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}
