@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -91,13 +92,22 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 // text run; JSON lines on stdout with --output json. Warnings and errors
 // always reach stderr when stdout carries a plan or JSON. Every sink sees
 // events only after the redactor.
+//
+// A plan goes on without a run log it cannot open (a user previewing
+// without root and the default /var/log path); a real run does not.
 func (s *session) openSinks(format string) error {
+	var sinks []engine.Sink
 	f, err := runlog.NewFile(s.g.LogFile)
-	if err != nil {
+	switch {
+	case err == nil:
+		s.closers = append(s.closers, f.Close)
+		sinks = append(sinks, f)
+	case s.dryRun:
+		fmt.Fprintf(s.env.Stderr, "phoenix: warning: %v; the plan goes on without a run log (hooks get MAIN_LOG_FILE=%s)\n", err, os.DevNull)
+		s.g.LogFile = os.DevNull
+	default:
 		return exitError(engine.ExitEnvironment, err)
 	}
-	s.closers = append(s.closers, f.Close)
-	sinks := []engine.Sink{f}
 	switch {
 	case format == "json":
 		s.json = runlog.NewJSON(s.env.Stdout)
@@ -178,7 +188,7 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 	if s.dryRun {
 		mode = "dry-run"
 	}
-	s.logf("INFO", "phoenix %s %s: backend %s, %s, %d container(s)", version, mode, s.backend.Name(), s.g.LXCConfig, len(s.cfg.Containers))
+	s.logf("INFO", "phoenix %s %s: backend %s, %s, %d container(s)", version, mode, s.g.Backend, s.g.LXCConfig, len(s.cfg.Containers))
 	// Secrets a Lua hook reads (config.secret) join the redactor that every
 	// sink and the plan go through.
 	r, err := do(luaapi.WithRedact(ctx, s.redactor.Add))
