@@ -137,10 +137,16 @@ func TestDefaultHypervisorConfigMayBeAbsent(t *testing.T) {
 	assert.Regexp(t, `\[WARN\] phoenix: no hypervisor config at `+regexp.QuoteMeta(defaultHypervisorConfig), string(log))
 }
 
-// TestInterruptExits130 starts the phoenix binary on a slow host and
-// sends SIGINT mid-run: the run cancels, the summary prints, exit 130,
-// and the hook's process is gone.
+// TestInterruptExits130 starts the phoenix binary, waits until a hook
+// runs (it sleeps) and sends SIGINT (Ctrl-C) or SIGTERM: the run cancels,
+// the summary prints, exit 130, and the hook's process is gone.
 func TestInterruptExits130(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testInterrupt(t, sig) })
+	}
+}
+
+func testInterrupt(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
 	bin, err := fakeBin(dir)
 	require.NoError(t, err)
@@ -186,7 +192,7 @@ func TestInterruptExits130(t *testing.T) {
 		}
 	}
 	require.True(t, started, "the hook never started; stdout:\n%s\nstderr:\n%s", out.String(), stderr())
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	require.NoError(t, cmd.Process.Signal(sig))
 
 	done := make(chan error, 1)
 	go func() {
@@ -197,7 +203,7 @@ func TestInterruptExits130(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("phoenix did not end after SIGINT; stdout so far:\n%s", out.String())
+		t.Fatalf("phoenix did not end after %v", sig)
 	}
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee, "stdout:\n%s\nstderr:\n%s", out.String(), stderr())
