@@ -1,4 +1,4 @@
-# Phoenix — see README.md. Targets: build, test, lint, bench, demo, plan.
+# Phoenix — see README.md. Targets: build, test, race, lint, bench, demo, plan, hook-test.
 GO      ?= go
 BIN     := bin/phoenix
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -13,7 +13,7 @@ EXAMPLE_FLAGS := --hypervisor-config examples/phoenix_hypervisor_config.json \
 	--lxc-config examples/phoenix_lxc_configs.json --hooks-dir examples \
 	--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock
 
-.PHONY: all build test lint bench demo plan hook-test clean
+.PHONY: all build test race lint bench demo plan hook-test clean
 
 all: build
 
@@ -29,6 +29,11 @@ lint:
 test: lint build
 	$(GO) test $(PKGS)
 	$(BIN) $(EXAMPLE_FLAGS) hook test
+
+# The race detector is not part of make test: on two cores it multiplies the
+# end-to-end tests' time (every fake pct call is an instrumented process).
+race:
+	$(GO) test -race $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
