@@ -16,8 +16,8 @@ import (
 
 // loadConfig loads both files. An invalid configuration is exit 2, before
 // anything is touched, with every problem written to w. Warnings (the
-// hypervisor config left out, duplicate addresses, ...) are returned for
-// the caller to show where it shows the rest.
+// hypervisor config left out, no hooks dir, duplicate addresses, ...) are
+// returned for the caller to show where it shows the rest.
 func loadConfig(g globals, w io.Writer) (*engine.Config, []string, error) {
 	hyp, warning, err := g.hypervisorFile()
 	if err != nil {
@@ -26,6 +26,9 @@ func loadConfig(g globals, w io.Writer) (*engine.Config, []string, error) {
 	var warnings []string
 	if warning != "" {
 		warnings = append(warnings, "warning: "+warning)
+	}
+	if w := g.hooksDirWarning(); w != "" {
+		warnings = append(warnings, w)
 	}
 	cfg, err := config.Load(hyp, g.LXCConfig)
 	if err != nil {
