@@ -191,7 +191,13 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 	s.logf("INFO", "phoenix %s %s: backend %s, %s, %d container(s)", version, mode, s.g.Backend, s.g.LXCConfig, len(s.cfg.Containers))
 	// Secrets a Lua hook reads (config.secret) join the redactor that every
 	// sink and the plan go through.
-	r, err := do(luaapi.WithRedact(ctx, s.redactor.Add))
+	ctx = luaapi.WithRedact(ctx, s.redactor.Add)
+	// Each Lua hook runs in a re-executed, memory-limited worker: a hook
+	// that allocates without bound kills only its worker, never the run.
+	if exe, err := os.Executable(); err == nil {
+		ctx = luaapi.WithWorker(ctx, exe)
+	}
+	r, err := do(ctx)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return exitError(engine.ExitInterrupted, errors.New("interrupted"))

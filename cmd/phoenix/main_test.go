@@ -15,6 +15,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine/fakepct"
 	"github.com/phoenix-hypervisor/phoenix/hooks"
+	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
 // The test binary plays three programs, by the base name of argv[0]:
@@ -25,7 +26,8 @@ import (
 //     state in $FAKE_PCT_STATE. Tests put it on PATH by prepending
 //     $FAKEBIN, a directory holding a "pct" symlink to this binary;
 //   - pct, qm, ... inside a shimmed hook (shimSocketEnv set), and the other
-//     names hooks.IsShim knows: the shim, as the real binary's main does.
+//     names hooks.IsShim knows: the shim, as the real binary's main does;
+//   - with luaapi.WorkerEnv set, whatever its name: a Lua hook worker.
 //
 // Without $FAKEBIN on PATH there is no pct at all: the "pct missing" case.
 func TestMain(m *testing.M) {
@@ -35,6 +37,9 @@ func TestMain(m *testing.M) {
 	}
 	if hooks.IsShim(name) {
 		os.Exit(hooks.ShimMain(os.Args))
+	}
+	if luaapi.IsWorker() {
+		os.Exit(luaapi.WorkerMain())
 	}
 	testscript.Main(m, map[string]func(){
 		"phoenix": func() { os.Exit(mainExit()) },
