@@ -66,7 +66,11 @@ func run(ctx context.Context, args []string, env Env) int {
 func newApp(env Env) (*cli.App, *string) {
 	var notFound string
 	onUsage := func(c *cli.Context, err error, _ bool) error {
-		return usageError("%v: run 'phoenix help %s' for usage", err, strings.TrimPrefix(c.Command.FullName(), "phoenix "))
+		help := "phoenix --help"
+		if c.Command != nil && c.Command.HelpName != "" && c.Command.HelpName != "phoenix" {
+			help = c.Command.HelpName + " --help"
+		}
+		return usageError("%v: see '%s'", err, help)
 	}
 	app := &cli.App{
 		Name:        "phoenix",

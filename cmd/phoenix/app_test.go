@@ -39,6 +39,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"--backend", "qemu", "plan"}, `--backend "qemu": expected pct or lxc`},
 		{[]string{"run", "--parallel", "many"}, "parallel"},
 		{[]string{"hook", "run", "--hook-timeout", "soon", "901"}, "hook-timeout"},
+		{[]string{"hook", "run", "--nope", "901"}, "see 'phoenix hook run --help'"},
+		{[]string{"--nope", "plan"}, "see 'phoenix --help'"},
 	} {
 		code, _, stderr := runBuffers(tc.args, nil)
 		assert.Equal(t, engine.ExitUsage, code, "%v: %s", tc.args, stderr)
