@@ -41,6 +41,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"hook", "run", "--hook-timeout", "soon", "901"}, "hook-timeout"},
 		{[]string{"hook", "run", "--nope", "901"}, "see 'phoenix hook run --help'"},
 		{[]string{"--nope", "plan"}, "see 'phoenix --help'"},
+		{[]string{"run", "900"}, "use --ctid N"},
+		{[]string{"hook", "run", "nine"}, `CTID "nine" is not a number`},
 	} {
 		code, _, stderr := runBuffers(tc.args, nil)
 		assert.Equal(t, engine.ExitUsage, code, "%v: %s", tc.args, stderr)
