@@ -287,7 +287,7 @@ func WritePlan(w io.Writer, r *Result) {
 			}
 		}
 		for _, s := range c.Stages {
-			line := "  " + s.Stage + ": " + planState(s)
+			line := "  " + s.Stage + ": " + planState(s, r.DryRun)
 			fmt.Fprintln(w, line)
 			for _, a := range byStage[s.Stage] {
 				fmt.Fprintln(w, "    "+FormatAction(a))
@@ -302,10 +302,14 @@ func WritePlan(w io.Writer, r *Result) {
 	}
 }
 
-func planState(s StageResult) string {
+func planState(s StageResult, dryRun bool) string {
 	state := s.State
-	if s.State == StageAlready {
+	switch {
+	case s.State == StageAlready:
 		state = "already done"
+	case s.State == StageDone && dryRun:
+		// Nothing was done: the stage's actions below are what a run would do.
+		state = "would run"
 	}
 	if s.Detail != "" {
 		return state + " (" + s.Detail + ")"

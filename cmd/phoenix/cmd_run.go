@@ -212,6 +212,12 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 		return exitError(engine.ExitFailed, err)
 	}
 	code := r.ExitCode()
+	// Ctrl-C in a terminal signals the whole process group: a pct or lxc-*
+	// child may die of it before the run sees its context cancelled, and
+	// fail a container instead. A signal received means 130 all the same.
+	if ctx.Err() != nil {
+		code = engine.ExitInterrupted
+	}
 	s.logf("INFO", "phoenix %s finished: exit %d", mode, code)
 	if code != engine.ExitOK {
 		return exitError(code, errQuiet)

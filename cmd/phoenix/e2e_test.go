@@ -251,3 +251,44 @@ func BenchmarkPlanExamples(b *testing.B) {
 		}
 	}
 }
+
+// TestInterruptOfTheProcessGroupExits130: Ctrl-C in a terminal signals the
+// whole foreground process group, so the pct child running at that moment
+// dies of it too and fails its container. The run still ends with 130.
+func TestInterruptOfTheProcessGroupExits130(t *testing.T) {
+	dir := t.TempDir()
+	bin, err := fakeBin(dir)
+	require.NoError(t, err)
+	lxcConfig := filepath.Join(dir, "phoenix_lxc_configs.json")
+	require.NoError(t, os.WriteFile(lxcConfig, []byte(`{"lxc_configs": {
+		"900": {"name": "slow", "memory_mb": 512, "cores": 1, "template": "local:vztmpl/debian-12.tar.zst",
+			"storage_pool": "local-lvm", "storage_size_gb": 4}}}`), 0o644))
+	require.NoError(t, newFakeState(filepath.Join(dir, "state")))
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, "--lxc-config", lxcConfig, "--hooks-dir", dir,
+		"--log-file", filepath.Join(dir, "phoenix.log"), "--lock-file", filepath.Join(dir, "phoenix.lock"), "run")
+	cmd.Args[0] = "phoenix"
+	cmd.Env = append(os.Environ(),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"FAKE_PCT_STATE="+filepath.Join(dir, "state"), "PHOENIX_PVE_DIR="+filepath.Join(dir, "pve"),
+		"FAKE_PCT_DELAY=5s")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	// Wait until phoenix runs its first pct call (the fake sleeps in it).
+	state := filepath.Join(dir, "state", "calls.log")
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(state)
+		return len(b) > 0
+	}, 10*time.Second, 20*time.Millisecond, "phoenix never called pct:\n%s", out.String())
+	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
+
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, out.String())
+	assert.Equal(t, engine.ExitInterrupted, ee.ExitCode(), out.String())
+}
