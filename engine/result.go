@@ -297,8 +297,11 @@ func WritePlan(w io.Writer, r *Result) {
 			fmt.Fprintln(w, "  "+FormatAction(a))
 		}
 	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+	}
 	for _, n := range r.Notes {
-		fmt.Fprintln(w, "\nnote: "+n)
+		fmt.Fprintln(w, "note: "+n)
 	}
 }
 

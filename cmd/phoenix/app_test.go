@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -161,4 +162,24 @@ func TestEventHandlerTurnsBackendNotesIntoEvents(t *testing.T) {
 	assert.Equal(t, "WARN", got[1].Level)
 	assert.Equal(t, "cleanup err=busy", got[1].Message)
 	assert.Zero(t, got[1].CTID)
+}
+
+// TestLXCPlanSaysWhatTheBackendWillNotDo: with --backend lxc the plan ends
+// with the backend's notes, so a preview tells before a run does that a
+// container gets no network when its bridge is not on this host.
+func TestLXCPlanSaysWhatTheBackendWillNotDo(t *testing.T) {
+	require.NotEmpty(t, lookPath("lxc-create"), "the lxc backend needs the lxc tools: apt-get install -y lxc (.ci/run installs them)")
+	dir := t.TempDir()
+	code, out, stderr := runBuffers([]string{"--backend", "lxc",
+		"--hypervisor-config", "../../examples/lxc/phoenix_hypervisor_config.json",
+		"--lxc-config", "../../examples/lxc/phoenix_lxc_configs.json", "--hooks-dir", "../../examples/lxc",
+		"--log-file", dir + "/phoenix.log", "--lxc-path", dir + "/lxc", "plan"}, map[string]string{"PHOENIX_LXC_NETWORK": "auto"})
+	require.Equal(t, engine.ExitOK, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	assert.Contains(t, out, "note: CT 101: no bridge vmbr0 on this host: no network")
+	assert.NoDirExists(t, dir+"/lxc", "a plan creates nothing")
+}
+
+func lookPath(name string) string {
+	p, _ := exec.LookPath(name)
+	return p
 }

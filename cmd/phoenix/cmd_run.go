@@ -29,6 +29,10 @@ type session struct {
 	cfg      *engine.Config
 	backend  engine.Backend
 	hostNote string
+	// notes are the backend's own words on what it will do differently
+	// from Proxmox (the lxc backend: "CT 101: no bridge vmbr0 on this host:
+	// no network"); the plan and the summary end with them.
+	notes    []string
 	dryRun   bool
 	json     *runlog.JSON // --output json
 	events   engine.Sink
@@ -66,10 +70,16 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 		}
 	}
 	logger := slog.New(eventHandler{sink: func() engine.Sink { return s.events }})
+	acting := engine.Backend(nil)
 	if dryRun {
-		s.backend, s.hostNote = dryRunBackend(g, env, logger)
+		s.backend, s.hostNote, acting = dryRunBackend(g, env, logger)
 	} else if s.backend, err = realBackend(g, env, logger); err != nil {
 		return nil, err
+	} else {
+		acting = s.backend
+	}
+	if n, ok := acting.(interface{ PlanNotes(*engine.Config) []string }); ok {
+		s.notes = n.PlanNotes(s.cfg)
 	}
 	if !dryRun {
 		l, err := lock.Acquire(g.LockFile, lock.Self())
@@ -184,6 +194,9 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 	if s.hostNote != "" {
 		s.logf("WARN", "%s", s.hostNote)
 	}
+	for _, n := range s.notes {
+		s.logf("INFO", "%s backend: %s", s.g.Backend, n)
+	}
 	mode := "run"
 	if s.dryRun {
 		mode = "dry-run"
@@ -205,6 +218,7 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 		// The run stopped before it started (a bad plan): nothing changed.
 		return exitError(engine.ExitUsage, err)
 	}
+	r.Notes = append(s.notes, r.Notes...)
 	if s.hostNote != "" {
 		r.Notes = append([]string{s.hostNote}, r.Notes...)
 	}

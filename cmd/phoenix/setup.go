@@ -92,18 +92,17 @@ func realBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error
 }
 
 // dryRunBackend records instead of acting. Reads come from the real host
-// when its tool is there, else the plan assumes an empty host; the note
-// says which.
-func dryRunBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, string) {
-	var reads engine.Backend
+// when its tool is there (returned as reads, nil otherwise), else the plan
+// assumes an empty host; the note says which.
+func dryRunBackend(g globals, env Env, logger *slog.Logger) (d engine.Backend, note string, reads engine.Backend) {
 	if b, err := realBackend(g, env, logger); err == nil {
 		reads = b
 	}
-	d := dryrun.New(reads)
+	rec := dryrun.New(reads)
 	if reads == nil && g.Backend == "lxc" {
-		return d, "lxc tools not found: the plan assumes an empty host"
+		return rec, "lxc tools not found: the plan assumes an empty host", nil
 	}
-	return d, d.HostNote()
+	return rec, rec.HostNote(), reads
 }
 
 // eventHandler is a slog.Handler that turns a backend's notes into run
