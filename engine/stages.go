@@ -534,10 +534,14 @@ func (c *ctRun) ensureDriver(ctx context.Context) (bool, error) {
 	if got == want {
 		return false, nil
 	}
-	if c.cfg.NvidiaRunfileURL == "" {
-		return false, fmt.Errorf("driver %q in container, %s wanted, and nvidia_runfile_url is not set in phoenix_lxc_configs.json: set it", got, want)
+	url := c.cfg.NvidiaRunfileURL
+	if url == "" {
+		// The configs before v05 have no nvidia_runfile_url: NVIDIA's own
+		// download address of that version, as every later config names it.
+		url = defaultRunfileURL(want)
+		c.log("INFO", "nvidia_runfile_url is not set in phoenix_lxc_configs.json: using "+url)
 	}
-	if err := c.script(ctx, nvidiaInstallScript(want, c.cfg.NvidiaRunfileURL)); err != nil {
+	if err := c.script(ctx, nvidiaInstallScript(want, url)); err != nil {
 		return false, fmt.Errorf("install NVIDIA driver %s: %w", want, err)
 	}
 	if c.o.DryRun {
@@ -552,6 +556,12 @@ func (c *ctRun) ensureDriver(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("driver reports %q, config wants %q: check nvidia_runfile_url matches nvidia_driver_version", got, want)
 	}
 	return true, nil
+}
+
+// defaultRunfileURL is NVIDIA's download address of a Linux x86_64
+// driver version.
+func defaultRunfileURL(version string) string {
+	return "https://us.download.nvidia.com/XFree86/Linux-x86_64/" + version + "/NVIDIA-Linux-x86_64-" + version + ".run"
 }
 
 func (c *ctRun) driverVersion(ctx context.Context) (string, error) {

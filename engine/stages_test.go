@@ -230,6 +230,22 @@ func TestNvidiaStage(t *testing.T) {
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.ErrorContains(t, container(t, res, 900).Err, "nvidia_driver_version is not set")
 	})
+	t.Run("no runfile url: NVIDIA's address of the version", func(t *testing.T) {
+		t.Parallel()
+		cfg := oneConfig(gpuContainer())
+		cfg.NvidiaRunfileURL = "" // the v04 configs have none
+		host, _ := newHost(cfg)
+		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
+		c := container(t, res, 900)
+		require.Equal(t, engine.StageDone, c.State, "%v", c.Err)
+		var script string
+		for _, a := range mutatingArgv(host, 900, "nvidia") {
+			if strings.Contains(a, "# phoenix:install-nvidia ") {
+				script = a
+			}
+		}
+		assert.Contains(t, script, "url="+testRunfile)
+	})
 	t.Run("features list naming nvidia means GPU 0", func(t *testing.T) {
 		t.Parallel()
 		ct := plain()

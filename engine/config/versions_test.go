@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 )
 
 const originals = "testdata/original-configs"
@@ -232,6 +234,39 @@ func TestPreV04Refused(t *testing.T) {
 			// Each legacy field is reported once, not again by the schema.
 			assert.Equal(t, 1, strings.Count(msg, "/lxc_configs/901/network_config:"))
 			assert.Equal(t, engine.ExitUsage, engine.ExitCode(ve.ExitError()))
+		})
+	}
+}
+
+// TestSupportedVersionsPlan walks every supported reference version
+// through what `phoenix plan` does after loading: the engine's DAG, then
+// a dry-run of every container on an empty host. Each container comes
+// into being (create or clone would run), none fails, and no mutating
+// call leaves the recorder.
+func TestSupportedVersionsPlan(t *testing.T) {
+	noDevices := func() ([]byte, error) { return []byte("195 nvidia\n511 nvidia-uvm\n"), nil }
+	for _, v := range []string{"v04", "v05", "v06", "v07", "v08", "v09"} {
+		t.Run(v, func(t *testing.T) {
+			cfg := loadVersion(t, v)
+			plan, err := engine.BuildPlan(cfg, nil)
+			require.NoError(t, err, "%s must plan", v)
+			require.Len(t, plan.Order, len(cfg.Containers))
+
+			rec := dryrun.New(nil)
+			res, err := engine.Run(context.Background(), engine.RunOptions{
+				Config: cfg, Backend: rec, DryRun: true, ProcDevices: noDevices,
+			})
+			require.NoError(t, err)
+			assert.Equal(t, engine.ExitOK, res.ExitCode())
+			require.Len(t, res.Containers, len(cfg.Containers))
+			for _, c := range res.Containers {
+				assert.Equal(t, engine.StageDone, c.State, "%s: container %d: %s %v", v, c.CTID, c.Reason, c.Err)
+				require.NotEmpty(t, c.Stages, "%d has stages", c.CTID)
+				first := c.Stages[0]
+				assert.Contains(t, []string{"create", "clone"}, first.Stage, "%d starts by coming into being", c.CTID)
+				assert.Equal(t, engine.StageDone, first.State, "%d: %s would run on an empty host", c.CTID, first.Stage)
+			}
+			assert.NotEmpty(t, rec.Calls(), "the plan records what it would do")
 		})
 	}
 }
