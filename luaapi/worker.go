@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
@@ -163,6 +165,11 @@ func RunIsolated(ctx context.Context, o Options, exe string) error {
 		kill   *time.Timer
 	)
 	stop := context.AfterFunc(ctx, func() {
+		// Interrupted (Ctrl-C, SIGTERM) rather than timed out: ask the
+		// worker to stop now; it reports "interrupted" with its line.
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
 		killMu.Lock()
 		defer killMu.Unlock()
 		kill = time.AfterFunc(workerGrace, func() { _ = cmd.Process.Kill() })
@@ -325,7 +332,11 @@ func WorkerMain() int {
 		return 2
 	}
 	w := &workerConn{enc: json.NewEncoder(os.Stdout), dec: dec}
-	ctx := context.Background()
+	// SIGINT (Ctrl-C reaches the whole process group) and SIGTERM (from
+	// the parent when its run is interrupted) stop the hook, which then
+	// reports "interrupted" at its line instead of dying silently.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	if !in.Deadline.IsZero() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, in.Deadline)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,4 +108,101 @@ func TestWorkerOutOfMemory(t *testing.T) {
 	require.Contains(t, he.Message, "ran out of memory (limit 512 MiB)")
 	require.Contains(t, []int{3, 4, 5, 6}, he.Line) // inside the loop, its "end" included
 	require.Less(t, time.Since(start), 15*time.Second)
+}
+
+// The limits of limits_test.go hold in a worker as well: each hostile
+// hook fails with its line, through the wire, and this process goes on.
+func TestWorkerLimits(t *testing.T) {
+	short := func(o *Options) { o.Limits.Timeout = 500 * time.Millisecond }
+	for _, c := range []struct {
+		name, src, want string
+		mod             func(*Options)
+	}{
+		{"busy loop", "local i = 0\nwhile true do i = i + 1 end", "timed out after 500ms", short},
+		{"pcall swallowing loop", "while true do\n  pcall(function() while true do end end)\nend", "timed out", short},
+		{"tail-call loop", "local function f(n) return f(n + 1) end\nreturn f(1)", "timed out", short},
+		{"sleep", "sleep(60)", "timed out", short},
+		{"call stack depth", "local function f(n) return 1 + f(n + 1) end\nf(1)", "stack overflow", nil},
+		{"string.rep", "local s = string.rep('x', 1e9)", "more than the limit", nil},
+		{"string.format width", "local s = string.format('%999999999d', 1)", "width or precision too long", nil},
+		{"table.concat", "local big = string.rep('x', 1e6)\nlocal t = {}\nfor i = 1, 40 do t[i] = big end\nlocal s = table.concat(t)", "more than the limit", nil},
+		{"concat doubling", "local s = 'x'\nwhile true do\n  s = s .. s\nend", "memory limit exceeded", nil},
+		{"table growth", "local t = {}\nlocal i = 0\nwhile true do i = i + 1; t[i] = i end", "memory limit exceeded", nil},
+		{"process heap", "local t = {}\nlocal i = 0\nwhile true do i = i + 1; t['k' .. i] = string.rep('v', 1000) end", "process heap", func(o *Options) {
+			o.Limits.MaxHeapBytes = 256 << 20
+		}},
+		{"pattern backtracking", "local s = string.rep('a', 300)\nreturn s:find(string.rep('a*', 30) .. 'b')", "pattern too complex", func(o *Options) {
+			o.Limits.MaxPatternSteps = 1_000_000
+		}},
+		{"pattern deep recursion", "local s = string.rep('a', 4e6)\nreturn s:match('(.-)$')", "too complex", nil},
+		{"registry overflow", "local s = string.rep('x', 1e6)\nlocal t = {s:byte(1, -1)}", "too many results", nil},
+		{"error object __tostring", "local e = setmetatable({}, {__tostring = function() while true do end end})\nerror(e)", "(error object is a table value)", nil},
+		{"error message cut", "error(string.rep('x', 100000))", "bytes cut", nil},
+		{"backend calls", "for i = 1, 100 do pct_exec({'true'}) end", "more than 10 container calls", func(o *Options) {
+			o.Limits.MaxBackendCalls = 10
+		}},
+		{"syntax depth", "local x = 1" + strings.Repeat("+1", 450000), "too many syntax levels", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			err, _ := runIsolated(t, c.src, func(o *Options) {
+				if c.mod != nil {
+					c.mod(o)
+				}
+				if raceEnabled {
+					// The race detector's shadow memory needs more
+					// address space; the guards above stop these hooks.
+					o.Limits.WorkerMemory = 1 << 44
+				}
+			})
+			he := hookErr(t, err)
+			require.Contains(t, he.Message, c.want)
+			require.Greater(t, he.Line, 0, "no line in %v", he)
+			require.Equal(t, "/hooks/phoenix_hypervisor_setup_950.lua", he.File)
+			require.Less(t, time.Since(start), 20*time.Second)
+		})
+	}
+}
+
+func TestWorkerLogVolumeAndEscaping(t *testing.T) {
+	err, ev := runIsolated(t, "log.warn('a\\nfake [ERROR] line\\27[31m')\nfor i = 1, 5000 do log.info('line %d', i) end", func(o *Options) {
+		o.Limits.MaxLogLines = 10
+		if raceEnabled {
+			o.Limits.WorkerMemory = 1 << 44
+		}
+	})
+	require.NoError(t, err)
+	got := ev.all()
+	require.Len(t, got, 11)
+	require.Equal(t, `a\x0afake [ERROR] line\x1b[31m`, got[0].Message)
+	require.Contains(t, got[10].Message, "4991 log lines dropped")
+}
+
+// An interrupted run (Ctrl-C, SIGTERM: the parent's context cancelled)
+// stops the worker at once, not after the grace period, and the hook
+// fails "interrupted" at the line it was running.
+func TestWorkerInterrupted(t *testing.T) {
+	b := runningFake(950)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var cancelled atomic.Int64 // UnixNano
+	o := Options{CTID: 950, Path: "/hooks/phoenix_hypervisor_setup_950.lua", Backend: b,
+		Source: []byte("pct_exec({'true'})\nlocal i = 0\nwhile true do\n  i = i + 1\nend")}
+	if raceEnabled {
+		o.Limits.WorkerMemory = 1 << 44
+	}
+	// Cancel once the worker is in its loop: after its one call.
+	var once sync.Once
+	b.Exec_ = func(int, []string, engine.ExecOptions) (engine.ExecResult, bool) {
+		once.Do(func() {
+			time.AfterFunc(300*time.Millisecond, func() { cancelled.Store(time.Now().UnixNano()); cancel() })
+		})
+		return engine.ExecResult{}, false
+	}
+	err = RunIsolated(ctx, o, exe)
+	he := hookErr(t, err)
+	require.Equal(t, "interrupted", he.Message)
+	require.Contains(t, []int{3, 4, 5}, he.Line)
+	require.Less(t, time.Since(time.Unix(0, cancelled.Load())), workerGrace, "the worker was killed after the grace period, not stopped")
 }
