@@ -1,13 +1,20 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 )
 
 // generatedLXC builds an LXC document with n containers: a base template,
@@ -74,5 +81,60 @@ func BenchmarkLoad1000(b *testing.B) {
 		if _, err := LoadBytes("hv.json", hv, "lxc.json", lxc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkPhoenixPlan1000 is what `phoenix plan` does with a generated
+// 1,000-container configuration, hooks aside: load and validate the JSON,
+// build the DAG, dry-run every container on an empty host, write the plan
+// and the summary. It reports the peak heap in use while it runs.
+func BenchmarkPhoenixPlan1000(b *testing.B) {
+	lxc := generatedLXC(b, 1000)
+	hv, err := os.ReadFile(filepath.Join(originals, "v09_ti_main_0385ea2_2025-11-04", "phoenix_hypervisor_config.json"))
+	require.NoError(b, err)
+	planOnce := func() {
+		cfg, err := LoadBytes("hv.json", hv, "lxc.json", lxc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := engine.Run(context.Background(), engine.RunOptions{
+			Config: cfg, Backend: dryrun.New(nil), DryRun: true,
+			ProcDevices: func() ([]byte, error) { return nil, nil },
+		})
+		if err != nil || res.ExitCode() != engine.ExitOK || len(res.Containers) != 1000 {
+			b.Fatalf("plan: %v (exit %d)", err, res.ExitCode())
+		}
+		engine.WritePlan(io.Discard, res)
+		engine.WriteSummary(io.Discard, res, false)
+	}
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // sample the heap in use while the plans run
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+			}
+		}
+	}()
+	for b.Loop() {
+		planOnce()
+	}
+	close(stop)
+	<-done
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	if per := b.Elapsed() / time.Duration(b.N); per > time.Second {
+		b.Errorf("a plan of 1,000 containers took %v; the goal is < 1s", per)
 	}
 }
