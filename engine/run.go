@@ -120,7 +120,7 @@ func RunHook(ctx context.Context, o RunOptions, ctid int) (*Result, error) {
 		st, err := r.b.Status(sctx, ctid)
 		switch {
 		case err != nil:
-			c.fail(StageHook, fmt.Errorf("pct status %d: %w", ctid, err))
+			c.fail(StageHook, pctError(err, "pct status %d", ctid))
 			return
 		case !st.Exists:
 			c.fail(StageHook, fmt.Errorf("container %d does not exist: run `phoenix run --ctid %d` first", ctid, ctid))
@@ -276,7 +276,7 @@ func (c *ctRun) isBuilt(ctx context.Context) (bool, error) {
 	ctx = WithOrigin(ctx, Origin{CTID: ctid, Stage: "check"})
 	st, err := c.b.Status(ctx, ctid)
 	if err != nil {
-		return false, fmt.Errorf("pct status %d: %w", ctid, err)
+		return false, pctError(err, "pct status %d", ctid)
 	}
 	if !st.Exists {
 		return false, nil
@@ -286,7 +286,7 @@ func (c *ctRun) isBuilt(ctx context.Context) (bool, error) {
 	}
 	snaps, err := c.b.ListSnapshots(ctx, ctid)
 	if err != nil {
-		return false, fmt.Errorf("pct listsnapshot %d: %w", ctid, err)
+		return false, pctError(err, "pct listsnapshot %d", ctid)
 	}
 	for _, s := range snaps {
 		if s == templateSnapshot(c.ct) {

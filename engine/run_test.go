@@ -642,3 +642,21 @@ func TestRunStartsTheLongestChainFirst(t *testing.T) {
 	}
 	assert.Equal(t, []int{100, 105, 900, 901, 902, 910, 920, 950}, inPlan, "results stay in plan order")
 }
+
+// An error of the pct backend already names its command: the stage does
+// not say it twice.
+func TestRunNamesThePctCommandOnce(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	host, _ := newHost(cfg)
+	host.Fail = func(op string, ctid int, argv []string) error {
+		if op == "clone" && ctid == 901 {
+			return fmt.Errorf("pct clone 900 901: unable to create CT 901 - storage lxc-disks full: exit status 255")
+		}
+		return nil
+	}
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
+	c901 := container(t, res, 901)
+	require.Error(t, c901.Err)
+	assert.Equal(t, "clone: pct clone 900 901: unable to create CT 901 - storage lxc-disks full: exit status 255", c901.Err.Error())
+}

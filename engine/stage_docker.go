@@ -64,7 +64,7 @@ func (c *ctRun) ensureDockerFeatures(ctx context.Context) (bool, error) {
 	ct := c.ct
 	have, err := c.b.Config(ctx, ct.CTID)
 	if err != nil {
-		return false, fmt.Errorf("pct config %d: %w", ct.CTID, err)
+		return false, pctError(err, "pct config %d", ct.CTID)
 	}
 	got := ParseFeatures(have["features"])
 	want := desiredFeatures(ct)

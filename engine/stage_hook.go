@@ -157,20 +157,20 @@ func (c *ctRun) stageTemplate(ctx context.Context) (outcome, error) {
 	name := templateSnapshot(c.ct)
 	snaps, err := c.b.ListSnapshots(ctx, ctid)
 	if err != nil {
-		return outcome{}, fmt.Errorf("pct listsnapshot %d: %w", ctid, err)
+		return outcome{}, pctError(err, "pct listsnapshot %d", ctid)
 	}
 	if slices.Contains(snaps, name) {
 		return already("snapshot %s exists", name), nil
 	}
 	st, err := c.b.Status(ctx, ctid)
 	if err != nil {
-		return outcome{}, fmt.Errorf("pct status %d: %w", ctid, err)
+		return outcome{}, pctError(err, "pct status %d", ctid)
 	}
 	// A snapshot of a stopped container is consistent: no half-written
 	// files for the clones to inherit.
 	if st.Running {
 		if err := c.b.Shutdown(ctx, ctid, shutdownTimeout); err != nil {
-			return outcome{}, fmt.Errorf("pct shutdown %d: %w", ctid, err)
+			return outcome{}, pctError(err, "pct shutdown %d", ctid)
 		}
 	}
 	if err := c.b.Snapshot(ctx, ctid, name); err != nil {

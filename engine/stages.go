@@ -101,7 +101,7 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 	ct := c.ct
 	st, err := c.b.Status(ctx, ct.CTID)
 	if err != nil {
-		return outcome{}, fmt.Errorf("pct status %d: %w", ct.CTID, err)
+		return outcome{}, pctError(err, "pct status %d", ct.CTID)
 	}
 	if st.Exists {
 		return already("exists: skip"), nil
@@ -112,7 +112,7 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 			spec.Snapshot = templateSnapshot(src)
 		}
 		if err := c.b.Clone(ctx, spec); err != nil {
-			return outcome{}, fmt.Errorf("pct clone %d %d: %w", spec.Source, spec.CTID, err)
+			return outcome{}, pctError(err, "pct clone %d %d", spec.Source, spec.CTID)
 		}
 		if spec.Snapshot != "" {
 			return done("cloned from %d@%s", spec.Source, spec.Snapshot), nil
@@ -124,7 +124,7 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 	}
 	spec := CreateSpec{CTID: ct.CTID, Template: ct.Template, Options: createOptions(ct)}
 	if err := c.b.Create(ctx, spec); err != nil {
-		return outcome{}, fmt.Errorf("pct create %d: %w", ct.CTID, err)
+		return outcome{}, pctError(err, "pct create %d", ct.CTID)
 	}
 	return done("created from %s", ct.Template), nil
 }
@@ -167,14 +167,14 @@ func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
 	ct := c.ct
 	have, err := c.b.Config(ctx, ct.CTID)
 	if err != nil {
-		return outcome{}, fmt.Errorf("pct config %d: %w", ct.CTID, err)
+		return outcome{}, pctError(err, "pct config %d", ct.CTID)
 	}
 	opts := configDiff(ct, have)
 	if len(opts) == 0 {
 		return already("matches"), nil
 	}
 	if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
-		return outcome{}, fmt.Errorf("pct set %d: %w", ct.CTID, err)
+		return outcome{}, pctError(err, "pct set %d", ct.CTID)
 	}
 	keys := make([]string, len(opts))
 	for i, o := range opts {
@@ -240,7 +240,7 @@ func (c *ctRun) stageStart(ctx context.Context) (outcome, error) {
 	ct := c.ct
 	st, err := c.b.Status(ctx, ct.CTID)
 	if err != nil {
-		return outcome{}, fmt.Errorf("pct status %d: %w", ct.CTID, err)
+		return outcome{}, pctError(err, "pct status %d", ct.CTID)
 	}
 	if st.Running {
 		if err := c.waitReady(ctx, true); err != nil {
@@ -257,7 +257,7 @@ func (c *ctRun) stageStart(ctx context.Context) (outcome, error) {
 // start starts the container and waits until it answers.
 func (c *ctRun) start(ctx context.Context) error {
 	if err := c.b.Start(ctx, c.ct.CTID); err != nil {
-		return fmt.Errorf("pct start %d: %w", c.ct.CTID, err)
+		return pctError(err, "pct start %d", c.ct.CTID)
 	}
 	return c.waitReady(ctx, false)
 }
@@ -268,11 +268,11 @@ func (c *ctRun) start(ctx context.Context) error {
 func (c *ctRun) restart(ctx context.Context) error {
 	st, err := c.b.Status(ctx, c.ct.CTID)
 	if err != nil {
-		return fmt.Errorf("pct status %d: %w", c.ct.CTID, err)
+		return pctError(err, "pct status %d", c.ct.CTID)
 	}
 	if st.Running {
 		if err := c.b.Shutdown(ctx, c.ct.CTID, shutdownTimeout); err != nil {
-			return fmt.Errorf("pct shutdown %d: %w", c.ct.CTID, err)
+			return pctError(err, "pct shutdown %d", c.ct.CTID)
 		}
 	}
 	return c.start(ctx)
@@ -405,7 +405,7 @@ func (c *ctRun) ensurePassthrough(ctx context.Context) (bool, string, error) {
 	ct := c.ct
 	have, err := c.b.Config(ctx, ct.CTID)
 	if err != nil {
-		return false, "", fmt.Errorf("pct config %d: %w", ct.CTID, err)
+		return false, "", pctError(err, "pct config %d", ct.CTID)
 	}
 	if ct.GPULegacyLXC {
 		return c.ensureLegacyPassthrough(ctx, have)
@@ -556,6 +556,17 @@ func (c *ctRun) ensureDriver(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("driver reports %q, config wants %q: check nvidia_runfile_url matches nvidia_driver_version", got, want)
 	}
 	return true, nil
+}
+
+// pctError wraps a backend error with the pct command it answers,
+// unless the error already starts with it (the pct backend's errors name
+// their command: "pct clone 900 902: <pct's message>: exit status 255").
+func pctError(err error, format string, args ...any) error {
+	prefix := fmt.Sprintf(format, args...)
+	if strings.HasPrefix(err.Error(), prefix+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }
 
 // defaultRunfileURL is NVIDIA's download address of a Linux x86_64
