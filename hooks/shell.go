@@ -43,15 +43,18 @@ const stderrTail = 5
 
 // HookEnv returns the variables of EnvVars for req, as the old orchestrator
 // passed them. MAIN_LOG_FILE is /dev/null when the run has no log file.
+// The file paths are absolute: a hook runs from the hooks dir, so a
+// relative --log-file must still name the run log, not a file beside the
+// hook.
 func HookEnv(req engine.HookRequest) map[string]string {
 	cfg, ct := req.Config, req.Container
 	if cfg == nil {
 		cfg = &engine.Config{}
 	}
 	env := map[string]string{
-		"HYPERVISOR_CONFIG_FILE": orDefault(cfg.HypervisorFile, DefaultHypervisorConfig),
-		"LXC_CONFIG_FILE":        orDefault(cfg.LXCFile, DefaultLXCConfig),
-		"MAIN_LOG_FILE":          orDefault(req.LogFile, os.DevNull),
+		"HYPERVISOR_CONFIG_FILE": absPath(orDefault(cfg.HypervisorFile, DefaultHypervisorConfig)),
+		"LXC_CONFIG_FILE":        absPath(orDefault(cfg.LXCFile, DefaultLXCConfig)),
+		"MAIN_LOG_FILE":          absPath(orDefault(req.LogFile, os.DevNull)),
 		"PHOENIX_CTID":           strconv.Itoa(ct.CTID),
 		"PHOENIX_DRY_RUN":        map[bool]string{false: "0", true: "1"}[req.DryRun],
 		"PHOENIX_DEBUG":          strconv.FormatBool(req.Verbose),
@@ -74,6 +77,15 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// absPath is path made absolute against phoenix's working dir (as it is
+// when Abs fails).
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
 
 var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

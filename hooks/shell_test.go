@@ -313,3 +313,50 @@ func TestShellCannotStart(t *testing.T) {
 		assert.Contains(t, err.Error(), "no such file or directory", "dry-run=%v", dry)
 	}
 }
+
+// With no config file paths the hook gets the old system's layout, which
+// its scripts read directly; relative paths become absolute, since the
+// hook runs from the hooks dir.
+func TestHookEnvPaths(t *testing.T) {
+	t.Parallel()
+	ct := &engine.Container{CTID: 940}
+	env := HookEnv(engine.HookRequest{Container: ct})
+	assert.Equal(t, "/usr/local/phoenix_hypervisor/etc/phoenix_hypervisor_config.json", env["HYPERVISOR_CONFIG_FILE"])
+	assert.Equal(t, "/usr/local/phoenix_hypervisor/etc/phoenix_lxc_configs.json", env["LXC_CONFIG_FILE"])
+	assert.Equal(t, os.DevNull, env["MAIN_LOG_FILE"], "no run log")
+	assert.Equal(t, "none", env["GPU_ASSIGNMENT"])
+	assert.Equal(t, "none", env["PORTAINER_ROLE"])
+	assert.Equal(t, "0", env["PHOENIX_DRY_RUN"])
+	assert.Equal(t, "false", env["PHOENIX_DEBUG"])
+
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	cfg := &engine.Config{HypervisorFile: "etc/hv.json", LXCFile: "etc/lxc.json"}
+	env = HookEnv(engine.HookRequest{Container: ct, Config: cfg, LogFile: "logs/run.log", DryRun: true})
+	assert.Equal(t, filepath.Join(wd, "etc/hv.json"), env["HYPERVISOR_CONFIG_FILE"])
+	assert.Equal(t, filepath.Join(wd, "etc/lxc.json"), env["LXC_CONFIG_FILE"])
+	assert.Equal(t, filepath.Join(wd, "logs/run.log"), env["MAIN_LOG_FILE"])
+	assert.Equal(t, "1", env["PHOENIX_DRY_RUN"])
+}
+
+// A hook that tees into a run log given by a relative path writes the run
+// log, not a file of that name below the hooks dir (its working dir).
+func TestShellRelativeLogFile(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	// Deeper than the test's working dir, so that the relative path read
+	// from the hooks dir names some other file.
+	hooksDir := filepath.Join(f.dir, "a", "b", "c", "d")
+	require.NoError(t, os.MkdirAll(hooksDir, 0o755))
+	writeHook(t, hooksDir, 940, "sh", "#!/bin/bash\necho hello | tee -a \"$MAIN_LOG_FILE\"\n", 0o755)
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	rel, err := filepath.Rel(wd, f.log)
+	require.NoError(t, err)
+	req := f.req()
+	req.LogFile = rel
+	require.NoError(t, NewRunner(Options{Dir: hooksDir}).Run(context.Background(), req))
+	data, err := os.ReadFile(f.log)
+	require.NoError(t, err)
+	assert.Equal(t, "hello\n", string(data))
+}
