@@ -277,6 +277,9 @@ func TestKnownCrashCases(t *testing.T) {
 		"format bad option":                         "return string.format('%y', 1)",
 		"huge format precision":                     "return string.format('%.99f', 1)",
 		"math.random huge":                          "return math.random(1, 2^53)",
+		"math.random empty interval":                "return math.random(0)",
+		"math.random reversed interval":             "return math.random(5, 1)",
+		"math.random full range":                    "return math.random(-2^63, 2^63)",
 		"concat number overflow":                    "return 1e308 * 10 .. ''",
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -298,4 +301,19 @@ func TestLimitBackendCalls(t *testing.T) {
 	require.Contains(t, he.Message, "more than 10 container calls")
 	require.Equal(t, 1, he.Line)
 	require.Len(t, b.Calls(), 10)
+}
+
+func TestMathRandomIsLua51(t *testing.T) {
+	err, _, _ := run(t, `for i = 1, 200 do
+  local a, b, c = math.random(3), math.random(-2, 2), math.random()
+  assert(a >= 1 and a <= 3 and a % 1 == 0, a)
+  assert(b >= -2 and b <= 2 and b % 1 == 0, b)
+  assert(c >= 0 and c < 1, c)
+end
+assert(math.random(7, 7) == 7)`)
+	require.NoError(t, err)
+	err, _, _ = run(t, "\nreturn math.random(0)")
+	he := hookErr(t, err)
+	require.Equal(t, 2, he.Line)
+	require.Contains(t, he.Message, "interval is empty")
 }

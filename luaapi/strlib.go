@@ -2,6 +2,7 @@ package luaapi
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -63,6 +64,31 @@ func (s *sandbox) setBounded(g, str *lua.LTable) {
 		return 1
 	})
 	set(g, "print", s.basePrint)
+	set(g.RawGetString("math").(*lua.LTable), "random", mathRandom)
+}
+
+// mathRandom is Lua 5.1's math.random: stock gopher-lua panics in
+// rand.Intn on an empty interval (math.random(0), math.random(5, 1)).
+func mathRandom(L *lua.LState) int {
+	var lo, hi int64
+	switch L.GetTop() {
+	case 0:
+		L.Push(lua.LNumber(rand.Float64()))
+		return 1
+	case 1:
+		lo, hi = 1, L.CheckInt64(1)
+	default:
+		lo, hi = L.CheckInt64(1), L.CheckInt64(2)
+	}
+	if lo > hi {
+		L.ArgError(L.GetTop(), "interval is empty")
+	}
+	n := uint64(hi-lo) + 1 // wraps to 0 only for the full int64 range
+	if n == 0 || n > 1<<53 {
+		L.ArgError(L.GetTop(), "interval is too large")
+	}
+	L.Push(lua.LNumber(lo + int64(rand.Uint64N(n))))
+	return 1
 }
 
 func (s *sandbox) callOrig(L *lua.LState, fn *lua.LFunction) int {
