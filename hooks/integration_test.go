@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
 )
 
 // A failing legacy hook fails its container, skips its dependents and not
@@ -97,4 +99,46 @@ func TestDryRunHookNotIsolatedIsSkippedInThePlan(t *testing.T) {
 	assert.Equal(t, engine.StageSkipped, hook.State)
 	assert.Contains(t, hook.Detail, "phoenix_hypervisor_setup_940.sh listed, not run: ")
 	assert.Empty(t, f.MutatingCalls())
+}
+
+// A shell hook that is not executable is not run, in a run and in a plan;
+// the console warns and the summary says so, both with the chmod +x that
+// fixes it, and the container is not failed for it.
+func TestNotExecutableHookWarnsInConsoleAndSummary(t *testing.T) {
+	t.Parallel()
+	for _, dry := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dry-run=%v", dry), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := &engine.Config{Containers: map[int]*engine.Container{
+				940: {CTID: 940, Hostname: "LegacyScripted", MemoryMB: 512, Cores: 1, StoragePool: "local", StorageSizeGB: 8,
+					Template: "local:vztmpl/ubuntu.tar.zst", Unprivileged: true, GPUAssignment: "none", PortainerRole: "none"},
+			}}
+			ranMarker := filepath.Join(dir, "ran")
+			path := writeHook(t, dir, 940, "sh", "#!/bin/bash\ntouch "+ranMarker+"\n", 0o644)
+			fix := "chmod +x " + path
+
+			var console strings.Builder
+			f := fake.New()
+			var b engine.Backend = f
+			if dry {
+				b = dryrun.New(f)
+			}
+			res, err := engine.Run(context.Background(), engine.RunOptions{
+				Config: cfg, Backend: b, DryRun: dry, Hooks: NewRunner(Options{Dir: dir}),
+				Events: runlog.NewConsole(&console, false), StartTimeout: 10 * time.Second,
+			})
+			require.NoError(t, err)
+			assert.Contains(t, console.String(), "[940] WARN "+path+" is not executable: run "+fix+"\n")
+
+			var summary strings.Builder
+			engine.WriteSummary(&summary, res, false)
+			assert.Regexp(t, `940\s+LegacyScripted(\s+\S+){5}\s+skipped\s`, summary.String(), "the hook column")
+			assert.Contains(t, summary.String(), "940 LegacyScripted: hook skipped: "+path+" is not executable: run "+fix+"\n")
+
+			require.Len(t, res.Containers, 1)
+			assert.Equal(t, engine.StageDone, res.Containers[0].State, "%v", res.Containers[0].Err)
+			assert.NoFileExists(t, ranMarker)
+		})
+	}
 }
