@@ -35,8 +35,17 @@ test: lint build
 race:
 	$(GO) test -race $(PKGS)
 
+# Every benchmark, then the issue's three figures again: `phoenix plan` of
+# 1,000 generated containers (goal < 1 s; peak heap), orchestration overhead
+# per container with an instant backend, and the makespan of examples/ with
+# 50 ms per call against its critical path (goal ratio <= 1.10).
+BENCH_FIGURES := Benchmark(PhoenixPlan1000|Plan1000|RunOverheadPerContainer|MakespanExampleDAG)-
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+	@out=$$(mktemp); trap 'rm -f "$$out" "$$out.rc"' EXIT; \
+	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS); echo $$? > "$$out.rc"; } | tee "$$out"; \
+	echo; echo "== figures (ns/op is the time of one plan, run or makespan) =="; \
+	grep -E '$(BENCH_FIGURES)' "$$out" || true; \
+	exit $$(cat "$$out.rc")
 
 # The README's main job: as root, provision examples/lxc on real LXC
 # containers (and tear them down); otherwise the dry-run plan of examples/.
