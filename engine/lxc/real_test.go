@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,15 +47,41 @@ func testRootfs(tb testing.TB) string {
 // newRealBackend is a Backend on a private lxcpath, emptied at cleanup.
 func newRealBackend(tb testing.TB) *Backend {
 	tb.Helper()
+	return newRealBackendAt(tb, tb.TempDir())
+}
+
+// newRealBackendAt is a Backend on lxcpath path, emptied at cleanup (which
+// runs when the test passes, fails or panics), and a check that the
+// host's own lxcpath (/var/lib/lxc) was not touched.
+func newRealBackendAt(tb testing.TB, path string) *Backend {
+	tb.Helper()
 	requireLXC(tb)
-	b, err := New(Options{LXCPath: tb.TempDir(), Network: NetworkNone})
+	require.NotEqual(tb, DefaultLXCPath, path, "tests never use the host's lxcpath")
+	b, err := New(Options{LXCPath: path, Network: NetworkNone})
 	require.NoError(tb, err)
+	before := hostLXCPathState()
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		assert.NoError(tb, b.DestroyAll(ctx), "cleanup")
+		assert.Equal(tb, before, hostLXCPathState(), "the host's %s is untouched", DefaultLXCPath)
 	})
 	return b
+}
+
+// hostLXCPathState is what a test could change in /var/lib/lxc: its
+// entries and its modification time ("absent" when there is none).
+func hostLXCPathState() string {
+	fi, err := os.Stat(DefaultLXCPath)
+	if err != nil {
+		return "absent"
+	}
+	ents, _ := os.ReadDir(DefaultLXCPath)
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return fi.ModTime().String() + " " + strings.Join(names, ",")
 }
 
 func execOK(t *testing.T, b *Backend, ctid int, argv ...string) string {
@@ -288,4 +315,60 @@ func TestRealReadsChangeNothing(t *testing.T) {
 	ok, why := b.GPUSupported()
 	assert.False(t, ok)
 	assert.Equal(t, "no GPU on this backend", why)
+}
+
+// envFailMidway makes TestRealCleanupWhenATestFails, run again in a child
+// process, the test that fails: "fail:<lxcpath>" or "panic:<lxcpath>".
+const envFailMidway = "PHOENIX_LXC_TEST_FAIL_MIDWAY"
+
+// TestRealCleanupWhenATestFails runs itself again in a child process
+// that provisions a template, its snapshot and a running overlay clone of
+// it, then fails (t.Fatal) or panics; afterwards nothing is left in its
+// lxcpath: no container, running or not.
+func TestRealCleanupWhenATestFails(t *testing.T) {
+	if spec := os.Getenv(envFailMidway); spec != "" {
+		failMidway(t, spec)
+		return
+	}
+	requireLXC(t)
+	testRootfs(t) // built here, not in the child
+	for _, how := range []string{"fail", "panic"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "lxc")
+			cmd := exec.Command(os.Args[0], "-test.run=^TestRealCleanupWhenATestFails$", "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), envFailMidway+"="+how+":"+path)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the child test fails on purpose:\n%s", out)
+			require.Contains(t, string(out), "child: CT 100 and its clone CT 101 are running", "the child got that far:\n%s", out)
+			require.NotContains(t, string(out), "cleanup", "the child's cleanup reported no error:\n%s", out)
+
+			b, err := New(Options{LXCPath: path})
+			require.NoError(t, err)
+			list, err := b.List(context.Background())
+			require.NoError(t, err)
+			assert.Empty(t, list, "every container of the failed test is destroyed")
+			ents, err := os.ReadDir(path)
+			require.NoError(t, err)
+			assert.Empty(t, ents, "nothing is left in the failed test's lxcpath")
+		})
+	}
+}
+
+// failMidway is the child of TestRealCleanupWhenATestFails.
+func failMidway(t *testing.T, spec string) {
+	how, path, _ := strings.Cut(spec, ":")
+	b := newRealBackendAt(t, path)
+	ctx := context.Background()
+	require.NoError(t, b.create(ctx, engine.CreateSpec{CTID: 100, Template: testRootfs(t)}, true))
+	require.NoError(t, b.Snapshot(ctx, 100, "snap"))
+	require.NoError(t, b.Clone(ctx, engine.CloneSpec{Source: 100, CTID: 101, Snapshot: "snap"}))
+	for _, id := range []int{100, 101} {
+		require.NoError(t, b.Start(ctx, id))
+		require.NoError(t, b.WaitReady(ctx, id, 30*time.Second))
+	}
+	t.Log("child: CT 100 and its clone CT 101 are running")
+	if how == "panic" {
+		panic("child: panics on purpose")
+	}
+	t.Fatal("child: fails on purpose")
 }
