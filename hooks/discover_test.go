@@ -65,23 +65,28 @@ func TestList(t *testing.T) {
 	writeHook(t, dir, 940, "sh", "#!/bin/sh\n", 0o644)
 	writeHook(t, dir, 777, "sh", "#!/bin/sh\n", 0o755) // orphan
 	writeHook(t, dir, 901, "lua", "", 0o644)
+	writeHook(t, dir, 950, "lua", "", 0o644)
+	writeHook(t, dir, 950, "sh", "#!/bin/sh\n", 0o755)                                             // ambiguous
 	require.NoError(t, writeFile(filepath.Join(dir, "phoenix_hypervisor_setup_901_test.lua"), "")) // a test, not a hook
 	require.NoError(t, writeFile(filepath.Join(dir, "README.md"), ""))
 	cfg := &engine.Config{Containers: map[int]*engine.Container{
 		900: {CTID: 900, Hostname: "BaseTemplate"},
 		901: {CTID: 901, Hostname: "GPU"},
 		940: {CTID: 940, Hostname: "LegacyScripted"},
+		950: {CTID: 950, Hostname: "vllm"},
 	}}
 	entries, err := List(dir, cfg)
 	require.NoError(t, err)
-	require.Len(t, entries, 4)
+	require.Len(t, entries, 5)
 	assert.Equal(t, Entry{CTID: 900, Name: "BaseTemplate", State: StateNone}, entries[0])
 	assert.Equal(t, engine.HookLua, entries[1].Kind)
 	assert.Equal(t, engine.HookReady, entries[1].State)
 	assert.Equal(t, engine.HookNotExecutable, entries[2].State)
-	assert.True(t, entries[3].Orphan)
-	assert.Equal(t, 777, entries[3].CTID)
-	assert.Equal(t, StateOrphan, entries[3].State)
+	assert.Equal(t, KindBoth, entries[3].Kind)
+	assert.Equal(t, engine.HookAmbiguous, entries[3].State)
+	assert.True(t, entries[4].Orphan)
+	assert.Equal(t, 777, entries[4].CTID)
+	assert.Equal(t, StateOrphan, entries[4].State)
 
 	var buf bytes.Buffer
 	WriteList(&buf, entries)
@@ -89,6 +94,9 @@ func TestList(t *testing.T) {
 	assert.Contains(t, out, "CTID")
 	assert.Regexp(t, `940\s+LegacyScripted\s+sh\s+not executable\s+\S+940\.sh`, out)
 	assert.Regexp(t, `900\s+BaseTemplate\s+-\s+no hook\s+-`, out)
+	assert.Regexp(t, `950\s+vllm\s+lua\+sh\s+ambiguous\s+\S+950\.lua and \S+950\.sh`, out)
+	assert.Regexp(t, `777\s+-\s+sh\s+orphan\s+\S+777\.sh`, out)
+	assert.Contains(t, out, "950: container 950 has two hooks")
 	assert.Contains(t, out, "777: no container 777 in the configuration")
 	assert.Contains(t, out, "chmod +x")
 }

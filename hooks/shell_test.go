@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/config"
 	"github.com/phoenix-hypervisor/phoenix/engine/fake"
 )
 
@@ -359,4 +360,17 @@ func TestShellRelativeLogFile(t *testing.T) {
 	data, err := os.ReadFile(f.log)
 	require.NoError(t, err)
 	assert.Equal(t, "hello\n", string(data))
+}
+
+// The names the config accepts in hook_args are exactly the variables a
+// hook gets: a name validation lets through must expand at run time.
+func TestEnvVarsMatchTheConfigsHookVars(t *testing.T) {
+	t.Parallel()
+	assert.ElementsMatch(t, config.HookVars, EnvVars)
+	env := HookEnv(engine.HookRequest{Container: &engine.Container{CTID: 940}})
+	for _, name := range config.HookVars {
+		_, ok := env[name]
+		assert.True(t, ok, "HookEnv sets %s", name)
+	}
+	assert.Len(t, env, len(EnvVars))
 }
