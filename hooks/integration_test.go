@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,4 +142,46 @@ func TestNotExecutableHookWarnsInConsoleAndSummary(t *testing.T) {
 			assert.NoFileExists(t, ranMarker)
 		})
 	}
+}
+
+// In a plan on an empty host, the old-style hook of a container the plan
+// clones reads the planned state through the shim: its container exists
+// and runs, and the template has the snapshot the plan takes. Nothing
+// reaches the host.
+func TestDryRunLegacyHookSeesThePlannedState(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	dir := t.TempDir()
+	base := engine.Container{MemoryMB: 512, Cores: 1, StoragePool: "local", StorageSizeGB: 8, Unprivileged: true,
+		GPUAssignment: "none", PortainerRole: "none"}
+	tmpl, legacy := base, base
+	tmpl.CTID, tmpl.Hostname, tmpl.Template = 900, "BaseTemplate", "local:vztmpl/ubuntu.tar.zst"
+	tmpl.IsTemplate, tmpl.TemplateSnapshot = true, "base-snapshot"
+	legacy.CTID, legacy.Hostname, legacy.CloneFrom, legacy.Dependencies = 940, "LegacyScripted", 900, []int{900}
+	lxcFile := filepath.Join(dir, "phoenix_lxc_configs.json")
+	require.NoError(t, writeFile(lxcFile, `{"lxc_configs": {"940": {"name": "LegacyScripted"}}}`))
+	cfg := &engine.Config{LXCFile: lxcFile, Containers: map[int]*engine.Container{900: &tmpl, 940: &legacy}}
+	script, err := os.ReadFile("testdata/legacy_hook.sh")
+	require.NoError(t, err)
+	writeHook(t, dir, 940, "sh", string(script), 0o755)
+
+	f := fake.New() // an empty host
+	ev := newEvents()
+	res, err := engine.Run(context.Background(), engine.RunOptions{
+		Config: cfg, Backend: dryrun.New(f), DryRun: true, Events: ev,
+		Hooks: NewRunner(Options{Dir: dir}), StartTimeout: 10 * time.Second,
+	})
+	require.NoError(t, err)
+	for _, c := range res.Containers {
+		assert.Equal(t, engine.StageDone, c.State, "%d: %v", c.CTID, c.Err)
+	}
+	var hookActs []string
+	for _, a := range ev.kind(engine.EventAction) {
+		if a.Source == "phoenix_hypervisor_setup_940.sh" {
+			hookActs = append(hookActs, engine.FormatArgv(a.Argv))
+		}
+	}
+	assert.Equal(t, []string{"pct exec 940 -- apt-get update", "pct exec 940 -- hostname"}, hookActs)
+	assert.Contains(t, lastLine(ev.output("INFO")), "Container 940 (LegacyScripted) set up, dry-run=1")
+	assert.Empty(t, f.MutatingCalls())
 }
