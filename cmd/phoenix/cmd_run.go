@@ -49,6 +49,18 @@ func outputFormat(c *cli.Context) (string, error) {
 	}
 }
 
+// checkLimits refuses a --parallel below 1 and a negative --hook-timeout
+// (0 leaves hooks unbounded).
+func checkLimits(c *cli.Context) error {
+	if c.IsSet("parallel") && c.Int("parallel") < 1 {
+		return usageError("--parallel %d: expected at least 1 (the default is %d)", c.Int("parallel"), engine.DefaultParallel)
+	}
+	if d := c.Duration("hook-timeout"); d < 0 {
+		return usageError("--hook-timeout %v: expected a duration of 0 or more, like 10m (0: no limit)", d)
+	}
+	return nil
+}
+
 // newSession sets up a run of the containers ctids (nil: all of them).
 func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, error) {
 	g, err := resolveGlobals(c, env)
@@ -57,6 +69,9 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 	}
 	format, err := outputFormat(c)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLimits(c); err != nil {
 		return nil, err
 	}
 	s := &session{g: g, env: env, dryRun: dryRun, redactor: runlog.NewRedactor()}
