@@ -119,7 +119,7 @@ func (r *Runner) runIsolated(ctx context.Context, p *proc, path, dir string, arg
 		_ = wait() // the helper ended without running the hook: reap it
 		text := strings.TrimSpace(string(msg))
 		if strings.HasPrefix(text, "exec: ") {
-			return fmt.Errorf("cannot start it: %s", strings.TrimPrefix(text, "exec: "))
+			return errors.New(strings.TrimPrefix(text, "exec: "))
 		}
 		return notIsolated("%s", text)
 	}

@@ -79,12 +79,13 @@ func needsShim(req engine.HookRequest) bool {
 }
 
 func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path string) error {
+	// Errors do not name the hook: the engine does ("hook <file>: ...").
 	source, shown := filepath.Base(path), path
 	// Absolute: the hook runs from the hooks dir (and, in dry-run, from
 	// inside the isolation), whatever the working dir of phoenix.
 	path, err := filepath.Abs(path)
 	if err != nil {
-		return fmt.Errorf("hook %s: %w", source, err)
+		return fmt.Errorf("hook path: %w", err)
 	}
 	dir, err := filepath.Abs(r.o.Dir)
 	if err != nil {
@@ -93,7 +94,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 	vars := HookEnv(req)
 	args, err := ExpandArgs(req.Container.HookArgs, vars)
 	if err != nil {
-		return fmt.Errorf("hook %s: %w", source, err)
+		return err
 	}
 	var extra []string
 	if needsShim(req) {

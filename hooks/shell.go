@@ -312,26 +312,26 @@ func (p *proc) lastStderr() string {
 }
 
 // exitError turns the outcome of a hook process into the error the summary
-// shows.
+// shows. It does not name the hook: the engine does ("hook <file>: ...").
 func (p *proc) exitError(err error, timeout time.Duration, timedOut bool) error {
 	if err == nil {
 		return nil
 	}
 	switch {
 	case timedOut:
-		return fmt.Errorf("hook %s timed out after %s: its process group was ended; raise hook_timeout or --hook-timeout if it needs longer: %w",
-			p.source, fmtDuration(timeout), ErrTimeout)
+		return fmt.Errorf("%w after %s: its process group was ended; raise hook_timeout or --hook-timeout if it needs longer",
+			ErrTimeout, fmtDuration(timeout))
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("hook %s interrupted: %w", p.source, err)
+		return fmt.Errorf("interrupted: %w", err)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return fmt.Errorf("hook %s killed by signal %s; last stderr lines: %s", p.source, ws.Signal(), p.lastStderr())
+			return fmt.Errorf("killed by signal %s; last stderr lines: %s", ws.Signal(), p.lastStderr())
 		}
-		return fmt.Errorf("hook %s exited with code %d; last stderr lines: %s", p.source, ee.ExitCode(), p.lastStderr())
+		return fmt.Errorf("exited with code %d; last stderr lines: %s", ee.ExitCode(), p.lastStderr())
 	}
-	return fmt.Errorf("hook %s: %w", p.source, err)
+	return fmt.Errorf("cannot start it: %w", err)
 }
 
 // fmtDuration prints 10m rather than 10m0s.

@@ -111,7 +111,7 @@ func TestLegacyHookExitCodes(t *testing.T) {
 			tc.arrange(f)
 			err := f.runner.Run(context.Background(), f.req())
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "hook phoenix_hypervisor_setup_940.sh exited with code "+tc.code+"; last stderr lines: ")
+			assert.Contains(t, err.Error(), "exited with code "+tc.code+"; last stderr lines: ")
 			assert.Contains(t, err.Error(), tc.stderr)
 			assert.NoFileExists(t, f.log, "the hook failed before logging")
 		})
