@@ -84,6 +84,12 @@ func New(o Options) (*Backend, error) {
 			return nil, fmt.Errorf("lxc backend: %s not found on PATH: install LXC (apt-get install -y lxc) or use --backend pct", t)
 		}
 	}
+	return newBackend(o)
+}
+
+// newBackend is New without the tools: enough for reads of the lxcpath
+// and the plan's notes.
+func newBackend(o Options) (*Backend, error) {
 	switch o.Network {
 	case "", NetworkAuto, NetworkNone:
 	default:

@@ -26,6 +26,17 @@ func (b *Backend) PlanNotes(cfg *engine.Config) []string {
 	return out
 }
 
+// PlanNotesFor is PlanNotes where LXC's tools may not be installed (a
+// dry-run on a machine without LXC): what the backend would do
+// differently, from the host's bridges and o alone.
+func PlanNotesFor(o Options, cfg *engine.Config) ([]string, error) {
+	b, err := newBackend(o)
+	if err != nil {
+		return nil, err
+	}
+	return b.PlanNotes(cfg), nil
+}
+
 func (b *Backend) containerNotes(ct *engine.Container) []string {
 	var out []string
 	if ct.Net != nil {

@@ -1,9 +1,11 @@
 package lxc
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 )
@@ -23,4 +25,29 @@ func TestPlanNotes(t *testing.T) {
 	assert.Contains(t, notes[3], "CT 100: create will fail: template") // an empty dir is no rootfs
 	assert.Contains(t, notes[4], "CT 102: create will fail: template \"local:vztmpl/debian.tar.zst\" is not a rootfs directory or tarball on this host")
 	assert.Len(t, notes, 5, "CT 101's bridge exists: no note")
+}
+
+// TestPlanNotesWithoutTools: a dry-run where LXC is not installed still
+// says which containers get no network, without running any tool.
+func TestPlanNotesWithoutTools(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no lxc-* tool
+	_, err := New(Options{})
+	require.ErrorContains(t, err, "not found on PATH")
+	cfg := &engine.Config{Containers: map[int]*engine.Container{
+		101: {CTID: 101, CloneFrom: 100, Net: &engine.NetConfig{Bridge: "vmbr0"}},
+		102: {CTID: 102, CloneFrom: 100, Net: &engine.NetConfig{Bridge: "vmbr1"}},
+	}}
+	path := filepath.Join(t.TempDir(), "lxc")
+	notes, err := PlanNotesFor(Options{LXCPath: path, BridgeExists: func(n string) bool { return n == "vmbr1" }}, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"CT 101: no bridge vmbr0 on this host: no network"}, notes)
+	notes, err = PlanNotesFor(Options{LXCPath: path, Network: NetworkNone}, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"CT 101: networking is off (PHOENIX_LXC_NETWORK=none): no network",
+		"CT 102: networking is off (PHOENIX_LXC_NETWORK=none): no network",
+	}, notes)
+	assert.NoDirExists(t, path, "notes create nothing")
+	_, err = PlanNotesFor(Options{Network: "bogus"}, cfg)
+	assert.ErrorContains(t, err, "network mode")
 }
