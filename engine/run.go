@@ -48,6 +48,33 @@ type runner struct {
 	hooks   HookRunner
 	sink    *collector
 	stopped atomic.Bool // fail-fast: no new stage starts
+
+	// cloning holds one token per clone source: Proxmox locks the source
+	// of a `pct clone` ("disk") until the copy ends, so a second clone of
+	// the same source at once would fail with "CT is locked (disk)".
+	cloningMu sync.Mutex
+	cloning   map[int]chan struct{}
+}
+
+// lockSource waits until no other clone of source runs (or ctx ends) and
+// returns the release.
+func (r *runner) lockSource(ctx context.Context, source int) (func(), error) {
+	r.cloningMu.Lock()
+	if r.cloning == nil {
+		r.cloning = map[int]chan struct{}{}
+	}
+	ch := r.cloning[source]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		r.cloning[source] = ch
+	}
+	r.cloningMu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func newRunner(o RunOptions) (*runner, error) {

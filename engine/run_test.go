@@ -660,3 +660,39 @@ func TestRunNamesThePctCommandOnce(t *testing.T) {
 	require.Error(t, c901.Err)
 	assert.Equal(t, "clone: pct clone 900 901: unable to create CT 901 - storage lxc-disks full: exit status 255", c901.Err.Error())
 }
+
+// Proxmox locks a clone's source until the copy ends ("CT is locked
+// (disk)" for a second clone at once): clones of one source never overlap,
+// while clones of different sources still run in parallel.
+func TestRunClonesOfOneSourceOneAtATime(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	for i := 0; i < 6; i++ { // six more clones of 900 beside 901 and 902
+		id := 930 + i
+		cfg.Containers[id] = &engine.Container{CTID: id, Hostname: fmt.Sprintf("w%d", i), CloneFrom: 900, MemoryMB: 512, Cores: 1}
+	}
+	host, _ := newHost(cfg)
+	var mu sync.Mutex
+	cloning := map[string]int{}
+	var overlaps []string
+	host.Fail = func(op string, ctid int, argv []string) error {
+		if op != "clone" {
+			return nil
+		}
+		src := argv[1]
+		mu.Lock()
+		cloning[src]++
+		if cloning[src] > 1 {
+			overlaps = append(overlaps, strings.Join(argv, " "))
+		}
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		cloning[src]--
+		mu.Unlock()
+		return nil
+	}
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Parallel: 8})
+	require.Equal(t, engine.ExitOK, res.ExitCode())
+	assert.Empty(t, overlaps, "a clone started while another clone of its source ran")
+}

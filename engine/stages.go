@@ -111,7 +111,13 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 		if src := c.cfg.Containers[ct.CloneFrom]; src != nil && isTemplate(src) {
 			spec.Snapshot = templateSnapshot(src)
 		}
-		if err := c.b.Clone(ctx, spec); err != nil {
+		release, err := c.lockSource(ctx, spec.Source)
+		if err != nil {
+			return outcome{}, err
+		}
+		err = c.b.Clone(ctx, spec)
+		release()
+		if err != nil {
 			return outcome{}, pctError(err, "pct clone %d %d", spec.Source, spec.CTID)
 		}
 		if spec.Snapshot != "" {
