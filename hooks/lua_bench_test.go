@@ -11,6 +11,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
+	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
 // plan1000Lua is a 1,000-container configuration (a template and 999
@@ -47,13 +48,25 @@ log.info("%s ready", ct.name)
 // BenchmarkPlan1000Lua is `phoenix plan` of 1,000 containers with Lua
 // hooks: engine.Run in dry-run on the dry-run recorder of an empty host,
 // every hook run in its own fresh sandbox.
-func BenchmarkPlan1000Lua(b *testing.B) {
+func BenchmarkPlan1000Lua(b *testing.B) { benchPlan1000(b, context.Background()) }
+
+// BenchmarkPlan1000LuaWorkers is the same plan as `phoenix plan` really
+// makes it: each hook in its own worker process (luaapi.WithWorker).
+func BenchmarkPlan1000LuaWorkers(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchPlan1000(b, luaapi.WithWorker(context.Background(), exe))
+}
+
+func benchPlan1000(b *testing.B, ctx context.Context) {
 	cfg, dir := plan1000Lua(b)
 	runner := NewRunner(Options{Dir: dir})
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var hookCalls atomic.Int64
-		res, err := engine.Run(context.Background(), engine.RunOptions{
+		res, err := engine.Run(ctx, engine.RunOptions{
 			Config: cfg, Backend: dryrun.New(nil), Hooks: runner, DryRun: true, Parallel: 4,
 			Events: engine.SinkFunc(func(e engine.Event) {
 				if e.Kind == engine.EventAction && strings.HasSuffix(e.Source, ".lua:2") {
