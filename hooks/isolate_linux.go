@@ -71,11 +71,12 @@ func notIsolated(format string, a ...any) error {
 
 // runIsolated runs the hook at path through the isolation helper.
 func (r *Runner) runIsolated(ctx context.Context, p *proc, path, dir string, args, env []string) error {
-	if os.Geteuid() != 0 {
-		return notIsolated("not running as root (a private mount and network namespace need root)")
+	check := r.hostCheck
+	if check == nil {
+		check = isolationHost
 	}
-	if !overlaySupported() {
-		return notIsolated("the kernel has no overlayfs (modprobe overlay)")
+	if err := check(os.Geteuid(), overlaySupported); err != nil {
+		return err
 	}
 	exe, err := r.shimExe()
 	if err != nil {
@@ -124,6 +125,18 @@ func (r *Runner) runIsolated(ctx context.Context, p *proc, path, dir string, arg
 		return notIsolated("%s", text)
 	}
 	return p.waitCtx(ctx, wait)
+}
+
+// isolationHost says why this host cannot isolate a hook (nil: it can),
+// given phoenix's effective uid and whether the kernel has overlayfs.
+func isolationHost(euid int, overlay func() bool) error {
+	if euid != 0 {
+		return notIsolated("not running as root (a private mount and network namespace need root): run phoenix as root to preview shell hooks")
+	}
+	if !overlay() {
+		return notIsolated("the kernel has no overlayfs (modprobe overlay)")
+	}
+	return nil
 }
 
 // defaultShadowDirs are where Proxmox and ZFS install their tools.

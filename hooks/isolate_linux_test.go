@@ -178,3 +178,31 @@ if echo h > /proc/sysrq-trigger 2>/dev/null; then echo "sysrq: written"; else ec
 		"null: ok", "sysctl: refused", "sysrq: refused",
 	}, f.events.output("INFO"))
 }
+
+func TestIsolationHost(t *testing.T) {
+	t.Parallel()
+	yes, no := func() bool { return true }, func() bool { return false }
+	require.NoError(t, isolationHost(0, yes))
+	err := isolationHost(1000, yes)
+	require.ErrorIs(t, err, errNotIsolated)
+	assert.Contains(t, err.Error(), "not running as root")
+	err = isolationHost(0, no)
+	require.ErrorIs(t, err, errNotIsolated)
+	assert.Contains(t, err.Error(), "no overlayfs")
+}
+
+// As a user other than root (or without overlayfs), a dry-run shell hook
+// is listed, not run, and the run says why.
+func TestDryRunNotRootListsTheHook(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	marker := filepath.Join(t.TempDir(), "ran")
+	path := f.hook(t, "#!/bin/bash\ntouch "+marker+"\n")
+	f.runner.hostCheck = func(_ int, overlay func() bool) error { return isolationHost(1000, overlay) }
+	req := f.req()
+	req.DryRun = true
+	err := f.runner.Run(context.Background(), req)
+	require.ErrorIs(t, err, engine.ErrHookNotRun)
+	assert.Equal(t, "dry-run: hook "+path+" listed, not run: not running as root (a private mount and network namespace need root): run phoenix as root to preview shell hooks", err.Error())
+	assert.NoFileExists(t, marker)
+}

@@ -34,6 +34,8 @@ type Runner struct {
 	// shadowDirs, for tests: where the dry-run isolation looks for the
 	// host's pct, qm, ... to shadow with the shim (nil: the usual dirs).
 	shadowDirs []string
+	// hostCheck, for tests: isolationHost, or what stands for it.
+	hostCheck func(euid int, overlay func() bool) error
 }
 
 // NewRunner returns a Runner for the hooks in o.Dir.
