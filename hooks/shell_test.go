@@ -237,7 +237,9 @@ sleep 300
 func TestShellInterrupted(t *testing.T) {
 	t.Parallel()
 	f := newShellFixture(t, 940)
-	f.hook(t, "#!/bin/bash\necho started\nsleep 300\n")
+	pidfile := filepath.Join(f.dir, "child.pid")
+	// Ctrl-C ends the whole process group, a background child included.
+	f.hook(t, "#!/bin/bash\nsleep 300 &\necho $! > "+pidfile+"\necho started\nsleep 300\n")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.runner.Run(ctx, f.req()) }()
@@ -251,6 +253,8 @@ func TestShellInterrupted(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancellation")
 	}
+	pid := readPid(t, pidfile)
+	assert.True(t, pidGone(pid), "background child %d still runs", pid)
 }
 
 // A hook that exits leaving a background process behind: Run returns and
