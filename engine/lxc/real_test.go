@@ -146,6 +146,13 @@ func TestRealContainerLifecycle(t *testing.T) {
 	assert.Equal(t, "x", execOK(t, b, 100, "echo", "-n", "x"))
 	assert.Equal(t, "base\n", execOK(t, b, 100, "hostname"))
 	assert.Equal(t, "lo\n", execOK(t, b, 100, "ls", "/sys/class/net"), "no network: loopback only")
+	// memory and cores are the container's cgroup limits, not only settings.
+	memKey, cpuKey, wantCPU := "memory.max", "cpu.max", "100000 100000"
+	if !b.host.cgroup2 {
+		memKey, cpuKey, wantCPU = "memory.limit_in_bytes", "cpu.cfs_quota_us", "100000"
+	}
+	assert.Equal(t, "268435456", lxcCgroup(t, b, 100, memKey), "memory 256 MiB")
+	assert.Equal(t, wantCPU, lxcCgroup(t, b, 100, cpuKey), "1 core")
 
 	// Push creates the directory and applies the mode.
 	require.NoError(t, b.Push(ctx, 100, "/etc/phoenix/marker", []byte("hello\n"), engine.PushOptions{Perms: "0600"}))
@@ -176,6 +183,7 @@ func TestRealContainerLifecycle(t *testing.T) {
 	require.NoError(t, b.Start(ctx, 101))
 	require.NoError(t, b.WaitReady(ctx, 101, 30*time.Second))
 	assert.Equal(t, "clone\n", execOK(t, b, 101, "hostname"))
+	assert.Equal(t, "134217728", lxcCgroup(t, b, 101, memKey), "the clone's own memory, set before its start")
 	assert.Equal(t, "clone\n", execOK(t, b, 101, "cat", "/etc/hostname"))
 	assert.Equal(t, "base\n", execOK(t, b, 100, "cat", "/etc/hostname"), "the source's own is untouched")
 	assert.Equal(t, "hello\n", execOK(t, b, 101, "cat", "/etc/phoenix/marker"), "the snapshot's files")
@@ -202,6 +210,14 @@ func TestRealContainerLifecycle(t *testing.T) {
 	list, err = b.List(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, list)
+}
+
+// lxcCgroup reads a cgroup value of a running container from the host.
+func lxcCgroup(t *testing.T, b *Backend, ctid int, key string) string {
+	t.Helper()
+	out, err := exec.Command("lxc-cgroup", "-n", b.name(ctid), "-P", b.path, key).CombinedOutput()
+	require.NoError(t, err, "lxc-cgroup %s: %s", key, out)
+	return strings.TrimSpace(string(out))
 }
 
 func TestRealExecTimeoutEndsTheCommand(t *testing.T) {
