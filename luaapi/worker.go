@@ -76,17 +76,62 @@ type wireInit struct {
 	Deadline time.Time   `json:"deadline"`
 }
 
+// Strings a hook hands to the container, and what comes back, travel as
+// []byte: JSON would turn bytes that are not UTF-8 into U+FFFD.
 type wireCall struct {
 	Method  string             `json:"method"` // exec, push, snapshot, status
 	Origin  engine.Origin      `json:"origin"`
-	Argv    []string           `json:"argv,omitempty"`
+	Argv    [][]byte           `json:"argv,omitempty"`
 	Stdin   []byte             `json:"stdin,omitempty"`
-	Env     map[string]string  `json:"env,omitempty"`
+	Env     map[string][]byte  `json:"env,omitempty"`
 	Timeout time.Duration      `json:"timeout,omitempty"`
-	Dest    string             `json:"dest,omitempty"`
+	Dest    []byte             `json:"dest,omitempty"`
 	Content []byte             `json:"content,omitempty"`
 	Push    engine.PushOptions `json:"push"`
 	Name    string             `json:"name,omitempty"`
+}
+
+type wireResult struct {
+	Code           int
+	Stdout, Stderr []byte
+}
+
+func toBytes(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
+
+func fromBytes(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+func envToBytes(env map[string]string) map[string][]byte {
+	if env == nil {
+		return nil
+	}
+	out := make(map[string][]byte, len(env))
+	for k, v := range env {
+		out[k] = []byte(v)
+	}
+	return out
+}
+
+func envFromBytes(env map[string][]byte) map[string]string {
+	if env == nil {
+		return nil
+	}
+	out := make(map[string]string, len(env))
+	for k, v := range env {
+		out[k] = string(v)
+	}
+	return out
 }
 
 type wireHookError struct {
@@ -98,11 +143,11 @@ type wireHookError struct {
 type toWorker struct {
 	Init *wireInit `json:"init,omitempty"`
 
-	ID       int64              `json:"id,omitempty"`
-	Result   *engine.ExecResult `json:"result,omitempty"`
-	Status   *engine.Status     `json:"status,omitempty"`
-	Error    string             `json:"error,omitempty"`
-	NotExist bool               `json:"not_exist,omitempty"`
+	ID       int64          `json:"id,omitempty"`
+	Result   *wireResult    `json:"result,omitempty"`
+	Status   *engine.Status `json:"status,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	NotExist bool           `json:"not_exist,omitempty"`
 }
 
 // fromWorker is what the worker sends.
@@ -277,10 +322,10 @@ func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
 	switch c.Method {
 	case "exec":
 		var res engine.ExecResult
-		res, err = p.o.Backend.Exec(ctx, p.o.CTID, c.Argv, engine.ExecOptions{Stdin: c.Stdin, Env: c.Env, Timeout: c.Timeout})
-		r.Result = &res
+		res, err = p.o.Backend.Exec(ctx, p.o.CTID, fromBytes(c.Argv), engine.ExecOptions{Stdin: c.Stdin, Env: envFromBytes(c.Env), Timeout: c.Timeout})
+		r.Result = &wireResult{Code: res.Code, Stdout: []byte(res.Stdout), Stderr: []byte(res.Stderr)}
 	case "push":
-		err = p.o.Backend.Push(ctx, p.o.CTID, c.Dest, c.Content, c.Push)
+		err = p.o.Backend.Push(ctx, p.o.CTID, string(c.Dest), c.Content, c.Push)
 	case "snapshot":
 		err = p.o.Backend.Snapshot(ctx, p.o.CTID, c.Name)
 	case "status":
@@ -410,15 +455,15 @@ var _ engine.Backend = (*workerBackend)(nil)
 func (b *workerBackend) Name() string { return "worker" }
 
 func (b *workerBackend) Exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
-	r, err := b.w.call(&wireCall{Method: "exec", Origin: engine.OriginFrom(ctx), Argv: argv, Stdin: o.Stdin, Env: o.Env, Timeout: o.Timeout})
+	r, err := b.w.call(&wireCall{Method: "exec", Origin: engine.OriginFrom(ctx), Argv: toBytes(argv), Stdin: o.Stdin, Env: envToBytes(o.Env), Timeout: o.Timeout})
 	if err != nil || r.Result == nil {
 		return engine.ExecResult{}, err
 	}
-	return *r.Result, nil
+	return engine.ExecResult{Code: r.Result.Code, Stdout: string(r.Result.Stdout), Stderr: string(r.Result.Stderr)}, nil
 }
 
 func (b *workerBackend) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {
-	_, err := b.w.call(&wireCall{Method: "push", Origin: engine.OriginFrom(ctx), Dest: dest, Content: content, Push: o})
+	_, err := b.w.call(&wireCall{Method: "push", Origin: engine.OriginFrom(ctx), Dest: []byte(dest), Content: content, Push: o})
 	return err
 }
 

@@ -206,3 +206,34 @@ func TestWorkerInterrupted(t *testing.T) {
 	require.Contains(t, []int{3, 4, 5}, he.Line)
 	require.Less(t, time.Since(time.Unix(0, cancelled.Load())), workerGrace, "the worker was killed after the grace period, not stopped")
 }
+
+// Bytes that are not UTF-8 cross the wire unchanged both ways, as they do
+// in process: argv, env, stdin, output, pushed content.
+func TestWorkerKeepsBinaryData(t *testing.T) {
+	b := runningFake(950)
+	b.Exec_ = func(_ int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
+		if argv[len(argv)-1] == "cat" {
+			return engine.ExecResult{Stdout: "\xff\xfe" + string(o.Stdin), Stderr: "\x80" + o.Env["K"]}, true
+		}
+		return engine.ExecResult{}, false
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	o := Options{CTID: 950, Path: "/hooks/phoenix_hypervisor_setup_950.lua", Backend: b,
+		Source: []byte(`local r = pct_exec({"cat"}, {stdin = "\200", env = {K = "\201"}})
+assert(r.stdout == "\255\254\200", "stdout " .. #r.stdout)
+assert(r.stderr == "\128\201", "stderr " .. #r.stderr)
+pct_exec({"printf", "\255x"})
+pct_push("\255\254", "/etc/\255")`)}
+	if raceEnabled {
+		o.Limits.WorkerMemory = 1 << 44
+	}
+	err = RunIsolated(context.Background(), o, exe)
+	if err == nil {
+		calls := b.Calls()
+		require.Len(t, calls, 3)
+		require.Equal(t, "\xffx", calls[1].Argv[len(calls[1].Argv)-1])
+		require.Equal(t, []byte("\xff\xfe"), b.Get(950).Files["/etc/\xff"])
+	}
+	require.NoError(t, err)
+}
