@@ -155,7 +155,7 @@ type fromWorker struct {
 	ID     int64          `json:"id,omitempty"`
 	Call   *wireCall      `json:"call,omitempty"`
 	Event  *engine.Event  `json:"event,omitempty"`
-	Secret string         `json:"secret,omitempty"`
+	Secret []byte         `json:"secret,omitempty"` // bytes: a secret need not be UTF-8
 	Line   int            `json:"line,omitempty"`
 	Done   bool           `json:"done,omitempty"`
 	Err    *wireHookError `json:"err,omitempty"`
@@ -297,9 +297,9 @@ func (p *parent) serve(ctx context.Context, init *wireInit, stdout io.Reader) er
 			if p.o.Events != nil {
 				p.o.Events.Emit(*m.Event)
 			}
-		case m.Secret != "":
+		case len(m.Secret) > 0:
 			if p.o.Redact != nil {
-				p.o.Redact(m.Secret)
+				p.o.Redact(string(m.Secret))
 			}
 		case m.Call != nil:
 			p.send(p.handle(ctx, m.ID, m.Call))
@@ -390,7 +390,7 @@ func WorkerMain() int {
 	o := Options{CTID: in.CTID, Path: in.Path, Source: in.Source, DryRun: in.DryRun, Version: in.Version,
 		Limits: in.Limits, BaseDir: in.BaseDir, Backend: &workerBackend{w: w},
 		Events: engine.SinkFunc(func(e engine.Event) { w.send(fromWorker{Event: &e}) }),
-		Redact: func(secret string) { w.send(fromWorker{Secret: secret}) },
+		Redact: func(secret string) { w.send(fromWorker{Secret: []byte(secret)}) },
 		onLine: func(line int) { w.send(fromWorker{Line: line}) },
 	}
 	if in.Config != nil {

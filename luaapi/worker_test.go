@@ -237,3 +237,24 @@ pct_push("\255\254", "/etc/\255")`)}
 	}
 	require.NoError(t, err)
 }
+
+// A secret that is not UTF-8 reaches the run's redactor exactly, so the
+// plan (argv rendered by the parent) can redact it.
+func TestWorkerBinarySecretRegisteredExactly(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "secrets"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secrets", "hf_token"), []byte("hf_\xff\xfeBIN\n"), 0o600))
+	var mu sync.Mutex
+	var secrets []string
+	err, _ := runIsolated(t, "pct_exec({'echo', config.secret('core_paths.hf_token_file')})", func(o *Options) {
+		o.Config, o.BaseDir = testConfig(), dir
+		o.Redact = func(s string) { mu.Lock(); secrets = append(secrets, s); mu.Unlock() }
+		if raceEnabled {
+			o.Limits.WorkerMemory = 1 << 44
+		}
+	})
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"hf_\xff\xfeBIN"}, secrets)
+}
