@@ -363,6 +363,7 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 // stdin, limits its own memory, runs the hook and reports. It returns the
 // process exit code.
 func WorkerMain() int {
+	watchParent(os.Getppid(), parentWatchEvery, func() { os.Exit(3) })
 	dec := json.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
 	var first toWorker
 	if err := dec.Decode(&first); err != nil || first.Init == nil {
@@ -407,6 +408,26 @@ func WorkerMain() int {
 	}
 	w.send(done)
 	return 0
+}
+
+// parentWatchEvery is how often a worker checks that phoenix is still there.
+const parentWatchEvery = 500 * time.Millisecond
+
+// watchParent calls gone once this process's parent is no longer ppid:
+// phoenix was killed or crashed and the worker re-parented. Nobody would
+// read an orphaned worker's result, and its hook may have no deadline
+// (--hook-timeout 0) or be stuck in a loop.
+func watchParent(ppid int, every time.Duration, gone func()) {
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for range t.C {
+			if os.Getppid() != ppid {
+				gone()
+				return
+			}
+		}
+	}()
 }
 
 type workerConn struct {

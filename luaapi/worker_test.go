@@ -258,3 +258,20 @@ func TestWorkerBinarySecretRegisteredExactly(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []string{"hf_\xff\xfeBIN"}, secrets)
 }
+
+func TestWorkerWatchesItsParent(t *testing.T) {
+	gone := make(chan struct{})
+	watchParent(-1, 10*time.Millisecond, func() { close(gone) })
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a worker whose parent is gone was not told")
+	}
+	stay := make(chan struct{}, 1)
+	watchParent(os.Getppid(), 10*time.Millisecond, func() { stay <- struct{}{} })
+	select {
+	case <-stay:
+		t.Fatal("a worker whose parent is there was told it is gone")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
