@@ -114,4 +114,6 @@ for ct in 101 102; do
 done
 
 say "converged re-run: nothing to do"
+start=$(date +%s%N)
 phx run
+echo "took $((($(date +%s%N) - start) / 1000000)) ms"
