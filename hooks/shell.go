@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
 )
 
 // Default paths of the old system's layout: its scripts read these files
@@ -293,12 +294,37 @@ func (p *proc) stream(wg *sync.WaitGroup, r io.ReadCloser, level string, keepTai
 			p.mu.Unlock()
 		}
 		if p.events != nil {
-			p.events.Emit(engine.Event{
-				Time: time.Now(), Kind: engine.EventOutput, CTID: p.ctid, Stage: "hook",
-				Level: level, Message: line, Source: p.source,
-			})
+			p.events.Emit(p.outputEvent(line, level))
 		}
 	}
+}
+
+// logLineRE matches a line already in the run log's format, as the old
+// scripts' log functions print it:
+//
+//	echo "$(date '+%Y-%m-%d %H:%M:%S') [INFO] $(basename "$0"): $*" | tee -a "$MAIN_LOG_FILE"
+var logLineRE = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}) \[([A-Z]+)\] ([^\s:]+): (.*)$`)
+
+// outputEvent is the event of one line the hook printed. A line that is
+// already a run-log line of the hook's own (its source is the hook's file
+// name) keeps its time, level and message: the run log then holds it in
+// the old format rather than one prefix inside another, and the console
+// shows the message at the hook's level.
+func (p *proc) outputEvent(line, level string) engine.Event {
+	ev := engine.Event{
+		Time: time.Now(), Kind: engine.EventOutput, CTID: p.ctid, Stage: "hook",
+		Level: level, Message: line, Source: p.source,
+	}
+	m := logLineRE.FindStringSubmatch(line)
+	if m == nil || m[3] != p.source {
+		return ev
+	}
+	t, err := time.ParseInLocation(runlog.TimeFormat, m[1], time.Local)
+	if err != nil {
+		return ev
+	}
+	ev.Time, ev.Level, ev.Message = t, m[2], m[4]
+	return ev
 }
 
 // lastStderr returns the last lines of stderr, joined for a one-line message.

@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
 	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
 )
 
 // shellFixture is a hooks dir, a config and a fake host with the container
@@ -376,4 +377,49 @@ func TestEnvVarsMatchTheConfigsHookVars(t *testing.T) {
 		assert.True(t, ok, "HookEnv sets %s", name)
 	}
 	assert.Len(t, env, len(EnvVars))
+}
+
+// A line the hook prints already in the run log's format, with its own
+// file name as the source (the old scripts' log function), reaches the run
+// log in that format, not wrapped in a second prefix, at the hook's level.
+// Other lines are logged as they are.
+func TestShellLogFormattedOutput(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, `#!/bin/bash
+echo "2026-01-02 03:04:05 [ERROR] $(basename "$0"): Container $1 is not running"
+echo "2026-01-02 03:04:06 [INFO] phoenix_hypervisor_lxc_common.sh: another script's line"
+echo "plain line"
+echo "2026-01-02 03:04:07 [WARN] $(basename "$0"): on stderr" >&2
+`)
+	logFile := filepath.Join(t.TempDir(), "run.log")
+	file, err := runlog.NewFile(logFile)
+	require.NoError(t, err)
+	req := f.req()
+	req.Events = runlog.Multi(file, f.events)
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	require.NoError(t, file.Close())
+
+	evs := f.events.kind(engine.EventOutput)
+	require.Len(t, evs, 4)
+	byMsg := map[string]engine.Event{}
+	for _, e := range evs {
+		byMsg[e.Message] = e
+	}
+	e, ok := byMsg["Container 940 is not running"]
+	require.True(t, ok, "%v", evs)
+	assert.Equal(t, "ERROR", e.Level)
+	assert.Equal(t, "phoenix_hypervisor_setup_940.sh", e.Source)
+	assert.Equal(t, "2026-01-02 03:04:05", e.Time.Format(runlog.TimeFormat))
+	assert.Equal(t, "WARN", byMsg["on stderr"].Level)
+	assert.Equal(t, "INFO", byMsg["2026-01-02 03:04:06 [INFO] phoenix_hypervisor_lxc_common.sh: another script's line"].Level)
+
+	data, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	log := string(data)
+	assert.Contains(t, log, "2026-01-02 03:04:05 [ERROR] phoenix_hypervisor_setup_940.sh: Container 940 is not running\n")
+	assert.Contains(t, log, "2026-01-02 03:04:07 [WARN] phoenix_hypervisor_setup_940.sh: on stderr\n")
+	assert.Contains(t, log, "[INFO] phoenix_hypervisor_setup_940.sh: 2026-01-02 03:04:06 [INFO] phoenix_hypervisor_lxc_common.sh: another script's line\n")
+	assert.Contains(t, log, "[INFO] phoenix_hypervisor_setup_940.sh: plain line\n")
+	assert.Equal(t, 1, strings.Count(log, "phoenix_hypervisor_setup_940.sh: Container 940"), "no prefix inside a prefix:\n%s", log)
 }
