@@ -2,10 +2,14 @@ package lxc
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +34,55 @@ func requireLXC(tb testing.TB) {
 			tb.Fatalf("%s not found: install LXC and debootstrap (apt-get install -y lxc debootstrap)", t)
 		}
 	}
+	sweepOnce.Do(func() {
+		tmp := os.TempDir()
+		sweepStale(tb, filepath.Join(tmp, "*", "*", ownerFile), filepath.Join(tmp, "*", "*", "*", ownerFile))
+	})
+}
+
+// ownerFile, in a test's lxcpath, holds the pid of the test process that
+// owns it, so that a later run can clean up after a killed one.
+const ownerFile = ".phoenix-test-owner"
+
+var sweepOnce sync.Once
+
+// sweepStale destroys what a killed test binary left behind (go test
+// -timeout, SIGKILL: no cleanup ran): the containers of every lxcpath
+// whose owner file (found by the glob patterns) names a process that is
+// gone. Live owners (a concurrent test run) are left alone.
+func sweepStale(tb testing.TB, patterns ...string) {
+	for _, pat := range patterns {
+		marks, _ := filepath.Glob(pat)
+		for _, m := range marks {
+			data, err := os.ReadFile(m)
+			if err != nil {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+			if err != nil || processAlive(pid) {
+				continue
+			}
+			dir := filepath.Dir(m)
+			b, err := newBackend(Options{LXCPath: dir})
+			if err != nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			err = b.DestroyAll(ctx)
+			cancel()
+			if err != nil {
+				tb.Logf("stale test containers in %s (test process %d is gone): %v", dir, pid, err)
+				continue
+			}
+			_ = os.RemoveAll(dir)
+			tb.Logf("destroyed the containers a killed test (process %d) left in %s", pid, dir)
+		}
+	}
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // testRootfs returns the cached minimal rootfs, building it on first use.
@@ -59,11 +112,16 @@ func newRealBackendAt(tb testing.TB, path string) *Backend {
 	require.NotEqual(tb, DefaultLXCPath, path, "tests never use the host's lxcpath")
 	b, err := New(Options{LXCPath: path, Network: NetworkNone})
 	require.NoError(tb, err)
+	require.NoError(tb, os.MkdirAll(path, 0o755))
+	owner := filepath.Join(path, ownerFile)
+	require.NoError(tb, os.WriteFile(owner, []byte(strconv.Itoa(os.Getpid())), 0o644))
 	before := hostLXCPathState()
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		assert.NoError(tb, b.DestroyAll(ctx), "cleanup")
+		if assert.NoError(tb, b.DestroyAll(ctx), "cleanup") {
+			_ = os.Remove(owner)
+		}
 		assert.Equal(tb, before, hostLXCPathState(), "the host's %s is untouched", DefaultLXCPath)
 	})
 	return b
@@ -340,7 +398,8 @@ const envFailMidway = "PHOENIX_LXC_TEST_FAIL_MIDWAY"
 // TestRealCleanupWhenATestFails runs itself again in a child process
 // that provisions a template, its snapshot and a running overlay clone of
 // it, then fails (t.Fatal) or panics; afterwards nothing is left in its
-// lxcpath: no container, running or not.
+// lxcpath: no container, running or not. A child killed before its
+// cleanup leaves them running; the next run's sweep destroys them.
 func TestRealCleanupWhenATestFails(t *testing.T) {
 	if spec := os.Getenv(envFailMidway); spec != "" {
 		failMidway(t, spec)
@@ -348,7 +407,7 @@ func TestRealCleanupWhenATestFails(t *testing.T) {
 	}
 	requireLXC(t)
 	testRootfs(t) // built here, not in the child
-	for _, how := range []string{"fail", "panic"} {
+	for _, how := range []string{"fail", "panic", "killed"} {
 		t.Run(how, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "lxc")
 			cmd := exec.Command(os.Args[0], "-test.run=^TestRealCleanupWhenATestFails$", "-test.count=1", "-test.v")
@@ -360,6 +419,24 @@ func TestRealCleanupWhenATestFails(t *testing.T) {
 
 			b, err := New(Options{LXCPath: path})
 			require.NoError(t, err)
+			if how == "killed" {
+				// No cleanup ran: the next test run's sweep destroys it all.
+				list, err := b.List(context.Background())
+				require.NoError(t, err)
+				require.Len(t, list, 2, "a killed test leaves its containers")
+				owner := filepath.Join(path, ownerFile)
+				child, err := os.ReadFile(owner)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(owner, []byte(strconv.Itoa(os.Getpid())), 0o644))
+				sweepStale(t, owner)
+				list, _ = b.List(context.Background())
+				require.Len(t, list, 2, "a live owner's containers are left alone")
+				require.NoError(t, os.WriteFile(owner, child, 0o644))
+				sweepStale(t, owner)
+				_, err = os.Stat(path)
+				assert.True(t, os.IsNotExist(err), "the sweep removes the killed test's lxcpath")
+				require.NoError(t, os.MkdirAll(path, 0o755))
+			}
 			list, err := b.List(context.Background())
 			require.NoError(t, err)
 			assert.Empty(t, list, "every container of the failed test is destroyed")
@@ -383,8 +460,11 @@ func failMidway(t *testing.T, spec string) {
 		require.NoError(t, b.WaitReady(ctx, id, 30*time.Second))
 	}
 	t.Log("child: CT 100 and its clone CT 101 are running")
-	if how == "panic" {
+	switch how {
+	case "panic":
 		panic("child: panics on purpose")
+	case "killed":
+		os.Exit(3) // as a -timeout or a SIGKILL would: no cleanup runs
 	}
 	t.Fatal("child: fails on purpose")
 }
