@@ -272,8 +272,9 @@ func (c *ctRun) runStage(ctx context.Context, s stage) bool {
 }
 
 // withHint adds what to do next to backend errors whose fix is known.
+// ctid is the container that is locked (a clone's is its source).
 func withHint(err error, ctid int) error {
-	if strings.Contains(err.Error(), "CT is locked") {
+	if msg := err.Error(); strings.Contains(msg, "CT is locked") && !strings.Contains(msg, "pct unlock") {
 		return fmt.Errorf("%w: wait for the task holding the lock to finish, or run `pct unlock %d` if the lock is stale", err, ctid)
 	}
 	return err

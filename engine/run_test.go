@@ -696,3 +696,20 @@ func TestRunClonesOfOneSourceOneAtATime(t *testing.T) {
 	require.Equal(t, engine.ExitOK, res.ExitCode())
 	assert.Empty(t, overlaps, "a clone started while another clone of its source ran")
 }
+
+// A clone refused by a lock names its source as the locked container.
+func TestRunCloneOfLockedSourceSaysWhichToUnlock(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	host, _ := newHost(cfg)
+	host.Fail = func(op string, ctid int, argv []string) error {
+		if op == "clone" && ctid == 901 {
+			return fmt.Errorf("CT is locked (backup)")
+		}
+		return nil
+	}
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
+	err := container(t, res, 901).Err
+	require.Error(t, err)
+	assert.Equal(t, "clone: pct clone 900 901: CT is locked (backup): wait for the task holding the lock to finish, or run `pct unlock 900` if the lock is stale", err.Error())
+}

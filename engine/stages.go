@@ -118,7 +118,8 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 		err = c.b.Clone(ctx, spec)
 		release()
 		if err != nil {
-			return outcome{}, pctError(err, "pct clone %d %d", spec.Source, spec.CTID)
+			// A lock refusing a clone is its source's.
+			return outcome{}, withHint(pctError(err, "pct clone %d %d", spec.Source, spec.CTID), spec.Source)
 		}
 		if spec.Snapshot != "" {
 			return done("cloned from %d@%s", spec.Source, spec.Snapshot), nil

@@ -49,7 +49,10 @@
 //     create); --snapname must name a snapshot ("snapshot 'S' does not
 //     exist"), whose config and rootfs are then copied, else the current
 //     ones. The template key is dropped, volumes and hwaddrs are renamed
-//     for NEW, raw lxc.* lines are copied. The clone is stopped.
+//     for NEW, raw lxc.* lines are copied. The clone is stopped. As in
+//     Proxmox, the source is locked ("lock: disk") while the clone copies
+//     (for FAKE_PCT_DELAY, which a clone spends inside that window): a
+//     second clone of it meanwhile gets "CT is locked (disk)".
 //   - set CTID [--key value ...] [--delete a,b]: same normalisation as
 //     create; locked: "CT is locked (<lock>)".
 //   - start: "CT 901 already running"; locked refused. stop, shutdown

@@ -83,7 +83,7 @@ func (f *Fake) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "fake-pct:", err)
 		return 2
 	}
-	if f.Delay > 0 {
+	if f.Delay > 0 && !isClone(args) { // a clone spends its delay copying, its source locked
 		time.Sleep(f.Delay)
 	}
 	res, err := f.dispatch(args, stdin)
@@ -146,16 +146,68 @@ func (f *Fake) dispatch(args []string, stdin io.Reader) (*result, error) {
 	if err := f.injected(args); err != nil {
 		return nil, err
 	}
-	unlock, err := lockState(f.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	c := &call{op: args[0], args: args[1:], stdin: stdin, res: &result{}}
-	if err := cmd(f, c); err != nil {
+	if isClone(args) {
+		// Proxmox locks the source ("disk") for the whole copy: a second
+		// clone of it meanwhile is refused with "CT is locked (disk)".
+		if err := f.withState(func() error { return f.setCloneLock(c, true) }); err != nil {
+			return nil, err
+		}
+		if f.Delay > 0 {
+			time.Sleep(f.Delay)
+		}
+		err := f.withState(func() error {
+			if err := f.setCloneLock(c, false); err != nil {
+				return err
+			}
+			return cmd(f, c)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c.res, nil
+	}
+	if err := f.withState(func() error { return cmd(f, c) }); err != nil {
 		return nil, err
 	}
 	return c.res, nil
+}
+
+// withState runs fn holding the state lock.
+func (f *Fake) withState(fn func() error) error {
+	unlock, err := lockState(f.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}
+
+func isClone(args []string) bool { return len(args) > 0 && args[0] == "clone" }
+
+// setCloneLock takes (on) or drops the "disk" lock of a clone's source.
+// Taking it refuses a source that is already locked, as pct does.
+func (f *Fake) setCloneLock(c *call, on bool) error {
+	_, src, err := parseCT(c, "vmid", "newid")
+	if err != nil {
+		return err
+	}
+	sct, err := f.load(src)
+	if err != nil {
+		return err
+	}
+	switch {
+	case on:
+		if err := checkLock(sct); err != nil {
+			return err
+		}
+		sct.Lock = "disk"
+	case sct.Lock == "disk":
+		sct.Lock = ""
+	default:
+		return nil
+	}
+	return Save(f.StateDir, src, sct)
 }
 
 // injected fails the call when FAKE_PCT_FAIL names it. The ids of a call

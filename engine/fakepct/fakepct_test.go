@@ -474,3 +474,26 @@ func TestDockerInspectFormat(t *testing.T) {
 	o := run(t, f, "exec", "910", "--", "docker", "inspect", "--format={{.State.Running}}", "portainer", "agent")
 	assert.Equal(t, out{1, "true\n", "Error: No such object: agent\n"}, o)
 }
+
+// As in Proxmox, a clone locks its source ("disk") while it copies: a
+// second clone of that source meanwhile is refused; afterwards the source
+// is unlocked and can be cloned again.
+func TestCloneLocksItsSource(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ok(t, f, "create", "900", "t", "--rootfs", "local-lvm:8")
+	slow := &Fake{StateDir: f.StateDir, Delay: 400 * time.Millisecond}
+	first := make(chan out, 1)
+	go func() { first <- runIn(slow, "", "clone", "900", "901") }()
+	require.Eventually(t, func() bool {
+		return strings.Contains(ok(t, f, "config", "900"), "lock: disk\n")
+	}, 2*time.Second, 5*time.Millisecond, "the source is locked while the clone copies")
+	refused(t, f, "CT is locked (disk)", "clone", "900", "902")
+	o := <-first
+	require.Equal(t, 0, o.code, o.stderr)
+	assert.NotContains(t, ok(t, f, "config", "900"), "lock:")
+	ok(t, f, "clone", "900", "902")
+
+	refused(t, f, "does not exist", "clone", "999", "903")
+	assert.NotContains(t, ok(t, f, "list"), "disk", "a refused clone leaves no lock behind")
+}
