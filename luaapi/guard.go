@@ -3,6 +3,7 @@ package luaapi
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,10 @@ func (g *guard) check() {
 		return
 	}
 	L := g.L
+	if n := tailCalls(L); n > maxTailCalls {
+		g.fail(fmt.Errorf("too many tail calls: more than %d `return f(...)` in a row; is a loop running away?", maxTailCalls))
+		return
+	}
 	for i, top := 1, L.GetTop(); i <= top; i++ {
 		if err := g.checkValue(L.Get(i)); err != nil {
 			g.fail(err)
@@ -168,4 +173,32 @@ func (m *monitor) loop() {
 		}
 		m.mu.Unlock()
 	}
+}
+
+// maxTailCalls bounds the tail calls folded into the frames of the
+// running stack. gopher-lua counts them per frame without limit, and
+// building the traceback of an error takes 16 bytes and some time per
+// counted call: a `return f(n + 1)` loop stopped after minutes would need
+// gigabytes just to report that it timed out.
+const maxTailCalls = 1 << 20
+
+// tailCalls sums gopher-lua's per-frame tail-call counters of the running
+// stack. They are unexported (callFrame.TailCall), so reflect reads them;
+// if gopher-lua renames them this returns 0 and TestLimitTailCallLoop*
+// fail.
+func tailCalls(L *lua.LState) int {
+	dbg, ok := L.GetStack(0)
+	if !ok {
+		return 0
+	}
+	total := 0
+	f := reflect.ValueOf(dbg).Elem().FieldByName("frame")
+	for i := 0; i < 1<<16 && f.IsValid() && f.Kind() == reflect.Pointer && !f.IsNil(); i++ {
+		fr := f.Elem()
+		if tc := fr.FieldByName("TailCall"); tc.IsValid() && tc.CanInt() {
+			total += int(tc.Int())
+		}
+		f = fr.FieldByName("Parent")
+	}
+	return total
 }

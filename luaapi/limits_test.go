@@ -38,7 +38,30 @@ end`, "timed out")
 }
 
 func TestLimitTailCallLoop(t *testing.T) {
-	requireStopsInTime(t, "local function f(n) return f(n + 1) end\nreturn f(1)", "timed out")
+	requireStopsInTime(t, "local function f(n) return f(n + 1) end\nreturn f(1)", "too many tail calls")
+	// Swallowing the error with pcall does not help.
+	requireStopsInTime(t, "local function f(n) return f(n + 1) end\nwhile true do pcall(f, 1) end", "too many tail calls")
+	// Slower, it stops at the budget.
+	requireStopsInTime(t, "local function f(n)\n  for i = 1, 1000 do end\n  return f(n + 1)\nend\nreturn f(1)", "timed out after 300ms")
+}
+
+// gopher-lua's traceback lists every tail call: unbounded, a tail-call
+// loop stopped at a 3 s budget took 15 s and 5 GiB to report its timeout
+// (at --hook-timeout's 30 min default, the process ran out of memory).
+func TestLimitTailCallLoopLongBudget(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	err, _, _ := run(t, "local function f(n) return f(n + 1) end\nreturn f(1)", func(o *Options) { o.Limits.Timeout = 10 * time.Minute })
+	runtime.ReadMemStats(&after)
+	he := hookErr(t, err)
+	require.Contains(t, he.Message, "too many tail calls")
+	require.Equal(t, 1, he.Line)
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<20))
+	// A long chain that ends is fine.
+	err, _, _ = run(t, "local function f(n) if n == 0 then return 'done' end return f(n - 1) end\nassert(f(100000) == 'done')")
+	require.NoError(t, err)
 }
 
 func TestLimitSleepIsCancelled(t *testing.T) {
