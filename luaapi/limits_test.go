@@ -340,3 +340,21 @@ assert(math.random(7, 7) == 7)`)
 	require.Equal(t, 2, he.Line)
 	require.Contains(t, he.Message, "interval is empty")
 }
+
+// string.format (and log.* with arguments) check their arguments as Lua
+// 5.1 does; Go's fmt printed "%!d(MISSING)" and dumped tables with %#v.
+func TestStringFormatChecksArguments(t *testing.T) {
+	err, _, _ := run(t, `assert(string.format('%d|%5.2f|%s|%x|%c|%%|%s', '12', 1.5, 7, 255, 65, 'z') == '12| 1.50|7|ff|A|%|z')`)
+	require.NoError(t, err)
+	for src, want := range map[string]string{
+		"return string.format('%d')":          "bad argument #2 to format (number expected, got nil)",
+		"return string.format('%d', 'x')":     "bad argument #2 to format (number expected, got string)",
+		"return string.format('%s', {})":      "bad argument #2 to format (string expected, got table)",
+		"return string.format('%#v', {})":     "invalid option '%v' to 'format'",
+		"log.info('%s and %s', 'a')":          "bad argument #3 to info (string expected, got nil)",
+		"return ('%s %s'):format('a', print)": "bad argument #3 to format (string expected, got function)",
+	} {
+		err, _, _ := run(t, src)
+		require.Contains(t, hookErr(t, err).Message, want, src)
+	}
+}

@@ -171,10 +171,15 @@ func (s *sandbox) strFormat(L *lua.LState) int {
 			L.ArgError(1, "invalid format (ends with '%')")
 		}
 		size += 100
-		if arg <= L.GetTop() {
-			if sv, ok := L.Get(arg).(lua.LString); ok {
-				size += len(sv)
-			}
+		// Lua 5.1's conversions and argument checks: Go's fmt would
+		// otherwise print "%!d(MISSING)", or dump a table with %#v.
+		switch verb := f[i]; {
+		case verb == 's' || verb == 'q':
+			size += len(L.CheckString(arg))
+		case strings.IndexByte("dicoxXeEfgG", verb) >= 0:
+			L.Replace(arg, L.CheckNumber(arg))
+		default:
+			L.ArgError(1, fmt.Sprintf("invalid option '%%%c' to 'format' (known: d i c o x X e E f g G q s)", verb))
 		}
 		arg++
 		if size > s.lim.MaxStringBytes {
