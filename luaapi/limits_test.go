@@ -156,6 +156,17 @@ func TestLimitPatternBacktracking(t *testing.T) {
 		o.Limits.Timeout = 10 * time.Second
 		o.Limits.MaxPatternSteps = 1_000_000
 	})
+	// Every matching builtin shares the budget.
+	for _, call := range []string{
+		"return s:match(p)",
+		"for m in s:gmatch(p) do end",
+		"return s:gsub(p, 'x')",
+	} {
+		requireStopsInTime(t, "local s, p = string.rep('a', 300), string.rep('a*', 30) .. 'b'\n"+call, "pattern too complex", func(o *Options) {
+			o.Limits.Timeout = 10 * time.Second
+			o.Limits.MaxPatternSteps = 1_000_000
+		})
+	}
 	// With an unlimited budget, the hook's deadline still stops the
 	// matcher: it checks the context as it goes.
 	requireStopsInTime(t, src, "timed out", func(o *Options) { o.Limits.MaxPatternSteps = 1 << 62 })
