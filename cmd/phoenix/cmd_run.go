@@ -220,6 +220,7 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 	// Secrets a Lua hook reads (config.secret) join the redactor that every
 	// sink and the plan go through.
 	ctx = luaapi.WithRedact(ctx, s.redactor.Add)
+	ctx = luaapi.WithVersion(ctx, version)
 	// Each Lua hook runs in a re-executed, memory-limited worker: a hook
 	// that allocates without bound kills only its worker, never the run.
 	if exe, err := os.Executable(); err == nil {
