@@ -158,6 +158,20 @@ func (b *Backend) get(ctid int) (*Container, error) {
 	return c, nil
 }
 
+// mutate records a mutating call on an existing container and applies fn
+// to it under the lock.
+func (b *Backend) mutate(ctx context.Context, op string, ctid int, argv []string, fn func(c *Container) error) error {
+	if err := b.begin(ctx, op, ctid, argv, true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	return fn(c)
+}
+
 func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
 	if err := b.begin(ctx, "status", ctid, engine.StatusArgv(ctid), false); err != nil {
 		return engine.Status{}, err
@@ -302,35 +316,23 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {
-	if err := b.begin(ctx, "start", ctid, engine.StartArgv(ctid), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	if c.Running {
-		return fmt.Errorf("CT %d already running", ctid)
-	}
-	c.Running = true
-	return nil
+	return b.mutate(ctx, "start", ctid, engine.StartArgv(ctid), func(c *Container) error {
+		if c.Running {
+			return fmt.Errorf("CT %d already running", ctid)
+		}
+		c.Running = true
+		return nil
+	})
 }
 
 func (b *Backend) stop(ctx context.Context, op string, ctid int, argv []string) error {
-	if err := b.begin(ctx, op, ctid, argv, true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	if !c.Running {
-		return fmt.Errorf("CT %d not running", ctid)
-	}
-	c.Running = false
-	return nil
+	return b.mutate(ctx, op, ctid, argv, func(c *Container) error {
+		if !c.Running {
+			return fmt.Errorf("CT %d not running", ctid)
+		}
+		c.Running = false
+		return nil
+	})
 }
 
 func (b *Backend) Stop(ctx context.Context, ctid int) error {
@@ -342,35 +344,23 @@ func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration)
 }
 
 func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
-	if err := b.begin(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	if contains(c.Snapshots, name) {
-		return fmt.Errorf("snapshot name '%s' already used", name)
-	}
-	c.Snapshots = append(c.Snapshots, name)
-	return nil
+	return b.mutate(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(c *Container) error {
+		if contains(c.Snapshots, name) {
+			return fmt.Errorf("snapshot name '%s' already used", name)
+		}
+		c.Snapshots = append(c.Snapshots, name)
+		return nil
+	})
 }
 
 func (b *Backend) Destroy(ctx context.Context, ctid int) error {
-	if err := b.begin(ctx, "destroy", ctid, engine.DestroyArgv(ctid), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	if c.Running {
-		return fmt.Errorf("CT %d is running - destroy failed", ctid)
-	}
-	delete(b.containers, ctid)
-	return nil
+	return b.mutate(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(c *Container) error {
+		if c.Running {
+			return fmt.Errorf("CT %d is running - destroy failed", ctid)
+		}
+		delete(b.containers, ctid)
+		return nil
+	})
 }
 
 func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {
