@@ -1,4 +1,4 @@
-# Phoenix — see README.md. Targets: build, test, race, lint, bench, demo, plan, hook-test.
+# Phoenix — see README.md. Targets: deps, build, test, race, lint, bench, demo, plan, hook-test.
 GO      ?= go
 BIN     := bin/phoenix
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -13,9 +13,14 @@ EXAMPLE_FLAGS := --hypervisor-config examples/phoenix_hypervisor_config.json \
 	--lxc-config examples/phoenix_lxc_configs.json --hooks-dir examples \
 	--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock
 
-.PHONY: all build test race lint bench demo plan hook-test clean
+.PHONY: all deps build test race lint bench demo plan hook-test clean
 
 all: build
+
+# The OS packages of .ci/packages: installed when missing (as root, with
+# apt-get); otherwise the missing ones and their install command are printed.
+deps:
+	@.ci/install-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/phoenix
@@ -26,7 +31,7 @@ lint:
 	$(GO) vet $(PKGS)
 
 # The whole suite: vet, unit and end-to-end tests, then the example hooks' own tests.
-test: lint build
+test: deps lint build
 	$(GO) test $(PKGS)
 	$(BIN) $(EXAMPLE_FLAGS) hook test
 
@@ -49,7 +54,7 @@ bench:
 
 # The README's main job: as root, provision examples/lxc on real LXC
 # containers (and tear them down); otherwise the dry-run plan of examples/.
-demo: build
+demo: deps build
 	@mkdir -p $(DEMO_DIR)
 	@if [ "$$(id -u)" -eq 0 ] && [ -x examples/lxc/demo.sh ]; then \
 		PHOENIX=$(CURDIR)/$(BIN) examples/lxc/demo.sh; \

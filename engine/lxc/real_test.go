@@ -20,8 +20,9 @@ import (
 )
 
 // Tests on real LXC containers: they run as root (CI is root), skip
-// otherwise, and fail when LXC's tools are missing, since .ci/run installs
-// them. Every container lives in a t.TempDir() lxcpath and is destroyed by
+// otherwise, and fail when LXC's tools are missing, since make test and
+// .ci/run install them (.ci/install-deps).
+// Every container lives in a t.TempDir() lxcpath and is destroyed by
 // t.Cleanup, also when the test fails. Containers have no network.
 
 func requireLXC(tb testing.TB) {
@@ -29,9 +30,9 @@ func requireLXC(tb testing.TB) {
 	if os.Geteuid() != 0 {
 		tb.Skip("needs root: real LXC containers")
 	}
-	for _, t := range append(tools, "debootstrap") {
+	for _, t := range append(tools, "rsync", "debootstrap") {
 		if _, err := exec.LookPath(t); err != nil {
-			tb.Fatalf("%s not found: install LXC and debootstrap (apt-get install -y lxc debootstrap)", t)
+			tb.Fatalf("%s not found: run .ci/install-deps as root (it installs the packages of .ci/packages: lxc, rsync, debootstrap, ...)", t)
 		}
 	}
 	sweepOnce.Do(func() {

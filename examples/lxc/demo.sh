@@ -78,15 +78,8 @@ teardown() {
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-need=()
-command -v lxc-attach >/dev/null 2>&1 || need+=(lxc)
-command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
-if [ ${#need[@]} -gt 0 ]; then
-	say "installing ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+# lxc, rsync, debootstrap, ...: the packages of .ci/packages.
+"$repo/.ci/install-deps"
 
 if [ ! -e "$rootfs/bin/sh" ]; then
 	say "building a minimal Debian rootfs in $rootfs (once; about 25 s)"
