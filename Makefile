@@ -4,7 +4,7 @@ BIN     := bin/phoenix
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 PKGS    := ./...
-GOFILES_DIRS := cmd engine hooks luaapi
+GOFILES_DIRS := cmd engine hooks luaapi internal
 # make demo / make plan keep their run log and lock here: no root needed.
 DEMO_DIR := $(CURDIR)/.demo
 BENCHTIME ?= 1s

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -103,7 +103,7 @@ func TestRunInterruptedBetweenStages(t *testing.T) {
 
 // ignoresConfigureSet drops the configure stage's pct set, as if Proxmox
 // had not applied it, so the docker stage finds its features missing.
-type ignoresConfigureSet struct{ *fake.Backend }
+type ignoresConfigureSet struct{ *memhost.Backend }
 
 func (b ignoresConfigureSet) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
 	if engine.OriginFrom(ctx).Stage == "configure" {
@@ -121,7 +121,7 @@ func TestDockerStageSetsFeaturesAndRestarts(t *testing.T) {
 	s.set(900, "docker", "1")
 	have := proxmoxConfig(ct)
 	have["features"] = "nesting=1"
-	host.Put(900, &fake.Container{Config: have, Running: true})
+	host.Put(900, &memhost.Container{Config: have, Running: true})
 	res := run(t, engine.RunOptions{Config: cfg, Backend: ignoresConfigureSet{host}})
 	st := stageOf(container(t, res, 900), "docker")
 	require.NotNil(t, st)
@@ -134,7 +134,7 @@ func TestRunHookInterrupted(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
 	host, _ := newHost(cfg)
-	host.Put(910, &fake.Container{Running: true})
+	host.Put(910, &memhost.Container{Running: true})
 	hooks := luaHooks(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	hooks.act = func(hctx context.Context, req engine.HookRequest) error {

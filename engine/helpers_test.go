@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/stretchr/testify/require"
 )
 
@@ -153,8 +153,8 @@ func (s *sim) exec(ctid int, argv []string, _ engine.ExecOptions) (engine.ExecRe
 }
 
 // newHost is an empty fake host whose containers behave per sim.
-func newHost(cfg *engine.Config) (*fake.Backend, *sim) {
-	b := fake.New()
+func newHost(cfg *engine.Config) (*memhost.Backend, *sim) {
+	b := memhost.New()
 	s := newSim(cfg)
 	b.Exec_ = s.exec
 	return b, s
@@ -264,7 +264,7 @@ func stageOf(c *engine.ContainerResult, stage string) *engine.StageResult {
 
 // mutatingArgv is the pct argv of the mutating calls made in stage (all
 // stages when stage is "").
-func mutatingArgv(b *fake.Backend, ctid int, stage string) []string {
+func mutatingArgv(b *memhost.Backend, ctid int, stage string) []string {
 	var out []string
 	for _, c := range b.MutatingCalls() {
 		if c.Origin.CTID == ctid && (stage == "" || c.Origin.Stage == stage) {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,7 +14,7 @@ import (
 func TestObserveEmitsMutatingCallsAndNonProbeExecs(t *testing.T) {
 	t.Parallel()
 	ev := &events{}
-	inner := fake.New()
+	inner := memhost.New()
 	b := engine.Observe(inner, ev)
 	ctx := engine.WithOrigin(context.Background(), engine.Origin{CTID: 901, Stage: "hook", Source: "setup_901.lua:7"})
 
@@ -72,7 +72,7 @@ func TestObserveEmitsMutatingCallsAndNonProbeExecs(t *testing.T) {
 	require.True(t, ok)
 	yes, _ := gs.GPUSupported()
 	assert.True(t, yes, "a backend without GPUSupport supports GPUs")
-	no, why := engine.Observe(gpuless{fake.New()}, ev).(engine.GPUSupport).GPUSupported()
+	no, why := engine.Observe(gpuless{memhost.New()}, ev).(engine.GPUSupport).GPUSupported()
 	assert.False(t, no)
 	assert.Equal(t, "no NVIDIA devices on this host", why)
 }

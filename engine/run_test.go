@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -253,7 +253,7 @@ func TestRunCTIDSkipsBuiltDependencies(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
 	host, _ := newHost(cfg)
-	host.Put(900, &fake.Container{Config: map[string]string{"hostname": "BaseTemplate"}, Snapshots: []string{"base-snapshot"}})
+	host.Put(900, &memhost.Container{Config: map[string]string{"hostname": "BaseTemplate"}, Snapshots: []string{"base-snapshot"}})
 
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, CTIDs: []int{950}})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
@@ -283,7 +283,7 @@ func TestRunCTIDBuildsUnbuiltDependency(t *testing.T) {
 	cfg := exampleConfig()
 	host, _ := newHost(cfg)
 	// 900 exists but lacks its template snapshot: not built.
-	host.Put(900, &fake.Container{Config: map[string]string{"hostname": "BaseTemplate"}})
+	host.Put(900, &memhost.Container{Config: map[string]string{"hostname": "BaseTemplate"}})
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, CTIDs: []int{901}})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
 	c900 := container(t, res, 900)
@@ -532,7 +532,7 @@ func TestRunStartAlreadyRunning(t *testing.T) {
 	ct.IsTemplate, ct.TemplateSnapshot = false, ""
 	cfg := oneConfig(ct)
 	host, _ := newHost(cfg)
-	host.Put(900, &fake.Container{Running: true})
+	host.Put(900, &memhost.Container{Running: true})
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	s := stageOf(container(t, res, 900), "start")
 	assert.Equal(t, engine.StageAlready, s.State)
@@ -555,9 +555,9 @@ func TestRunRejectsBadPlan(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
 	cfg.Containers[900].CloneFrom = 950
-	_, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: fake.New()})
+	_, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: memhost.New()})
 	require.ErrorContains(t, err, "dependency cycle")
-	_, err = engine.Run(context.Background(), engine.RunOptions{Backend: fake.New()})
+	_, err = engine.Run(context.Background(), engine.RunOptions{Backend: memhost.New()})
 	require.Error(t, err)
 }
 
@@ -572,7 +572,7 @@ func TestRunHookOnly(t *testing.T) {
 	assert.Equal(t, engine.ExitFailed, res.ExitCode())
 	assert.Contains(t, res.Containers[0].Err.Error(), "container 910 does not exist: run `phoenix run --ctid 910` first")
 
-	host.Put(910, &fake.Container{Running: true})
+	host.Put(910, &memhost.Container{Running: true})
 	res, err = engine.RunHook(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}, 910)
 	require.NoError(t, err)
 	require.Equal(t, engine.ExitOK, res.ExitCode(), "%v", res.Containers[0].Err)
@@ -598,7 +598,7 @@ func TestRunHookOnly(t *testing.T) {
 func TestRunDryRunDoesNotVerifyRecordedInstalls(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host := fake.New()
+	host := memhost.New()
 	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
 		if o.Probe && argv[0] != "true" {
 			return engine.ExecResult{Code: 127, Stderr: "planned container: " + argv[0] + " not installed"}, true
@@ -612,7 +612,7 @@ func TestRunDryRunDoesNotVerifyRecordedInstalls(t *testing.T) {
 	assert.Equal(t, engine.StageDone, stageOf(container(t, res, 950), "nvidia").State)
 
 	// the same answers outside dry-run are a failure: the install did not take
-	host2 := fake.New()
+	host2 := memhost.New()
 	host2.Exec_ = host.Exec_
 	res = run(t, engine.RunOptions{Config: cfg, Backend: host2})
 	assert.ErrorContains(t, container(t, res, 901).Err, "driver reports")

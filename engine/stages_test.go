@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -95,7 +95,7 @@ func TestConfigureStage(t *testing.T) {
 			s.set(900, "docker", "1")
 			have := proxmoxConfig(ct)
 			tt.edit(have)
-			host.Put(900, &fake.Container{Config: have, Running: true})
+			host.Put(900, &memhost.Container{Config: have, Running: true})
 			res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 			c := container(t, res, 900)
 			require.Equal(t, engine.StageDone, c.State, "%v", c.Err)
@@ -135,7 +135,7 @@ func TestCreateStageNeedsTemplate(t *testing.T) {
 
 // gpuless is a backend without GPU passthrough, like the LXC backend on a
 // host without NVIDIA devices.
-type gpuless struct{ *fake.Backend }
+type gpuless struct{ *memhost.Backend }
 
 func (gpuless) GPUSupported() (bool, string) { return false, "no NVIDIA devices on this host" }
 
@@ -168,7 +168,7 @@ func TestNvidiaStage(t *testing.T) {
 		have := proxmoxConfig(ct)
 		have["dev0"] = "/dev/nvidia0,mode=0666"
 		have["dev2"] = "/dev/nvidiactl"
-		host.Put(900, &fake.Container{Config: have, Running: true})
+		host.Put(900, &memhost.Container{Config: have, Running: true})
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Equal(t, []string{
 			"set 900 --dev1 /dev/nvidia-uvm --dev3 /dev/nvidia-uvm-tools --dev4 /dev/nvidia-modeset",
@@ -186,7 +186,7 @@ func TestNvidiaStage(t *testing.T) {
 		for i, d := range []string{"/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"} {
 			have["dev"+itoa(i)] = d
 		}
-		host.Put(900, &fake.Container{Config: have, Running: true})
+		host.Put(900, &memhost.Container{Config: have, Running: true})
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		st := stageOf(container(t, res, 900), "nvidia")
 		assert.Equal(t, engine.StageAlready, st.State, st.Detail)
@@ -334,7 +334,7 @@ func TestDockerStage(t *testing.T) {
 		host, s := newHost(cfg)
 		s.set(900, "docker", "1")
 		s.set(900, "container:portainer", "1")
-		host.Put(900, &fake.Container{Config: proxmoxConfig(ct), Running: true})
+		host.Put(900, &memhost.Container{Config: proxmoxConfig(ct), Running: true})
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Equal(t, engine.StageAlready, stageOf(container(t, res, 900), "docker").State)
 		assert.Empty(t, host.MutatingCalls())
@@ -390,7 +390,7 @@ func TestLockedContainerSaysWhatToDo(t *testing.T) {
 	host, _ := newHost(cfg)
 	have := proxmoxConfig(ct)
 	have["memory"] = "1024"
-	host.Put(900, &fake.Container{Config: have, Lock: "backup"})
+	host.Put(900, &memhost.Container{Config: have, Lock: "backup"})
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	c := container(t, res, 900)
 	assert.Equal(t, engine.StageFailed, c.State)

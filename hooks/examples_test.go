@@ -12,12 +12,12 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // exampleHookFixture loads examples/ and prepares a run of 940's legacy
 // shell hook against a fake host where 940 runs.
-func exampleHookFixture(t *testing.T) (*engine.Config, *Runner, *fake.Backend, string) {
+func exampleHookFixture(t *testing.T) (*engine.Config, *Runner, *memhost.Backend, string) {
 	t.Helper()
 	dir, err := filepath.Abs("../examples")
 	require.NoError(t, err)
@@ -27,8 +27,8 @@ func exampleHookFixture(t *testing.T) (*engine.Config, *Runner, *fake.Backend, s
 	info := NewRunner(Options{Dir: dir}).Describe(cfg.Containers[940])
 	require.Equal(t, engine.HookShell, info.Kind)
 	require.Equal(t, engine.HookReady, info.State, info.Problem)
-	f := fake.New()
-	f.Put(940, &fake.Container{Running: true, Config: map[string]string{"hostname": "LegacyScripted"}})
+	f := memhost.New()
+	f.Put(940, &memhost.Container{Running: true, Config: map[string]string{"hostname": "LegacyScripted"}})
 	return cfg, NewRunner(Options{Dir: dir}), f, filepath.Join(t.TempDir(), "phoenix_hypervisor.log")
 }
 

@@ -14,8 +14,8 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // A failing legacy hook fails its container, skips its dependents and not
@@ -49,7 +49,7 @@ func TestFailingShellHookSkipsDependentsNotSiblings(t *testing.T) {
 	writeHook(t, dir, 902, "sh", "#!/bin/bash\npct status \"$1\" | grep -q running\n", 0o755)
 	writeHook(t, dir, 910, "sh", "#!/bin/bash\ntouch "+ranMarker+"\n", 0o755)
 
-	f := fake.New()
+	f := memhost.New()
 	res, err := engine.Run(context.Background(), engine.RunOptions{
 		Config: cfg, Backend: f, Hooks: NewRunner(Options{Dir: dir}),
 		LogFile: filepath.Join(dir, "run.log"), StartTimeout: 10 * time.Second,
@@ -82,7 +82,7 @@ func TestDryRunHookNotIsolatedIsSkippedInThePlan(t *testing.T) {
 			Template: "local:vztmpl/ubuntu.tar.zst", Unprivileged: true, GPUAssignment: "none", PortainerRole: "none"},
 	}}
 	writeHook(t, dir, 940, "sh", "#!/bin/bash\nexit 0\n", 0o755)
-	f := fake.New()
+	f := memhost.New()
 	res, err := engine.Run(context.Background(), engine.RunOptions{
 		Config: cfg, Backend: dryrun.New(f), DryRun: true,
 		Hooks: NewRunner(Options{Dir: dir, ShimExe: filepath.Join(dir, "no-such-phoenix")}),
@@ -121,7 +121,7 @@ func TestNotExecutableHookWarnsInConsoleAndSummary(t *testing.T) {
 			fix := "chmod +x " + path
 
 			var console strings.Builder
-			f := fake.New()
+			f := memhost.New()
 			var b engine.Backend = f
 			if dry {
 				b = dryrun.New(f)
@@ -166,7 +166,7 @@ func TestDryRunLegacyHookSeesThePlannedState(t *testing.T) {
 	require.NoError(t, err)
 	writeHook(t, dir, 940, "sh", string(script), 0o755)
 
-	f := fake.New() // an empty host
+	f := memhost.New() // an empty host
 	ev := newEvents()
 	res, err := engine.Run(context.Background(), engine.RunOptions{
 		Config: cfg, Backend: dryrun.New(f), DryRun: true, Events: ev,

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
@@ -24,7 +24,7 @@ type luaFixture struct {
 	dir    string
 	ct     *engine.Container
 	cfg    *engine.Config
-	fake   *fake.Backend
+	fake   *memhost.Backend
 	events *events
 	runner *Runner
 }
@@ -36,8 +36,8 @@ func newLuaFixture(t *testing.T, src string) *luaFixture {
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "etc", "secrets"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "etc", "secrets", "hf_token"), []byte("hf_luaRunnerSECRET42\n"), 0o600))
 	ct := &engine.Container{CTID: 950, Raw: map[string]any{"name": "vllm"}}
-	b := fake.New()
-	b.Put(950, &fake.Container{Running: true})
+	b := memhost.New()
+	b.Put(950, &memhost.Container{Running: true})
 	return &luaFixture{
 		dir: dir, ct: ct, fake: b, events: newEvents(), runner: NewRunner(Options{Dir: dir}),
 		cfg: &engine.Config{
@@ -226,7 +226,7 @@ func TestHostileLuaHooksFailAloneInWorkers(t *testing.T) {
 	}
 	writeHook(t, dir, 907, "lua", "pct_exec({'touch', '/ok'})", 0o644)
 
-	f := fake.New()
+	f := memhost.New()
 	res, err := engine.Run(withWorker(t, context.Background()), engine.RunOptions{
 		Config: cfg, Backend: f, Hooks: NewRunner(Options{Dir: dir}), Parallel: 2, HookTimeout: time.Second,
 		LogFile: filepath.Join(dir, "run.log"), StartTimeout: 10 * time.Second,

@@ -15,8 +15,8 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // shellFixture is a hooks dir, a config and a fake host with the container
@@ -25,7 +25,7 @@ type shellFixture struct {
 	dir    string
 	cfg    *engine.Config
 	ct     *engine.Container
-	fake   *fake.Backend
+	fake   *memhost.Backend
 	events *events
 	runner *Runner
 	log    string
@@ -45,8 +45,8 @@ func newShellFixture(t testing.TB, ctid int) *shellFixture {
 		PortainerAgentPort:  9001,
 		Containers:          map[int]*engine.Container{ctid: ct},
 	}
-	f := fake.New()
-	f.Put(ctid, &fake.Container{Running: true, Config: map[string]string{"hostname": ct.Hostname}})
+	f := memhost.New()
+	f.Put(ctid, &memhost.Container{Running: true, Config: map[string]string{"hostname": ct.Hostname}})
 	return &shellFixture{
 		dir: dir, cfg: cfg, ct: ct, fake: f, events: newEvents(),
 		runner: NewRunner(Options{Dir: dir, KillGrace: 300 * time.Millisecond}),

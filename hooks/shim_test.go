@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 func TestIsShim(t *testing.T) {
@@ -45,7 +45,7 @@ func legacyFixture(t *testing.T) *shellFixture {
 	require.NoError(t, err)
 	f.hook(t, string(script))
 	require.NoError(t, writeFile(f.cfg.LXCFile, `{"lxc_configs": {"940": {"name": "LegacyScripted"}}}`))
-	f.fake.Put(900, &fake.Container{Snapshots: []string{"base-snapshot"}})
+	f.fake.Put(900, &memhost.Container{Snapshots: []string{"base-snapshot"}})
 	f.fake.Exec_ = func(ctid int, argv []string, _ engine.ExecOptions) (engine.ExecResult, bool) {
 		if len(argv) == 1 && argv[0] == "hostname" {
 			return engine.ExecResult{Stdout: "LegacyScripted\n"}, true
@@ -84,13 +84,13 @@ func TestLegacyHookExitCodes(t *testing.T) {
 	}{
 		{"no argument", func(f *shellFixture) { f.ct.HookArgs = []string{} }, "2", "Usage:"},
 		{"container stopped", func(f *shellFixture) {
-			f.fake.Put(940, &fake.Container{Running: false})
+			f.fake.Put(940, &memhost.Container{Running: false})
 		}, "3", "Container 940 is not running"},
 		{"container missing", func(f *shellFixture) {
 			require.NoError(t, f.fake.Destroy(context.Background(), 940))
 		}, "3", "Container 940 is not running"},
 		{"no template snapshot", func(f *shellFixture) {
-			f.fake.Put(900, &fake.Container{})
+			f.fake.Put(900, &memhost.Container{})
 		}, "4", "Template 900 has no base-snapshot"},
 		{"exec fails", func(f *shellFixture) {
 			f.fake.Exec_ = func(int, []string, engine.ExecOptions) (engine.ExecResult, bool) {
@@ -106,7 +106,7 @@ func TestLegacyHookExitCodes(t *testing.T) {
 			t.Parallel()
 			f := legacyFixture(t)
 			if tc.name == "container missing" {
-				f.fake.Put(940, &fake.Container{}) // stopped, then destroyed
+				f.fake.Put(940, &memhost.Container{}) // stopped, then destroyed
 			}
 			tc.arrange(f)
 			err := f.runner.Run(context.Background(), f.req())
@@ -128,7 +128,7 @@ func pctAnswer(t *testing.T, b engine.Backend, args ...string) (code int, stdout
 
 func TestPctShimAnswersAsPct(t *testing.T) {
 	t.Parallel()
-	f := fake.New()
+	f := memhost.New()
 	code, out, errs := pctAnswer(t, f, "list")
 	assert.Equal(t, 0, code)
 	assert.Empty(t, out+errs, "pct list prints nothing at all when there is no container")
@@ -137,7 +137,7 @@ func TestPctShimAnswersAsPct(t *testing.T) {
 	assert.Equal(t, 255, code)
 	assert.Regexp(t, `^Configuration file 'nodes/[^/]+/lxc/901.conf' does not exist\n$`, errs)
 
-	f.Put(901, &fake.Container{Running: true, Snapshots: []string{"base-snapshot", "gpu-snapshot"},
+	f.Put(901, &memhost.Container{Running: true, Snapshots: []string{"base-snapshot", "gpu-snapshot"},
 		Config: map[string]string{"hostname": "gpu", "memory": "2048", "lxc.mount.entry": "a\nb"}})
 	code, out, _ = pctAnswer(t, f, "status", "901")
 	assert.Equal(t, 0, code)
@@ -185,8 +185,8 @@ func TestPctShimAnswersAsPct(t *testing.T) {
 
 func TestPctShimMutatingCallsReachTheBackend(t *testing.T) {
 	t.Parallel()
-	f := fake.New()
-	f.Put(900, &fake.Container{Snapshots: []string{"base-snapshot"}, Config: map[string]string{"hostname": "base"}})
+	f := memhost.New()
+	f.Put(900, &memhost.Container{Snapshots: []string{"base-snapshot"}, Config: map[string]string{"hostname": "base"}})
 	steps := [][]string{
 		{"create", "950", "local:vztmpl/ubuntu.tar.zst", "--hostname", "new", "--memory", "1024", "--unprivileged", "1"},
 		{"clone", "900", "951", "--snapname", "base-snapshot", "--hostname", "copy", "--full"},
@@ -262,7 +262,7 @@ func TestShimDirRemoved(t *testing.T) {
 // streamingBackend's Exec writes a line, waits for the test, writes
 // another: as a real backend streams a long command's output.
 type streamingBackend struct {
-	*fake.Backend
+	*memhost.Backend
 	gate chan struct{}
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 func TestSandboxHasNoDangerousGlobals(t *testing.T) {
@@ -186,7 +186,7 @@ func TestPctExecRaisesOnFailure(t *testing.T) {
 
 func TestPctExecBackendError(t *testing.T) {
 	b := runningFake(950)
-	b.Put(950, &fake.Container{})
+	b.Put(950, &memhost.Container{})
 	err := Run(context.Background(), Options{CTID: 950, Path: "x.lua", Source: []byte("pct_exec({'true'})"), Backend: b})
 	require.Contains(t, hookErr(t, err).Message, "not running")
 }

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // BenchmarkSandboxTrivialHook is a fresh sandbox (never pooled) running a
 // trivial hook with one pct_exec and one log line. Goal: median <= 1 ms.
 func BenchmarkSandboxTrivialHook(b *testing.B) {
-	be := fake.New()
-	be.Put(950, &fake.Container{Running: true})
+	be := memhost.New()
+	be.Put(950, &memhost.Container{Running: true})
 	src := []byte(`local r = pct_exec({"true"})
 log.info("ctid %d exit %d", phoenix.ctid, r.code)`)
 	ctx := context.Background()
@@ -37,8 +37,8 @@ log.info("ctid %d exit %d", phoenix.ctid, r.code)`)
 // BenchmarkWorkerTrivialHook is the same hook in a re-executed worker
 // process: the price of the strongest memory isolation.
 func BenchmarkWorkerTrivialHook(b *testing.B) {
-	be := fake.New()
-	be.Put(950, &fake.Container{Running: true})
+	be := memhost.New()
+	be.Put(950, &memhost.Container{Running: true})
 	src := []byte(`local r = pct_exec({"true"})
 log.info("ctid %d exit %d", phoenix.ctid, r.code)`)
 	exe, err := os.Executable()

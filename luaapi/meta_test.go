@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // lua51 are the standard globals a hook keeps; LuaLS knows them already.
@@ -88,7 +88,7 @@ func exposed(t *testing.T) map[string]bool {
 			}
 		})
 	}
-	s, cancel, err := newSandbox(context.Background(), Options{Backend: fake.New()})
+	s, cancel, err := newSandbox(context.Background(), Options{Backend: memhost.New()})
 	require.NoError(t, err)
 	collect(s.L)
 	cancel()

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // events collects what a hook emits.
@@ -31,14 +31,14 @@ func (e *events) all() []engine.Event {
 	return append([]engine.Event(nil), e.ev...)
 }
 
-func runningFake(ctid int) *fake.Backend {
-	b := fake.New()
-	b.Put(ctid, &fake.Container{Running: true})
+func runningFake(ctid int) *memhost.Backend {
+	b := memhost.New()
+	b.Put(ctid, &memhost.Container{Running: true})
 	return b
 }
 
 // run runs src as the hook of container 950 on a running fake container.
-func run(t *testing.T, src string, mod ...func(*Options)) (error, *fake.Backend, *events) {
+func run(t *testing.T, src string, mod ...func(*Options)) (error, *memhost.Backend, *events) {
 	t.Helper()
 	b := runningFake(950)
 	ev := &events{}

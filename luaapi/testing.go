@@ -17,7 +17,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/phoenix-hypervisor/phoenix/luaapi/internal/pm"
 )
 
@@ -58,7 +58,7 @@ func RunTestFile(ctx context.Context, tf TestFile) ([]TestCase, error) {
 		tf.Timeout = 60 * time.Second
 	}
 	h := &harness{tf: tf}
-	o := Options{Path: tf.Path, Source: tf.Source, Backend: fake.New(), Version: tf.Version,
+	o := Options{Path: tf.Path, Source: tf.Source, Backend: memhost.New(), Version: tf.Version,
 		Limits: Limits{Timeout: tf.Timeout}}
 	s, cancel, err := newSandbox(ctx, o)
 	if err != nil {
@@ -466,7 +466,7 @@ func (h *harness) run(L *lua.LState) int {
 		h.output = append(h.output, "hook failed: "+runErr.Error())
 	}
 	res.RawSetString("logs", lt)
-	if fb, ok := backend.(*fake.Backend); ok {
+	if fb, ok := backend.(*memhost.Backend); ok {
 		if c := fb.Get(spec.ctid); c != nil {
 			files := L.NewTable()
 			for k, v := range c.Files {
@@ -504,9 +504,9 @@ func (h *harness) backend(spec runSpec) (engine.Backend, error) {
 		}
 		return b, nil
 	}
-	fb := fake.New()
+	fb := memhost.New()
 	if spec.status != "missing" {
-		c := &fake.Container{Running: spec.status == "running", Files: map[string][]byte{}}
+		c := &memhost.Container{Running: spec.status == "running", Files: map[string][]byte{}}
 		for k, v := range spec.files {
 			c.Files[k] = []byte(v)
 		}

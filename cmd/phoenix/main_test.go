@@ -13,8 +13,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/phoenix-hypervisor/phoenix/engine/fakepct"
 	"github.com/phoenix-hypervisor/phoenix/hooks"
+	"github.com/phoenix-hypervisor/phoenix/internal/fakepct"
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
@@ -22,7 +22,7 @@ import (
 //
 //   - "phoenix": the command itself (testscript puts a copy on PATH, and
 //     the Go tests re-exec the binary under that name);
-//   - "pct" outside a hook's shim: the fake pct of engine/fakepct, with its
+//   - "pct" outside a hook's shim: the fake pct of internal/fakepct, with its
 //     state in $FAKE_PCT_STATE. Tests put it on PATH by prepending
 //     $FAKEBIN, a directory holding a "pct" symlink to this binary;
 //   - pct, qm, ... inside a shimmed hook (shimSocketEnv set), and the other

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 var bg = context.Background()
@@ -106,11 +106,11 @@ func TestProbesOnPlannedContainer(t *testing.T) {
 }
 
 // realHost is a fake Proxmox host with a template and a running container.
-func realHost(t *testing.T) *fake.Backend {
+func realHost(t *testing.T) *memhost.Backend {
 	t.Helper()
-	h := fake.New()
-	h.Put(900, &fake.Container{Config: map[string]string{"hostname": "template", "memory": "2048", "template": "1"}, Snapshots: []string{"base"}})
-	h.Put(950, &fake.Container{Config: map[string]string{"hostname": "vllm", "cores": "8"}, Running: true})
+	h := memhost.New()
+	h.Put(900, &memhost.Container{Config: map[string]string{"hostname": "template", "memory": "2048", "template": "1"}, Snapshots: []string{"base"}})
+	h.Put(950, &memhost.Container{Config: map[string]string{"hostname": "vllm", "cores": "8"}, Running: true})
 	h.Exec_ = func(ctid int, argv []string, _ engine.ExecOptions) (engine.ExecResult, bool) {
 		if ctid == 950 && argv[0] == "nvidia-smi" {
 			return engine.ExecResult{Stdout: "550.54.14\n"}, true
@@ -186,7 +186,7 @@ func TestRealHostIsNeverChanged(t *testing.T) {
 
 func TestCloneOfPlannedSource(t *testing.T) {
 	t.Parallel()
-	b := New(fake.New())
+	b := New(memhost.New())
 	require.NoError(t, b.Create(bg, engine.CreateSpec{CTID: 900, Template: "t", Options: []engine.Option{{Key: "hostname", Value: "base"}, {Key: "cores", Value: "2"}}}))
 	require.NoError(t, b.Set(bg, 900, []engine.Option{{Key: "template", Value: "1"}}, nil))
 	require.NoError(t, b.Snapshot(bg, 900, "base-snapshot"))
@@ -201,7 +201,7 @@ func TestCloneOfPlannedSource(t *testing.T) {
 
 func TestHostReadErrorsSurface(t *testing.T) {
 	t.Parallel()
-	host := fake.New()
+	host := memhost.New()
 	host.Fail = func(op string, _ int, _ []string) error {
 		if op == "status" {
 			return fmt.Errorf("pct status 901: ipcc_send_rec failed")
@@ -250,7 +250,7 @@ func TestConcurrentPlans(t *testing.T) {
 	assert.Len(t, b.Calls(), 40)
 }
 
-type gpuless struct{ *fake.Backend }
+type gpuless struct{ *memhost.Backend }
 
 func (gpuless) GPUSupported() (bool, string) { return false, "no GPU passthrough on this backend" }
 
@@ -258,9 +258,9 @@ func TestGPUSupported(t *testing.T) {
 	t.Parallel()
 	ok, _ := New(nil).GPUSupported()
 	assert.True(t, ok)
-	ok, _ = New(fake.New()).GPUSupported()
+	ok, _ = New(memhost.New()).GPUSupported()
 	assert.True(t, ok)
-	ok, why := New(gpuless{fake.New()}).GPUSupported()
+	ok, why := New(gpuless{memhost.New()}).GPUSupported()
 	assert.False(t, ok)
 	assert.Equal(t, "no GPU passthrough on this backend", why)
 }

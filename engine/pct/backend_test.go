@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fakepct"
+	"github.com/phoenix-hypervisor/phoenix/internal/fakepct"
 )
 
 func TestNewWithoutPct(t *testing.T) {

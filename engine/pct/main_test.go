@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fakepct"
+	"github.com/phoenix-hypervisor/phoenix/internal/fakepct"
 )
 
 // fakePct is the fake pct built once for the package's tests: these tests

@@ -1,7 +1,7 @@
-// Package fake is an in-process engine.Backend for tests: containers live
+// Package memhost is an in-process engine.Backend for tests: containers live
 // in memory, every call is recorded as its pct argv, exec answers are
 // scripted, and failures and latency can be injected.
-package fake
+package memhost
 
 import (
 	"context"
