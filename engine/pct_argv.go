@@ -2,9 +2,10 @@ package engine
 
 import (
 	"errors"
-
+	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -161,6 +162,9 @@ func shellQuote(s string) string {
 	if safe {
 		return s
 	}
+	if strings.ContainsFunc(s, isControl) {
+		return ansiCQuote(s)
+	}
 	q := "'"
 	for _, r := range s {
 		if r == '\'' {
@@ -170,4 +174,33 @@ func shellQuote(s string) string {
 		}
 	}
 	return q + "'"
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// ansiCQuote quotes s as bash's $'...', so a newline or another control
+// character in an argv element shows as \n or \xHH: one action stays one
+// line of the console and the run log, and cannot forge the next one.
+func ansiCQuote(s string) string {
+	var b strings.Builder
+	b.WriteString("$'")
+	for _, r := range s {
+		switch {
+		case r == '\\' || r == '\'':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case isControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteString("'")
+	return b.String()
 }

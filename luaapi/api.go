@@ -63,6 +63,14 @@ type execRequest struct {
 
 func (s *sandbox) pctExec(L *lua.LState) int {
 	req := s.execArgs(L)
+	n := 0
+	for _, a := range req.argv {
+		n += len(a) + 1
+	}
+	for k, v := range req.opts.Env {
+		n += len(k) + len(v) + 2
+	}
+	s.spend(L, n)
 	res, err := s.o.Backend.Exec(s.origin(), s.o.CTID, req.argv, req.opts)
 	if err != nil {
 		s.raise(L, "pct_exec %s: %v", showArgv(req.argv), err)
@@ -126,9 +134,11 @@ func (s *sandbox) execArgs(L *lua.LState) execRequest {
 			case "timeout":
 				n, ok := v.(lua.LNumber)
 				if !ok || n <= 0 || math.IsInf(float64(n), 0) || math.IsNaN(float64(n)) || n > 86400*7 {
-					L.ArgError(2, "opts.timeout: a number of seconds > 0 expected")
+					L.ArgError(2, "opts.timeout: a number of seconds > 0 and at most a week expected")
 				}
-				req.opts.Timeout = time.Duration(float64(n) * float64(time.Second))
+				// Rounded up: a timeout of 1e-12 s is a timeout of 1 ns,
+				// not a zero Duration (which means none).
+				req.opts.Timeout = time.Duration(math.Ceil(float64(n) * float64(time.Second)))
 			case "stdin":
 				str, ok := v.(lua.LString)
 				if !ok {
@@ -157,6 +167,11 @@ func (s *sandbox) execArgs(L *lua.LState) execRequest {
 		})
 	} else if L.Get(2) != lua.LNil {
 		L.ArgError(2, "opts: a table expected, got "+L.Get(2).Type().String())
+	}
+	if len(req.opts.Env) > 0 && strings.IndexByte(req.argv[0], '=') >= 0 {
+		// The env is passed as `env NAME=value ... argv`: env would read
+		// this argv[1] as one more assignment and run the next element.
+		L.ArgError(1, fmt.Sprintf("argv[1] %q contains '=' and opts.env is set: env would take it for a variable; name the program without '=' (or run it through {\"sh\", \"-c\", ...})", truncate(req.argv[0], 80)))
 	}
 	if total > s.lim.MaxExecBytes {
 		L.ArgError(1, fmt.Sprintf("argv: %d bytes with stdin and env, more than the limit of %d", total, s.lim.MaxExecBytes))
@@ -248,6 +263,7 @@ func (s *sandbox) pctPush(L *lua.LState) int {
 	} else if L.Get(3) != lua.LNil {
 		L.ArgError(3, "opts: a table expected, got "+L.Get(3).Type().String())
 	}
+	s.spend(L, len(dest))
 	if err := s.o.Backend.Push(s.origin(), s.o.CTID, dest, []byte(content), po); err != nil {
 		s.raise(L, "pct_push %s: %v", dest, err)
 	}
@@ -291,7 +307,10 @@ func (s *sandbox) sleep(L *lua.LState) int {
 	if s.o.DryRun || n == 0 {
 		return 0
 	}
-	d := time.Duration(float64(n) * float64(time.Second))
+	d := time.Duration(math.MaxInt64) // math.huge (the largest float) and anything past 292 years: until the hook's timeout
+	if secs := float64(n) * float64(time.Second); secs < float64(math.MaxInt64) {
+		d = time.Duration(math.Ceil(secs))
+	}
 	wait := s.sleepCtx
 	if s.o.Sleep != nil {
 		wait = func(d time.Duration) error { return s.o.Sleep(s.ctx, d) }
@@ -393,12 +412,31 @@ func (s *sandbox) readSecret(path, file string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return "", err
+	} else if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file (%s): point the config at the file holding the secret", file, fileKind(fi.Mode()))
+	}
 	buf := make([]byte, maxSecretBytes+1)
 	n, _ := io.ReadFull(f, buf)
 	if n > maxSecretBytes {
 		return "", fmt.Errorf("%s is larger than %d bytes", file, maxSecretBytes)
 	}
 	return strings.TrimRight(string(buf[:n]), "\r\n"), nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.String()
 }
 
 // ---- log, print ----------------------------------------------------------------

@@ -157,6 +157,40 @@ func TestConfigSecretErrors(t *testing.T) {
 	require.Contains(t, hookErr(t, err).Message, `bad argument #1 to secret ("core_paths.missing" is not a file path`)
 }
 
+func TestConfigSecretOfADirectoryNamesIt(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "secrets", "hf_token"), 0o755))
+	err, _, _ := run(t, `config.secret("core_paths.hf_token_file")`, withConfig, func(o *Options) { o.BaseDir = dir })
+	msg := hookErr(t, err).Message
+	require.Contains(t, msg, "config.secret core_paths.hf_token_file: ")
+	require.Contains(t, msg, filepath.Join(dir, "secrets", "hf_token")+" is not a regular file (a directory)")
+}
+
+func TestPctExecEnvWithAssignmentLikeProgram(t *testing.T) {
+	// Without opts.env nothing reads argv[1] as an assignment: allowed.
+	err, b, _ := run(t, `pct_exec({"/opt/a=b/run"})`)
+	require.NoError(t, err)
+	require.Equal(t, []string{"exec", "950", "--", "/opt/a=b/run"}, b.Calls()[0].Argv)
+	// With it, refused before any call.
+	err, b, _ = run(t, `pct_exec({"/opt/a=b/run"}, {env = {X = "1"}})`)
+	require.Contains(t, hookErr(t, err).Message, "env would take it for a variable")
+	require.Empty(t, b.Calls())
+}
+
+func TestPctExecTinyTimeoutIsATimeout(t *testing.T) {
+	var got []time.Duration
+	err, b, _ := run(t, `pct_exec({"true"}, {timeout = 1e-12}); pct_exec({"true"}, {timeout = 1.5})`, func(o *Options) {
+		f := o.Backend.(*fake.Backend)
+		f.Exec_ = func(ctid int, argv []string, eo engine.ExecOptions) (engine.ExecResult, bool) {
+			got = append(got, eo.Timeout)
+			return engine.ExecResult{}, true
+		}
+	})
+	require.NoError(t, err)
+	require.Len(t, b.Calls(), 2)
+	require.Equal(t, []time.Duration{time.Nanosecond, 1500 * time.Millisecond}, got)
+}
+
 func TestPctExecArgvAndResult(t *testing.T) {
 	err, b, _ := run(t, `
 local r = pct_exec({"apt-get", "install", "-y", "curl"})
@@ -210,6 +244,9 @@ func TestPctExecArgumentErrors(t *testing.T) {
 		`pct_snapshot("1bad")`:                         "bad argument #1 to pct_snapshot (name",
 		`pct_snapshot(string.rep("a", 41))`:            "at most 40",
 		`sleep(-1)`:                                    "bad argument #1 to sleep",
+		`sleep(0/0)`:                                   "bad argument #1 to sleep",
+		`pct_exec({"A=1", "ls"}, {env = {B = "2"}})`:   `argv[1] "A=1" contains '=' and opts.env is set`,
+		`pct_exec({"ls"}, {timeout = 1e300})`:          "opts.timeout",
 	} {
 		err, _, _ := run(t, src)
 		he := hookErr(t, err)

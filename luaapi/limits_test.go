@@ -1,6 +1,8 @@
 package luaapi
 
 import (
+	"context"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -66,6 +68,54 @@ func TestLimitTailCallLoopLongBudget(t *testing.T) {
 
 func TestLimitSleepIsCancelled(t *testing.T) {
 	requireStopsInTime(t, "sleep(60)", "timed out")
+}
+
+// math.huge is gopher-lua's largest float: converted to a Duration it
+// overflowed to a negative one and sleep returned at once.
+func TestSleepHugeWaitsForTheTimeout(t *testing.T) {
+	requireStopsInTime(t, "sleep(math.huge)\nerror('woke up')", "timed out after 300ms")
+	requireStopsInTime(t, "sleep(1e300)\nerror('woke up')", "timed out after 300ms")
+	var asked []time.Duration
+	err, _, _ := run(t, "sleep(math.huge)\nsleep(1e-12)", func(o *Options) {
+		o.Sleep = func(ctx context.Context, d time.Duration) error { asked = append(asked, d); return nil }
+	})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{math.MaxInt64, time.Nanosecond}, asked)
+}
+
+// A pcall that catches a stack overflow returns false and the hook goes
+// on with its own frames intact (gopher-lua's auto-growing call stack
+// returned stale values here, then panicked).
+func TestPcallOfStackOverflow(t *testing.T) {
+	err, _, ev := run(t, `
+local function deep() return 1 + deep() end
+local ok, e = pcall(deep)
+assert(ok == false, "pcall returned " .. tostring(ok))
+assert(tostring(e):find("stack overflow"), tostring(e))
+local function nested(n) local ok2 = pcall(nested, n + 1) return n end
+local r = {pcall(nested, 1)}
+assert(#r == 2 and r[1] == true and r[2] == 1, "nested pcall returned " .. #r .. " values")
+local rx = {xpcall(deep, function(m) return "handled" end)}
+assert(rx[1] == false, "xpcall returned " .. tostring(rx[1]))
+log.info("still running")`)
+	require.NoError(t, err)
+	require.Equal(t, "still running", ev.all()[len(ev.all())-1].Message)
+}
+
+// Every pct_* call is kept as an action until the run ends, in the phoenix
+// process: their bytes are bounded per hook run.
+func TestLimitActionBytes(t *testing.T) {
+	src := "local arg = string.rep('x', 1000)\nfor i = 1, 100 do pct_exec({'echo', arg}) end"
+	for _, dry := range []bool{false, true} {
+		err, b, _ := run(t, src, func(o *Options) { o.Limits.MaxActionBytes = 10_000; o.DryRun = dry })
+		he := hookErr(t, err)
+		require.Contains(t, he.Message, "more than 10000 bytes of commands and paths in one hook run")
+		require.Equal(t, 2, he.Line)
+		require.Len(t, b.Calls(), 9, "dry-run %v", dry) // the 10th would pass 10,000 bytes
+	}
+	err, _, _ := run(t, "for i = 1, 20 do pct_push('x', '/tmp/' .. string.rep('p', 1000)) end", func(o *Options) { o.Limits.MaxActionBytes = 10_000 })
+	require.Contains(t, hookErr(t, err).Message, "of commands and paths")
+	require.Equal(t, 16<<20, DefaultLimits.MaxActionBytes)
 }
 
 func TestLimitCallStackDepth(t *testing.T) {

@@ -58,6 +58,7 @@ type Limits struct {
 	MaxExecBytes    int           // pct_exec argv + stdin + env total bytes
 	MaxErrorBytes   int           // error messages are cut to this length
 	MaxBackendCalls int           // pct_* calls per run (a runaway loop would fill the plan)
+	MaxActionBytes  int           // argv, env and paths of all pct_* calls of a run (each is kept as an action)
 	WorkerMemory    uint64        // address-space limit of a hook worker (RunIsolated); 0: DefaultWorkerMemory
 }
 
@@ -76,6 +77,7 @@ var DefaultLimits = Limits{
 	MaxExecBytes:    1 << 20,
 	MaxErrorBytes:   2048,
 	MaxBackendCalls: 10000,
+	MaxActionBytes:  16 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -98,6 +100,7 @@ func (l Limits) withDefaults() Limits {
 	setInt(&d.MaxExecBytes, l.MaxExecBytes)
 	setInt(&d.MaxErrorBytes, l.MaxErrorBytes)
 	setInt(&d.MaxBackendCalls, l.MaxBackendCalls)
+	setInt(&d.MaxActionBytes, l.MaxActionBytes)
 	if l.WorkerMemory > 0 {
 		d.WorkerMemory = l.WorkerMemory
 	}

@@ -59,7 +59,8 @@ function pct_snapshot(name) end
 ---@return "running"|"stopped"|"missing"
 function pct_status() end
 
---- Waits, cancellable by the hook timeout and Ctrl-C; returns at once in dry-run.
+--- Waits, cancellable by the hook timeout and Ctrl-C (`sleep(math.huge)`: until then);
+--- returns at once in dry-run.
 ---@param seconds number
 function sleep(seconds) end
 

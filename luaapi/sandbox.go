@@ -51,6 +51,7 @@ type sandbox struct {
 	logLines int
 	dropped  int
 	calls    int
+	spent    int // bytes of argv, env and paths handed to the backend
 }
 
 // Run runs the hook o.Source in a fresh sandbox. A failure of the hook is
@@ -126,12 +127,18 @@ func newSandbox(parent context.Context, o Options) (*sandbox, context.CancelFunc
 		s.chunk = "hook.lua"
 	}
 	s.L = lua.NewState(lua.Options{
-		SkipOpenLibs:        true,
-		CallStackSize:       lim.MaxCallStack,
-		RegistrySize:        1024,
-		RegistryMaxSize:     lim.MaxRegistry,
-		RegistryGrowStep:    1024,
-		MinimizeStackMemory: true,
+		SkipOpenLibs:     true,
+		CallStackSize:    lim.MaxCallStack,
+		RegistrySize:     1024,
+		RegistryMaxSize:  lim.MaxRegistry,
+		RegistryGrowStep: 1024,
+		// The fixed call stack, not the auto-growing one: gopher-lua's
+		// auto-growing stack never reports itself full, so an overflow
+		// panics inside Push instead of raising "stack overflow", and a
+		// pcall that catches it leaves the frames of the caller corrupt
+		// (stale values returned, then an index out of range). A fixed
+		// stack of MaxCallStack frames is a few KiB.
+		MinimizeStackMemory: false,
 	})
 	s.openLibs()
 	s.guard = newGuard(ctx, s.L, lim)
@@ -269,9 +276,6 @@ func (s *sandbox) hookError(err error) error {
 		he.Message = describe(ae.Object)
 		if ae.Type == lua.ApiErrorPanic {
 			he.Message = "internal error: " + ae.Object.String()
-			if strings.Contains(he.Message, "callstack overflow") {
-				he.Message = fmt.Sprintf("stack overflow (more than %d nested calls)", s.lim.MaxCallStack)
-			}
 		}
 		he.Traceback = ae.StackTrace
 		he.Line = s.traceLine(ae.StackTrace)
@@ -287,6 +291,9 @@ func (s *sandbox) hookError(err error) error {
 		he.Message = he.Message[len(m[0]):]
 	} else if m != nil && m[1] == "<string>" {
 		he.Message = he.Message[len(m[0]):]
+	}
+	if he.Message == "stack overflow" || strings.Contains(he.Message, "callstack overflow") {
+		he.Message = fmt.Sprintf("stack overflow (more than %d nested calls)", s.lim.MaxCallStack)
 	}
 	if cause := s.guard.cause(); cause != nil {
 		he.Message = cause.Error()
@@ -347,6 +354,24 @@ func (s *sandbox) origin() context.Context {
 		src = s.chunk + ":" + strconv.Itoa(line)
 	}
 	return engine.WithOrigin(s.ctx, engine.Origin{CTID: s.o.CTID, Stage: "hook", Source: src})
+}
+
+// spend counts n bytes the hook hands to the backend against
+// MaxActionBytes. Every call becomes an action the run keeps until it ends
+// (the plan prints them all): without a bound, 10,000 calls of a 1 MiB
+// argv would hold 10 GiB in the phoenix process, not in the worker.
+func (s *sandbox) spend(L *lua.LState, n int) {
+	s.spent += n
+	if s.spent > s.lim.MaxActionBytes {
+		L.RaiseError("more than %s of commands and paths in one hook run: the run keeps every one as an action; pass large data as stdin or push it as a file", byteSize(s.lim.MaxActionBytes))
+	}
+}
+
+func byteSize(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.Itoa(n>>20) + " MiB"
+	}
+	return strconv.Itoa(n) + " bytes"
 }
 
 // sleepCtx waits d or until the hook's context ends.
