@@ -180,7 +180,7 @@ func TestPctExecEnvWithAssignmentLikeProgram(t *testing.T) {
 func TestPctExecTinyTimeoutIsATimeout(t *testing.T) {
 	var got []time.Duration
 	err, b, _ := run(t, `pct_exec({"true"}, {timeout = 1e-12}); pct_exec({"true"}, {timeout = 1.5})`, func(o *Options) {
-		f := o.Backend.(*fake.Backend)
+		f := o.Backend.(*memhost.Backend)
 		f.Exec_ = func(ctid int, argv []string, eo engine.ExecOptions) (engine.ExecResult, bool) {
 			got = append(got, eo.Timeout)
 			return engine.ExecResult{}, true
