@@ -1,7 +1,6 @@
 package lxc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -172,29 +171,6 @@ func (b *Backend) note(ctid int, text string) {
 	if _, dup := b.notes.LoadOrStore(strconv.Itoa(ctid)+": "+text, struct{}{}); !dup {
 		b.log.Info("lxc backend: "+text, "ctid", ctid)
 	}
-}
-
-// run runs one LXC tool with argv and returns its stdout. A failure keeps
-// the tool's own message.
-func (b *Backend) run(ctx context.Context, stdin []byte, tool string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, tool, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String())
-		if msg == "" {
-			msg = strings.TrimSpace(out.String())
-		}
-		if msg != "" {
-			return out.String(), fmt.Errorf("%s %s: %s: %w", tool, strings.Join(args, " "), msg, err)
-		}
-		return out.String(), fmt.Errorf("%s %s: %w", tool, strings.Join(args, " "), err)
-	}
-	return out.String(), nil
 }
 
 // state is lxc-info's state: RUNNING, STOPPED, FROZEN, ...

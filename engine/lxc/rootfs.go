@@ -72,7 +72,7 @@ func rootfsReady(dir string) bool {
 
 func debootstrap(ctx context.Context, o RootfsOptions, dir string) error {
 	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return fmt.Errorf("build rootfs: debootstrap not found: install it (apt-get install -y debootstrap)")
+		return fmt.Errorf("build rootfs: debootstrap not found: run .ci/install-deps as root (or apt-get install -y debootstrap)")
 	}
 	suite, mirror := o.Suite, o.Mirror
 	if suite == "" {
@@ -90,11 +90,10 @@ func debootstrap(ctx context.Context, o RootfsOptions, dir string) error {
 	if log == nil {
 		log = io.Discard
 	}
-	tail := &tailBuffer{max: 4096}
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(log, tail), io.MultiWriter(log, tail)
-	if err := cmd.Run(); err != nil {
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := runTool(cmd); err != nil {
 		_ = os.RemoveAll(tmp)
-		return fmt.Errorf("build rootfs: debootstrap %s from %s: %w: %s", suite, mirror, err, tail.String())
+		return fmt.Errorf("build rootfs %s from %s: %w", suite, mirror, err)
 	}
 	_ = os.RemoveAll(dir) // a partial leftover without bin/sh
 	if err := os.Rename(tmp, dir); err != nil {
@@ -115,19 +114,3 @@ func lockFile(path string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
-
-// tailBuffer keeps the last max bytes written, for error messages.
-type tailBuffer struct {
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = t.b[len(t.b)-t.max:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }
