@@ -1,4 +1,4 @@
-# Phoenix — see README.md. Targets: deps, build, test, race, lint, bench, demo, plan, hook-test.
+# Phoenix — see README.md. Targets: deps, build, test, race, lint, bench, demo, plan, hook-test, docs.
 GO      ?= go
 BIN     := bin/phoenix
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -13,7 +13,7 @@ EXAMPLE_FLAGS := --hypervisor-config examples/phoenix_hypervisor_config.json \
 	--lxc-config examples/phoenix_lxc_configs.json --hooks-dir examples \
 	--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock
 
-.PHONY: all deps build test race lint bench demo plan hook-test clean
+.PHONY: all deps build test race lint bench demo plan hook-test docs clean
 
 all: build
 
@@ -67,6 +67,10 @@ demo: deps build
 plan: build
 	@mkdir -p $(DEMO_DIR)
 	$(BIN) $(EXAMPLE_FLAGS) plan
+
+# docs/config.md, the field reference, from the schemas and engine/fields.go.
+docs:
+	$(GO) run ./internal/cmd/gendocs
 
 hook-test: build
 	$(BIN) $(EXAMPLE_FLAGS) hook test

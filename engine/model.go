@@ -34,6 +34,11 @@ type Config struct {
 	// Warnings found while loading: problems that do not stop a run
 	// (duplicate addresses, a dependency on a VM id, ...).
 	Warnings []Problem
+
+	// NotApplied are the fields of both files that nothing applies, as
+	// warnings "not applied: FIELD (why)" (see Fields). validate, plan
+	// and run print them after Warnings.
+	NotApplied []Problem
 }
 
 // Container is one entry of lxc_configs, normalised across the format

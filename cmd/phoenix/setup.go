@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
@@ -39,7 +40,7 @@ func loadConfig(g globals, w io.Writer) (*engine.Config, []string, error) {
 		}
 		return nil, nil, exitError(engine.ExitUsage, fmt.Errorf("load configuration: %w", err))
 	}
-	for _, p := range cfg.Warnings {
+	for _, p := range slices.Concat(cfg.Warnings, cfg.NotApplied) {
 		warnings = append(warnings, config.Format(p))
 	}
 	return cfg, warnings, nil

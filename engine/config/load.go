@@ -89,5 +89,6 @@ func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []b
 		}
 	}
 	cfg.Warnings = all
+	cfg.NotApplied = notApplied(cfg)
 	return cfg, nil
 }
