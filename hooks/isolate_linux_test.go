@@ -2,10 +2,12 @@ package hooks
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,18 +124,47 @@ func TestDryRunTimeout(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
 	f := newShellFixture(t, 940)
-	f.hook(t, "#!/bin/bash\nsleep 300 &\necho $!\nsleep 300\n")
+	marker := probeMarker(t)
+	f.hook(t, "#!/bin/bash\n(exec -a "+marker+" sleep 300) &\necho started\nsleep 300\n")
 	req := f.req()
 	req.DryRun = true
 	req.Timeout = 2 * time.Second // long enough to start the child on a loaded machine
 	err := f.runner.Run(context.Background(), req)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrTimeout)
-	out := f.events.output("INFO")
-	require.Len(t, out, 1)
-	pid, err := strconv.Atoi(out[0])
-	require.NoError(t, err)
-	assert.Eventually(t, func() bool { return pidGone(pid) }, 2*time.Second, 10*time.Millisecond, "child %d still runs", pid)
+	assert.Equal(t, []string{"started"}, f.events.output("INFO"))
+	// The pid the hook sees is its namespace's: look for the child from
+	// the host, by its marker.
+	assert.Eventually(t, func() bool { return len(hostProcesses(marker)) == 0 }, 2*time.Second, 10*time.Millisecond,
+		"the hook's child still runs: %v", hostProcesses(marker))
+}
+
+// probeMarker is a name no other process has: a hook gives it to a
+// process (exec -a) so that the test finds it from the host.
+func probeMarker(t *testing.T) string {
+	return fmt.Sprintf("phoenix-probe-%d-%s", os.Getpid(), strings.NewReplacer("/", "-").Replace(t.Name()))
+}
+
+// hostProcesses returns the pids of the host's processes whose argv[0] is
+// name (zombies excluded: they run nothing).
+func hostProcesses(name string) []int {
+	des, _ := os.ReadDir("/proc")
+	var out []int
+	for _, de := range des {
+		pid, err := strconv.Atoi(de.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", de.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := strings.Cut(string(data), "\x00")
+		if argv0 == name && !pidGone(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 func TestUnescapeMount(t *testing.T) {
@@ -175,7 +206,7 @@ if echo h > /proc/sysrq-trigger 2>/dev/null; then echo "sysrq: written"; else ec
 	req.DryRun = true
 	require.NoError(t, f.runner.Run(context.Background(), req))
 	assert.Equal(t, []string{
-		"fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
+		"core fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
 		"null: ok", "sysctl: refused", "sysrq: refused",
 	}, f.events.output("INFO"))
 }
@@ -205,5 +236,71 @@ func TestDryRunNotRootListsTheHook(t *testing.T) {
 	err := f.runner.Run(context.Background(), req)
 	require.ErrorIs(t, err, engine.ErrHookNotRun)
 	assert.Equal(t, "dry-run: hook "+path+" listed, not run: not running as root (a private mount and network namespace need root): run phoenix as root to preview shell hooks", err.Error())
+	assert.NoFileExists(t, marker)
+}
+
+// The hook runs with exactly hookCaps, in the bounding set too, with
+// no_new_privs and the seccomp filter, in namespaces of its own.
+func TestDryRunCapabilitiesAndNamespaces(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	f.hook(t, `#!/bin/bash
+grep -E '^(CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status
+for ns in pid ipc uts cgroup net mnt; do echo "$ns $(readlink /proc/self/ns/$ns)"; done
+`)
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	var want uint64
+	for _, c := range hookCaps {
+		want |= 1 << capNumbers[c]
+	}
+	caps := fmt.Sprintf("%016x", want)
+	out := f.events.output("INFO")
+	require.Len(t, out, 11, "%q", out)
+	assert.Equal(t, []string{"CapEff:\t" + caps, "CapBnd:\t" + caps, "CapAmb:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"}, out[:5])
+	for _, line := range out[5:] {
+		ns, link, _ := strings.Cut(line, " ")
+		host, err := os.Readlink("/proc/self/ns/" + ns)
+		require.NoError(t, err)
+		assert.NotEqual(t, host, link, "the hook shares phoenix's %s namespace", ns)
+	}
+}
+
+// Without bubblewrap the hook is listed, not run, and the plan says what
+// to install.
+func TestDryRunWithoutBwrapListsTheHook(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	marker := filepath.Join(t.TempDir(), "ran")
+	path := f.hook(t, "#!/bin/bash\ntouch "+marker+"\n")
+	f.runner.hostCheck = func(int, func() bool) error { return nil }
+	f.runner.bwrap = filepath.Join(t.TempDir(), "bwrap")
+	req := f.req()
+	req.DryRun = true
+	err := f.runner.Run(context.Background(), req)
+	require.ErrorIs(t, err, engine.ErrHookNotRun)
+	assert.Contains(t, err.Error(), "dry-run: hook "+path+" listed, not run: bubblewrap not found")
+	assert.Contains(t, err.Error(), "install the package bubblewrap")
+	assert.NoFileExists(t, marker)
+}
+
+// A bwrap that fails to set the sandbox up (here: one that exits at once)
+// lists the hook with bwrap's words.
+func TestDryRunBwrapFailureListsTheHook(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	marker := filepath.Join(t.TempDir(), "ran")
+	path := f.hook(t, "#!/bin/bash\ntouch "+marker+"\n")
+	f.runner.bwrap = filepath.Join(t.TempDir(), "bwrap")
+	require.NoError(t, os.WriteFile(f.runner.bwrap, []byte("#!/bin/sh\necho 'bwrap: Creating new namespace failed: nope' >&2\nexit 1\n"), 0o755))
+	req := f.req()
+	req.DryRun = true
+	err := f.runner.Run(context.Background(), req)
+	require.ErrorIs(t, err, engine.ErrHookNotRun)
+	assert.Contains(t, err.Error(), "dry-run: hook "+path+" listed, not run: bubblewrap could not set up the sandbox (exit status 1): ")
+	assert.Contains(t, err.Error(), "bwrap: Creating new namespace failed: nope")
 	assert.NoFileExists(t, marker)
 }

@@ -36,6 +36,8 @@ type Runner struct {
 	shadowDirs []string
 	// hostCheck, for tests: isolationHost, or what stands for it.
 	hostCheck func(euid int, overlay func() bool) error
+	// bwrap, for tests: the bubblewrap binary ("": found on PATH).
+	bwrap string
 }
 
 // NewRunner returns a Runner for the hooks in o.Dir.

@@ -43,7 +43,7 @@ var ShimCommands = []string{"pct", "qm", "pvesm", "pveam", "pvesh", "zfs", "zpoo
 // dry-run isolation helper, by the base name of argv[0].
 func IsShim(argv0 string) bool {
 	name := filepath.Base(argv0)
-	if name == isolateName {
+	if name == isolateName || name == isolateExecName {
 		return true
 	}
 	for _, c := range ShimCommands {
@@ -59,8 +59,11 @@ func ShimMain(args []string) int {
 	if len(args) == 0 {
 		return 127
 	}
-	if filepath.Base(args[0]) == isolateName {
+	switch filepath.Base(args[0]) {
+	case isolateName:
 		return isolateMain(args)
+	case isolateExecName:
+		return isolateExecMain(args)
 	}
 	return shimClient(args, os.Stdin, os.Stdout, os.Stderr)
 }
