@@ -65,35 +65,6 @@ type ListEntry struct {
 	Name   string
 }
 
-// Option is one `--key value` pair; order is kept so argv is stable.
-type Option struct {
-	Key   string
-	Value string
-}
-
-// CreateSpec is `pct create CTID TEMPLATE opts...`.
-type CreateSpec struct {
-	CTID     int
-	Template string
-	Options  []Option
-}
-
-// CloneSpec is `pct clone Source CTID --snapname Snapshot --hostname ...`.
-type CloneSpec struct {
-	Source   int
-	CTID     int
-	Snapshot string
-	Hostname string
-	Full     bool
-}
-
-// PushOptions are pct push's --user/--group/--perms.
-type PushOptions struct {
-	User  string
-	Group string
-	Perms string // octal, e.g. "0644"
-}
-
 // ExecOptions tune one Exec call.
 type ExecOptions struct {
 	Stdin   []byte

@@ -1,37 +1,26 @@
 package engine
 
 import (
-	"sort"
 	"strings"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
-// Proxmox stores net0 and features as comma-separated key=value lists and
-// rewrites them on the way in: net0 gets name first, the rest sorted, plus
-// hwaddr and type=veth. Comparing raw strings would report a difference on
-// every run, so the stages compare parsed values.
+// Proxmox stores net0 and features as property strings and rewrites them
+// on the way in: net0 gets name first, the rest sorted, plus hwaddr and
+// type=veth. Comparing raw strings would report a difference on every
+// run, so the stages compare parsed values (internal/pve's codec).
 
 // ParseNet0 parses a net0 value ("name=eth0,bridge=vmbr0,ip=...") into its
-// keys. Keys are lower-cased; values are kept as written. An entry without
-// "=" is kept with an empty value.
+// keys. Keys are lower-cased; values are kept as written.
 func ParseNet0(s string) map[string]string {
-	return parseKV(s)
+	m, _ := pve.ParseProps(pve.KindNet, s) // what Proxmox stored always parses
+	return m
 }
 
 // FormatNet0 renders net0 keys the Proxmox way: name first, then the other
 // keys sorted.
-func FormatNet0(m map[string]string) string {
-	keys := sortedKeys(m)
-	out := make([]string, 0, len(keys))
-	if v, ok := m["name"]; ok {
-		out = append(out, "name="+v)
-	}
-	for _, k := range keys {
-		if k != "name" {
-			out = append(out, k+"="+m[k])
-		}
-	}
-	return strings.Join(out, ",")
-}
+func FormatNet0(m map[string]string) string { return pve.FormatProps(pve.KindNet, m) }
 
 // Net0Matches reports whether every key of want has the same value in have.
 // Keys only Proxmox adds (type, hwaddr when not wanted, ...) are ignored;
@@ -88,7 +77,7 @@ func net0Option(m map[string]string) string {
 			out = append(out, k+"="+v)
 		}
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range pve.SortedKeys(m) {
 		switch k {
 		case "name", "bridge", "ip", "gw", "hwaddr":
 		default:
@@ -99,18 +88,14 @@ func net0Option(m map[string]string) string {
 }
 
 // ParseFeatures parses a features value ("nesting=1,keyctl=1").
-func ParseFeatures(s string) map[string]string { return parseKV(s) }
+func ParseFeatures(s string) map[string]string {
+	m, _ := pve.ParseProps(pve.KindFlags, s)
+	return m
+}
 
 // FormatFeatures renders features with keys sorted, so the same set
 // always reads the same.
-func FormatFeatures(m map[string]string) string {
-	keys := sortedKeys(m)
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k+"="+m[k])
-	}
-	return strings.Join(out, ",")
-}
+func FormatFeatures(m map[string]string) string { return pve.FormatProps(pve.KindFlags, m) }
 
 // FeaturesMatch reports whether every wanted feature has its value in
 // have. "1" and "on"/"true" are not unified: Proxmox stores what it is given.
@@ -123,24 +108,4 @@ func FeaturesMatch(want, have map[string]string) bool {
 	return true
 }
 
-func parseKV(s string) map[string]string {
-	m := map[string]string{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		m[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
-	}
-	return m
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys(m map[string]string) []string { return pve.SortedKeys(m) }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // RunOptions configure a run. The CLI turns flags into these; the engine
@@ -274,7 +276,8 @@ func (c *ctRun) runStage(ctx context.Context, s stage) bool {
 // withHint adds what to do next to backend errors whose fix is known.
 // ctid is the container that is locked (a clone's is its source).
 func withHint(err error, ctid int) error {
-	if msg := err.Error(); strings.Contains(msg, "CT is locked") && !strings.Contains(msg, "pct unlock") {
+	var locked *pve.ErrLocked
+	if errors.As(err, &locked) && !strings.Contains(err.Error(), "pct unlock") {
 		return fmt.Errorf("%w: wait for the task holding the lock to finish, or run `pct unlock %d` if the lock is stale", err, ctid)
 	}
 	return err

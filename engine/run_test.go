@@ -10,6 +10,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -704,7 +705,7 @@ func TestRunCloneOfLockedSourceSaysWhichToUnlock(t *testing.T) {
 	host, _ := newHost(cfg)
 	host.Fail = func(op string, ctid int, argv []string) error {
 		if op == "clone" && ctid == 901 {
-			return fmt.Errorf("CT is locked (backup)")
+			return pve.Refuse(pve.MsgLocked("backup")) // as the pct backend classifies pct's message
 		}
 		return nil
 	}

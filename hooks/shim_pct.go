@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // pctCall maps one `pct` invocation of a shell hook onto b and answers as
@@ -64,29 +65,11 @@ func notExistMsg(args []string) string {
 	return fmt.Sprintf("Configuration file 'nodes/%s/lxc/%s.conf' does not exist", node, id)
 }
 
-// parseArgs splits pct arguments into positionals and --key value options
-// (also -key value and --key=value; a flag followed by another flag or by
-// nothing has the value "1").
-func parseArgs(args []string) (pos []string, opts []engine.Option) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
-		}
-		key := strings.TrimLeft(a, "-")
-		if k, v, ok := strings.Cut(key, "="); ok {
-			opts = append(opts, engine.Option{Key: k, Value: v})
-			continue
-		}
-		if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-			opts = append(opts, engine.Option{Key: key, Value: args[i+1]})
-			i++
-			continue
-		}
-		opts = append(opts, engine.Option{Key: key, Value: "1"})
-	}
-	return pos, opts
+// parseArgs splits the arguments of `pct sub` with pct's own parser
+// (internal/pve): an option sub does not take is refused as pct refuses it.
+func parseArgs(sub string, args []string) (pos []string, opts []engine.Option, err error) {
+	c, err := pve.Parse(append([]string{sub}, args...))
+	return c.Pos, c.Opts, err
 }
 
 // vmid parses the n-th positional as a container id.
@@ -111,7 +94,11 @@ func optValue(opts []engine.Option, key string) (string, bool) {
 }
 
 func pctStatus(ctx context.Context, b engine.Backend, args []string, stdout io.Writer) error {
-	pos, _ := parseArgs(args)
+	const sub = "status"
+	pos, _, err := parseArgs(sub, args)
+	if err != nil {
+		return err
+	}
 	id, err := vmid(pos, 0, "vmid")
 	if err != nil {
 		return err
@@ -148,7 +135,11 @@ func pctList(ctx context.Context, b engine.Backend, stdout io.Writer) error {
 }
 
 func pctConfig(ctx context.Context, b engine.Backend, args []string, stdout io.Writer) error {
-	pos, _ := parseArgs(args)
+	const sub = "config"
+	pos, _, err := parseArgs(sub, args)
+	if err != nil {
+		return err
+	}
 	id, err := vmid(pos, 0, "vmid")
 	if err != nil {
 		return err
@@ -179,7 +170,11 @@ func pctConfig(ctx context.Context, b engine.Backend, args []string, stdout io.W
 // pctListSnapshot prints the snapshot tree as pct does: each snapshot a
 // level deeper than the one before, then "current".
 func pctListSnapshot(ctx context.Context, b engine.Backend, args []string, stdout io.Writer) error {
-	pos, _ := parseArgs(args)
+	const sub = "listsnapshot"
+	pos, _, err := parseArgs(sub, args)
+	if err != nil {
+		return err
+	}
 	id, err := vmid(pos, 0, "vmid")
 	if err != nil {
 		return err
@@ -222,7 +217,11 @@ func pctExec(ctx context.Context, b engine.Backend, args []string, stdin []byte,
 		fmt.Fprintln(stderr, "400 unable to parse option\npct exec <vmid> [<extra-args>] [OPTIONS]: put -- before the command, e.g. pct exec 100 -- ls -l")
 		return 255
 	}
-	pos, _ := parseArgs(args[:dash])
+	pos, _, err := parseArgs("exec", args[:dash])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 255
+	}
 	id, err := vmid(pos, 0, "vmid")
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -258,10 +257,13 @@ func pctExec(ctx context.Context, b engine.Backend, args []string, stdin []byte,
 
 // pctMutate maps the mutating pct commands onto the Backend.
 func pctMutate(ctx context.Context, b engine.Backend, sub string, args []string, file []byte) error {
-	if !isMutating(sub) {
+	if !pve.Mutates(sub) {
 		return unmapped(sub)
 	}
-	pos, opts := parseArgs(args)
+	pos, opts, err := parseArgs(sub, args)
+	if err != nil {
+		return err
+	}
 	id, err := vmid(pos, 0, "vmid")
 	if err != nil {
 		return err
@@ -326,14 +328,6 @@ func pctMutate(ctx context.Context, b engine.Backend, sub string, args []string,
 		return b.Push(ctx, id, pos[2], file, po)
 	}
 	return unmapped(sub)
-}
-
-func isMutating(sub string) bool {
-	switch sub {
-	case "create", "clone", "set", "start", "stop", "shutdown", "snapshot", "destroy", "push":
-		return true
-	}
-	return false
 }
 
 func unmapped(sub string) error {

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // host is what the option mapping needs to know about the machine.
@@ -63,6 +65,9 @@ func applyOption(c *lxcConf, key, value string, h host) (note string, err error)
 		c.SetMeta(key, value)
 		return applyNet0(c, value, h), nil
 	case key == "features":
+		if _, err := pve.ParseProps(pve.KindFlags, value); err != nil {
+			return "", fmt.Errorf("features: %w", err)
+		}
 		c.SetMeta(key, value)
 		return applyFeatures(c, value, h), nil
 	case strings.HasPrefix(key, "lxc."):
@@ -276,33 +281,17 @@ func parseBytes(s string) (int64, bool) {
 	return n * mult, true
 }
 
-// parseNet0 splits a pct net0 value into its key=value parts.
+// parseNet0 splits a pct net0 value (internal/pve's codec).
 func parseNet0(s string) map[string]string {
-	out := map[string]string{}
-	for _, part := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok {
-			out[k] = v
-		}
-	}
-	return out
+	m, _ := pve.ParseProps(pve.KindNet, s)
+	return m
 }
 
-// parseFeatures splits "nesting=1,keyctl=1" (a bare name means =1).
+// parseFeatures splits "nesting=1,keyctl=1"; applyOption has refused a
+// bare name already, as pct does.
 func parseFeatures(s string) map[string]string {
-	out := map[string]string{}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			v = "1"
-		}
-		out[k] = v
-	}
-	return out
+	m, _ := pve.ParseProps(pve.KindFlags, s)
+	return m
 }
 
 func positiveInt(key, v string) (int, error) {

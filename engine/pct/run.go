@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // Error is a pct invocation that failed: pct exited non-zero (or could not
@@ -52,12 +52,15 @@ func oneLine(s string) string {
 	return out
 }
 
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, engine.ErrNotExist) true when pct said the
-// container does not exist.
-func (e *Error) Is(target error) bool {
-	return target == engine.ErrNotExist && notExistRe.MatchString(e.Stderr)
+// Unwrap is the exit status and, when pct's message is one of its known
+// refusals, that refusal as a typed error of internal/pve (pve.ErrNotExist
+// = engine.ErrNotExist, *pve.ErrLocked, pve.ErrNotRunning, ...): callers
+// branch with errors.Is / errors.As, not on pct's English.
+func (e *Error) Unwrap() []error {
+	if typed := pve.Classify(e.Stderr); typed != nil {
+		return []error{e.Err, typed}
+	}
+	return []error{e.Err}
 }
 
 // ExitCode is pct's exit status, -1 when it did not exit normally.
@@ -91,7 +94,6 @@ func isDigits(s string) bool {
 }
 
 var (
-	notExistRe = regexp.MustCompile(`Configuration file '[^']*' does not exist`)
 	// pctMessageRe recognises pct's own failures of `pct exec` (exit 255),
 	// as opposed to the command in the container exiting 255.
 	pctMessageRe = regexp.MustCompile(`(?m)(Configuration file '[^']*' does not exist|container '[0-9]+' not running!|^Unknown option:|^400 |unable to parse option|lxc-attach: .*(Failed to get init pid|failed to attach))`)

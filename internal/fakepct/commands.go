@@ -1,6 +1,8 @@
 package fakepct
 
 import (
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +34,7 @@ func (f *Fake) create(c *call) error {
 	if old, err := Load(f.StateDir, id); err != nil {
 		return err
 	} else if old != nil {
-		return refuse("unable to create CT %d - CT %d already exists on node '%s'", id, id, Node)
+		return pctError(pve.MsgExists(Node, id))
 	}
 	ct := &Container{Config: map[string]string{"ostemplate": p.pos[1], "unprivileged": "1"}}
 	for _, o := range p.opts {
@@ -81,7 +83,7 @@ func (f *Fake) clone(c *call) error {
 	if old, err := Load(f.StateDir, newID); err != nil {
 		return err
 	} else if old != nil {
-		return refuse("unable to create CT %d - CT %d already exists on node '%s'", newID, newID, Node)
+		return pctError(pve.MsgExists(Node, newID))
 	}
 	cfg, rootfs := sct.Config, RootfsPath(f.StateDir, src)
 	if snap, ok := p.get("snapname"); ok {
@@ -177,7 +179,7 @@ func (f *Fake) start(c *call) error {
 		return refuse("CT %d is a template - start failed", id)
 	}
 	if ct.Running {
-		return refuse("CT %d already running", id)
+		return pctError(pve.MsgAlreadyRunning(id))
 	}
 	ct.Running = true
 	return Save(f.StateDir, id, ct)
@@ -195,7 +197,7 @@ func (f *Fake) stop(c *call) error {
 		}
 	}
 	if !ct.Running {
-		return refuse("CT %d not running", id)
+		return pctError(pve.MsgNotRunning(id))
 	}
 	ct.Running = false
 	return Save(f.StateDir, id, ct)
@@ -400,7 +402,7 @@ func (f *Fake) destroy(c *call) error {
 		return err
 	}
 	if ct.Running {
-		return refuse("CT %d is running - destroy failed", id)
+		return pctError(pve.MsgRunningDestroy(id))
 	}
 	return remove(f.StateDir, id)
 }
@@ -443,7 +445,7 @@ func (f *Fake) push(c *call) error {
 		return err
 	}
 	if !ct.Running {
-		return refuse("CT %d not running", id)
+		return pctError(pve.MsgNotRunning(id))
 	}
 	data, err := os.ReadFile(p.pos[1])
 	if err != nil {

@@ -1,6 +1,8 @@
 package fakepct
 
 import (
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
+
 	"fmt"
 	"io"
 	"os"
@@ -59,7 +61,7 @@ func (f *Fake) exec(c *call) error {
 		return err
 	}
 	if !ct.Running {
-		return refuse("container '%d' not running!", id)
+		return pctError(pve.MsgExecNotRunning(id))
 	}
 	if len(cmd) == 0 {
 		return refuse("missing command")

@@ -1,6 +1,8 @@
 package fakepct
 
 import (
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,7 +15,7 @@ import (
 )
 
 // Node is the node name the fake reports in its messages.
-const Node = "fake"
+const Node = pve.Node
 
 // Fake is one configured fake pct. Main builds it from the environment;
 // tests may build it directly (and run it in parallel).
@@ -253,7 +255,7 @@ func vmid(s string) (int, error) {
 }
 
 func notExist(ctid int) error {
-	return refuse("Configuration file 'nodes/%s/lxc/%d.conf' does not exist", Node, ctid)
+	return pctError(pve.MsgNoConfig(Node, ctid))
 }
 
 // load returns an existing container or pct's "does not exist" refusal.
@@ -270,7 +272,7 @@ func (f *Fake) load(ctid int) (*Container, error) {
 
 func checkLock(c *Container) error {
 	if c.Lock != "" {
-		return refuse("CT is locked (%s)", c.Lock)
+		return pctError(pve.MsgLocked(c.Lock))
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package fakepct
 
 import (
 	"fmt"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 	"hash/fnv"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -34,57 +34,20 @@ func normalize(ctid int, key, value string) string {
 // normalizeNet stores netN the Proxmox way: name first, the rest sorted,
 // type=veth and a stable generated hwaddr added when missing.
 func normalizeNet(ctid int, key, value string) string {
-	props := map[string]string{}
-	for _, part := range strings.Split(value, ",") {
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		props[k] = v
-	}
+	props, _ := pve.ParseProps(pve.KindNet, value)
 	if props["hwaddr"] == "" {
 		props["hwaddr"] = mac(ctid, key)
 	}
 	if props["type"] == "" {
 		props["type"] = "veth"
 	}
-	name, hasName := props["name"]
-	delete(props, "name")
-	out := sortedProps(props)
-	if hasName {
-		out = append([]string{"name=" + name}, out...)
-	}
-	return strings.Join(out, ",")
+	return pve.FormatProps(pve.KindNet, props)
 }
 
+// sortedPropertyString is features (or startup) with its keys sorted.
 func sortedPropertyString(value string) string {
-	props := map[string]string{}
-	var bare []string
-	for _, part := range strings.Split(value, ",") {
-		if part == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			bare = append(bare, part)
-			continue
-		}
-		props[k] = v
-	}
-	return strings.Join(append(bare, sortedProps(props)...), ",")
-}
-
-func sortedProps(props map[string]string) []string {
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k+"="+props[k])
-	}
-	return out
+	props, _ := pve.ParseProps(pve.KindFlags, value)
+	return pve.FormatProps(pve.KindFlags, props)
 }
 
 // normalizeVolume turns a new-volume request "STORAGE:SIZE[,opts]" into
@@ -136,4 +99,17 @@ func replaceHWAddr(value, addr string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// checkProps refuses a property string pct would refuse (a bare entry
+// where the option has no default key: "features: nesting").
+func checkProps(key, value string) error {
+	kind, ok := pve.KindOf(key)
+	if !ok {
+		return nil
+	}
+	if _, err := pve.ParseProps(kind, value); err != nil {
+		return pctError("400 Parameter verification failed.\n" + key + ": " + err.Error())
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var _ engine.Backend = (*Backend)(nil)
@@ -153,7 +154,7 @@ func (b *Backend) beginCall(ctx context.Context, c Call, ctid int) error {
 func (b *Backend) get(ctid int) (*Container, error) {
 	c := b.containers[ctid]
 	if c == nil {
-		return nil, fmt.Errorf("Configuration file 'nodes/fake/lxc/%d.conf' does not exist: %w", ctid, engine.ErrNotExist)
+		return nil, pve.Refuse(pve.MsgNoConfig(pve.Node, ctid))
 	}
 	return c, nil
 }
@@ -235,7 +236,7 @@ func (b *Backend) Create(ctx context.Context, s engine.CreateSpec) error {
 	}
 	defer b.mu.Unlock()
 	if b.containers[s.CTID] != nil {
-		return fmt.Errorf("unable to create CT %d - CT %d already exists on node 'fake'", s.CTID, s.CTID)
+		return pve.Refuse(pve.MsgExists(pve.Node, s.CTID))
 	}
 	c := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
 	c.Config["ostemplate"] = s.Template
@@ -254,7 +255,7 @@ func (b *Backend) Clone(ctx context.Context, s engine.CloneSpec) error {
 		return err
 	}
 	if b.containers[s.CTID] != nil {
-		return fmt.Errorf("unable to create CT %d - CT %d already exists on node 'fake'", s.CTID, s.CTID)
+		return pve.Refuse(pve.MsgExists(pve.Node, s.CTID))
 	}
 	if s.Snapshot != "" && !contains(src.Snapshots, s.Snapshot) {
 		return fmt.Errorf("snapshot '%s' does not exist", s.Snapshot)
@@ -285,7 +286,7 @@ func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del [
 		return err
 	}
 	if c.Lock != "" {
-		return fmt.Errorf("CT is locked (%s)", c.Lock)
+		return &pve.ErrLocked{Lock: c.Lock}
 	}
 	applyOptions(c, opts)
 	for _, k := range del {
@@ -318,7 +319,7 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 func (b *Backend) Start(ctx context.Context, ctid int) error {
 	return b.mutate(ctx, "start", ctid, engine.StartArgv(ctid), func(c *Container) error {
 		if c.Running {
-			return fmt.Errorf("CT %d already running", ctid)
+			return pve.Refuse(pve.MsgAlreadyRunning(ctid))
 		}
 		c.Running = true
 		return nil
@@ -328,7 +329,7 @@ func (b *Backend) Start(ctx context.Context, ctid int) error {
 func (b *Backend) stop(ctx context.Context, op string, ctid int, argv []string) error {
 	return b.mutate(ctx, op, ctid, argv, func(c *Container) error {
 		if !c.Running {
-			return fmt.Errorf("CT %d not running", ctid)
+			return pve.Refuse(pve.MsgNotRunning(ctid))
 		}
 		c.Running = false
 		return nil
@@ -356,7 +357,7 @@ func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
 func (b *Backend) Destroy(ctx context.Context, ctid int) error {
 	return b.mutate(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(c *Container) error {
 		if c.Running {
-			return fmt.Errorf("CT %d is running - destroy failed", ctid)
+			return pve.Refuse(pve.MsgRunningDestroy(ctid))
 		}
 		delete(b.containers, ctid)
 		return nil
@@ -373,7 +374,7 @@ func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byt
 		return err
 	}
 	if !c.Running {
-		return fmt.Errorf("CT %d not running", ctid)
+		return pve.Refuse(pve.MsgNotRunning(ctid))
 	}
 	c.Files[dest] = append([]byte(nil), content...)
 	return nil
@@ -387,7 +388,7 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 	}
 	c, err := b.get(ctid)
 	if err == nil && !c.Running {
-		err = fmt.Errorf("container '%d' not running!", ctid)
+		err = pve.Refuse(pve.MsgExecNotRunning(ctid))
 	}
 	var files map[string][]byte
 	if c != nil {
