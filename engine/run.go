@@ -158,7 +158,7 @@ func RunHook(ctx context.Context, o RunOptions, ctid int) (*Result, error) {
 			c.fail(StageHook, fmt.Errorf("container %d is not running: start it (pct start %d) or run `phoenix run --ctid %d`", ctid, ctid, ctid))
 			return
 		}
-		c.runStage(ctx, hookStage())
+		c.runStage(ctx, hookStage)
 	}()
 	res := &Result{DryRun: o.DryRun, Containers: []*ContainerResult{c.res}, Interrupted: ctx.Err() != nil}
 	r.attachActions(res)
@@ -225,17 +225,17 @@ func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool
 	}
 
 	for _, s := range stages {
-		if !s.applies(ct) {
+		if !s.Applies(ct) {
 			continue
 		}
 		if ctx.Err() != nil {
-			c.interrupt(s.name(ct))
+			c.interrupt(s.Name(ct))
 			return c.res
 		}
 		if r.stopped.Load() {
 			c.res.State = StageSkipped
 			c.res.Reason = "fail-fast"
-			c.stageEvent(s.name(ct), StageSkipped, "fail-fast")
+			c.stageEvent(s.Name(ct), StageSkipped, "fail-fast")
 			return c.res
 		}
 		if !c.runStage(ctx, s) {
@@ -248,11 +248,11 @@ func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool
 }
 
 // runStage runs one stage and records it; false when it failed.
-func (c *ctRun) runStage(ctx context.Context, s stage) bool {
-	name := s.name(c.ct)
+func (c *ctRun) runStage(ctx context.Context, s Stage) bool {
+	name := s.Name(c.ct)
 	c.stageEvent(name, StageRunning, "")
 	t0 := time.Now()
-	out, err := s.run(c, WithOrigin(ctx, Origin{CTID: c.ct.CTID, Stage: name}))
+	out, err := s.Run(c, WithOrigin(ctx, Origin{CTID: c.ct.CTID, Stage: name}))
 	sr := StageResult{Stage: name, State: out.state, Detail: out.detail, Elapsed: time.Since(t0)}
 	if err != nil {
 		err = withHint(err, c.ct.CTID)
@@ -421,16 +421,6 @@ func (w *lineWriter) Flush() {
 		w.emit(strings.TrimRight(string(w.buf), "\r"))
 		w.buf = nil
 	}
-}
-
-// hookStage is the hook's entry of stages.
-func hookStage() stage {
-	for _, s := range stages {
-		if s.key == StageHook {
-			return s
-		}
-	}
-	panic("engine: no hook stage")
 }
 
 // ctSink stamps a container's CTID on the events a hook emits without one.

@@ -15,6 +15,13 @@ const (
 	defaultPortainerAgentImage  = "portainer/agent:latest"
 )
 
+// dockerStage makes Docker ready in containers that want it.
+// Reads: `pct config` (features); the probes docker info, nvidia-ctk
+// --version (GPU containers), docker inspect of the Portainer container.
+// Writes: features nesting=1,keyctl=1 and a restart when missing; the
+// Docker and NVIDIA toolkit install scripts; `docker run` of Portainer.
+var dockerStage = Stage{Key: StageDocker, Name: named(StageDocker), Applies: (*Container).WantsDocker, Run: (*ctRun).stageDocker}
+
 func (c *ctRun) stageDocker(ctx context.Context) (outcome, error) {
 	var did []string
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +64,12 @@ var ErrHookNotRun = errors.New("hook not run")
 // hookTimeoutGrace is how long after its timeout a hook's context ends,
 // should the hook runner not have stopped it.
 const hookTimeoutGrace = 10 * time.Second
+
+// hookStage runs the container's hook (Lua or legacy shell) when its
+// marker says the hook, the container's entry or its environment changed.
+// Reads: the marker file HookMarker (a probe: cat).
+// Writes: whatever the hook does; the marker after a successful run.
+var hookStage = Stage{Key: StageHook, Name: named(StageHook), Applies: always, Run: (*ctRun).stageHook}
 
 func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 	info := c.hook
@@ -144,40 +149,3 @@ func (c *ctRun) writeMarker(ctx context.Context, marker, want string) error {
 // defaultTemplateSnapshot names the snapshot of an is_template container
 // whose config names none.
 const defaultTemplateSnapshot = "phoenix-template"
-
-func templateSnapshot(ct *Container) string {
-	if ct.TemplateSnapshot != "" {
-		return ct.TemplateSnapshot
-	}
-	return defaultTemplateSnapshot
-}
-
-func (c *ctRun) stageTemplate(ctx context.Context) (outcome, error) {
-	ctid := c.ct.CTID
-	name := templateSnapshot(c.ct)
-	snaps, err := c.b.ListSnapshots(ctx, ctid)
-	if err != nil {
-		return outcome{}, pctError(err, "pct listsnapshot %d", ctid)
-	}
-	if slices.Contains(snaps, name) {
-		return already("snapshot %s exists", name), nil
-	}
-	st, err := c.b.Status(ctx, ctid)
-	if err != nil {
-		return outcome{}, pctError(err, "pct status %d", ctid)
-	}
-	// A snapshot of a stopped container is consistent: no half-written
-	// files for the clones to inherit.
-	if st.Running {
-		if err := c.b.Shutdown(ctx, ctid, shutdownTimeout); err != nil {
-			return outcome{}, pctError(err, "pct shutdown %d", ctid)
-		}
-	}
-	if err := c.b.Snapshot(ctx, ctid, name); err != nil {
-		return outcome{}, fmt.Errorf("pct snapshot %d %s: %w", ctid, name, err)
-	}
-	if err := c.start(ctx); err != nil {
-		return outcome{}, err
-	}
-	return done("snapshot %s taken", name), nil
-}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"strings"
+)
+
+// configureStage brings the container's options to the configured values.
+// Reads: `pct config` (hostname, memory, cores, swap, net0, features).
+// Writes: `pct set` of the options that differ, nothing when they match.
+var configureStage = Stage{Key: StageConfigure, Name: named(StageConfigure), Applies: always, Run: (*ctRun).stageConfigure}
+
+func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
+	ct := c.ct
+	have, err := c.b.Config(ctx, ct.CTID)
+	if err != nil {
+		return outcome{}, pctError(err, "pct config %d", ct.CTID)
+	}
+	opts := configDiff(ct, have)
+	if len(opts) == 0 {
+		return already("matches"), nil
+	}
+	if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
+		return outcome{}, pctError(err, "pct set %d", ct.CTID)
+	}
+	keys := make([]string, len(opts))
+	for i, o := range opts {
+		keys[i] = o.Key
+	}
+	return done("set %s", strings.Join(keys, ", ")), nil
+}
+
+// configDiff returns the options whose configured value differs from what
+// `pct config` reports, in a fixed order.
+func configDiff(ct *Container, have map[string]string) []Option {
+	var opts []Option
+	diff := func(key, want string) {
+		if want != "" && strings.TrimSpace(have[key]) != want {
+			opts = append(opts, Option{Key: key, Value: want})
+		}
+	}
+	diff("hostname", ct.Hostname)
+	if ct.MemoryMB > 0 {
+		diff("memory", strconv.Itoa(ct.MemoryMB))
+	}
+	if ct.Cores > 0 {
+		diff("cores", strconv.Itoa(ct.Cores))
+	}
+	if ct.SwapMB > 0 {
+		diff("swap", strconv.Itoa(ct.SwapMB))
+	}
+	if want := DesiredNet0(ct.Net); want != nil {
+		got := ParseNet0(have["net0"])
+		if !Net0Matches(want, got) {
+			if _, ok := want["hwaddr"]; !ok && got["hwaddr"] != "" {
+				// Keep the MAC Proxmox gave the interface: a new one
+				// would change the container's DHCP lease and ARP entries.
+				want["hwaddr"] = got["hwaddr"]
+			}
+			opts = append(opts, Option{Key: "net0", Value: net0Option(want)})
+		}
+	}
+	if want := desiredFeatures(ct); len(want) > 0 {
+		got := ParseFeatures(have["features"])
+		if !FeaturesMatch(want, got) {
+			opts = append(opts, Option{Key: "features", Value: FormatFeatures(mergeKV(got, want))})
+		}
+	}
+	return opts
+}
+
+// mergeKV is have overridden by want: features set by hand are kept.
+func mergeKV(have, want map[string]string) map[string]string {
+	m := make(map[string]string, len(have)+len(want))
+	for k, v := range have {
+		m[k] = v
+	}
+	for k, v := range want {
+		m[k] = v
+	}
+	return m
+}

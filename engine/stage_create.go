@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+)
+
+// createStage makes the container: `pct clone` of its source (at the
+// source's template snapshot) or `pct create` from its template.
+// Reads: the container's status; the clone source's config entry.
+// Writes: a new container (create: every option of createOptions; clone:
+// the source's snapshot, with the hostname).
+var createStage = Stage{Key: StageCreate, Name: func(ct *Container) string {
+	if ct.CloneFrom != 0 {
+		return StageClone
+	}
+	return StageCreate
+}, Applies: always, Run: (*ctRun).stageCreate}
+
+func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
+	ct := c.ct
+	st, err := c.b.Status(ctx, ct.CTID)
+	if err != nil {
+		return outcome{}, pctError(err, "pct status %d", ct.CTID)
+	}
+	if st.Exists {
+		return already("exists: skip"), nil
+	}
+	if ct.CloneFrom != 0 {
+		spec := CloneSpec{Source: ct.CloneFrom, CTID: ct.CTID, Hostname: ct.Hostname}
+		if src := c.cfg.Containers[ct.CloneFrom]; src != nil && isTemplate(src) {
+			spec.Snapshot = templateSnapshot(src)
+		}
+		release, err := c.lockSource(ctx, spec.Source)
+		if err != nil {
+			return outcome{}, err
+		}
+		err = c.b.Clone(ctx, spec)
+		release()
+		if err != nil {
+			// A lock refusing a clone is its source's.
+			return outcome{}, withHint(pctError(err, "pct clone %d %d", spec.Source, spec.CTID), spec.Source)
+		}
+		if spec.Snapshot != "" {
+			return done("cloned from %d@%s", spec.Source, spec.Snapshot), nil
+		}
+		return done("cloned from %d", spec.Source), nil
+	}
+	if ct.Template == "" {
+		return outcome{}, fmt.Errorf("container %d has neither a template nor a clone source: set template or clone_from_ctid in lxc_configs", ct.CTID)
+	}
+	spec := CreateSpec{CTID: ct.CTID, Template: ct.Template, Options: createOptions(ct)}
+	if err := c.b.Create(ctx, spec); err != nil {
+		return outcome{}, pctError(err, "pct create %d", ct.CTID)
+	}
+	return done("created from %s", ct.Template), nil
+}
+
+func createOptions(ct *Container) []Option {
+	var opts []Option
+	add := func(k, v string) { opts = append(opts, Option{Key: k, Value: v}) }
+	if ct.Hostname != "" {
+		add("hostname", ct.Hostname)
+	}
+	if ct.MemoryMB > 0 {
+		add("memory", strconv.Itoa(ct.MemoryMB))
+	}
+	if ct.Cores > 0 {
+		add("cores", strconv.Itoa(ct.Cores))
+	}
+	if ct.SwapMB > 0 {
+		add("swap", strconv.Itoa(ct.SwapMB))
+	}
+	if ct.StoragePool != "" && ct.StorageSizeGB > 0 {
+		add("rootfs", ct.StoragePool+":"+strconv.Itoa(ct.StorageSizeGB))
+	}
+	if n := DesiredNet0(ct.Net); n != nil {
+		add("net0", net0Option(n))
+	}
+	if f := desiredFeatures(ct); len(f) > 0 {
+		add("features", FormatFeatures(f))
+	}
+	if ct.Unprivileged {
+		add("unprivileged", "1")
+	} else {
+		add("unprivileged", "0")
+	}
+	return opts
+}
