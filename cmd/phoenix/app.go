@@ -173,6 +173,13 @@ func commands(env Env) []*cli.Command {
 			},
 		},
 		{
+			Name:      "doctor",
+			Usage:     "check the outside tools and kernel features the --backend needs; exit 3 when something is missing",
+			ArgsUsage: " ",
+			Flags:     withGlobals(nil),
+			Action:    func(c *cli.Context) error { return doctorCmd(c, env) },
+		},
+		{
 			Name:      "version",
 			Usage:     "print the version",
 			ArgsUsage: " ",

@@ -91,6 +91,9 @@ func hookTestCmd(c *cli.Context, env Env) error {
 		opts.Config = cfg
 	}
 	if g.Backend == "lxc" {
+		if err := lxcPrecheck(); err != nil {
+			return err
+		}
 		o := lxc.OptionsFromEnv(env.Getenv)
 		if g.LXCPath != "" {
 			o.LXCPath = g.LXCPath

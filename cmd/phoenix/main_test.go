@@ -59,6 +59,17 @@ func examplesDir(t testing.TB) string {
 	return dir
 }
 
+// phoenixBin is the directory of PATH where testscript put the phoenix
+// command.
+func phoenixBin(path string) string {
+	for _, d := range filepath.SplitList(path) {
+		if _, err := os.Stat(filepath.Join(d, "phoenix")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
 // fakeBin makes dir/pct, a symlink to this test binary, so that "pct"
 // on PATH is the fake.
 func fakeBin(dir string) (string, error) {
@@ -84,6 +95,9 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			e.Setenv("FAKEBIN", bin)
+			// PHOENIXBIN holds only the phoenix command: a script's PATH
+			// can lack every outside tool and still run phoenix.
+			e.Setenv("PHOENIXBIN", phoenixBin(e.Getenv("PATH")))
 			e.Setenv("EXAMPLES", examples)
 			e.Setenv("FAKE_PCT_STATE", filepath.Join(e.WorkDir, "pct-state"))
 			// Never the machine's /var/log, /run/lock or /usr/local paths.

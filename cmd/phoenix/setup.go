@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
@@ -71,6 +72,16 @@ func countErrors(ps []engine.Problem) int {
 // realBackend is the backend that acts on containers: pct (Proxmox VE) or
 // lxc. A missing tool is an environment problem, exit 3.
 func realBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error) {
+	if g.Backend == "lxc" {
+		if err := lxcPrecheck(); err != nil {
+			return nil, err
+		}
+	}
+	return newBackend(g, env, logger)
+}
+
+// newBackend is realBackend without the lxc backend's doctor checks.
+func newBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error) {
 	switch g.Backend {
 	case "lxc":
 		o := lxc.OptionsFromEnv(env.Getenv)
@@ -96,14 +107,21 @@ func realBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error
 // when its tool is there (returned as reads, nil otherwise), else the plan
 // assumes an empty host; the note says which.
 func dryRunBackend(g globals, env Env, logger *slog.Logger) (d engine.Backend, note string, reads engine.Backend) {
-	if b, err := realBackend(g, env, logger); err == nil {
+	if b, err := newBackend(g, env, logger); err == nil {
 		reads = b
 	}
 	rec := dryrun.New(reads)
-	if reads == nil && g.Backend == "lxc" {
-		return rec, "lxc tools not found: the plan assumes an empty host", nil
+	if g.Backend != "lxc" {
+		return rec, rec.HostNote(), reads
 	}
-	return rec, rec.HostNote(), reads
+	note = "lxc tools not found: the plan assumes an empty host"
+	if reads != nil {
+		note = rec.HostNote()
+	}
+	if missing := lxcPlanNote(); missing != "" {
+		note = strings.TrimPrefix(note+"; "+missing, "; ")
+	}
+	return rec, note, reads
 }
 
 // eventHandler is a slog.Handler that turns a backend's notes into run

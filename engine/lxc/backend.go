@@ -76,6 +76,9 @@ type Backend struct {
 // tools the backend runs; New checks they are installed.
 var tools = []string{"lxc-start", "lxc-stop", "lxc-attach", "lxc-info", "lxc-ls", "lxc-copy", "lxc-snapshot", "lxc-destroy"}
 
+// Tools are the LXC tools the backend runs (phoenix doctor checks them).
+func Tools() []string { return append([]string(nil), tools...) }
+
 // New checks that LXC's tools are installed and returns a Backend.
 func New(o Options) (*Backend, error) {
 	for _, t := range tools {
