@@ -35,6 +35,12 @@ type ContainerResult struct {
 	// Notes are remarks for the plan, like "not handled: traefik" for a
 	// feature no built-in stage acts on.
 	Notes []string `json:"notes,omitempty"`
+	// Drift lists what differs from the config that pct cannot change in
+	// place (engine/drift.go): the container failed because of it.
+	Drift []Drift `json:"drift,omitempty"`
+	// Warnings are what a person must read even in a converged plan (a
+	// template snapshot older than its config).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StageResult is one stage of one container.
@@ -108,11 +114,12 @@ func stageColumn(stage string) string {
 	return stage
 }
 
-// cell is what the summary shows for a stage state.
-func cell(state string) string {
+// cell is what the summary shows for a stage state; in a dry-run what a
+// run would do is "planned".
+func cell(state string, dryRun bool) string {
 	switch state {
 	case StageDone:
-		return "done"
+		return Shown(StageDone, dryRun)
 	case StageAlready:
 		return "already"
 	case StageSkipped:
@@ -156,7 +163,7 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 		row := []string{strconv.Itoa(c.CTID), c.Name}
 		byCol := map[string]string{}
 		for _, s := range c.Stages {
-			byCol[stageColumn(s.Stage)] = cell(s.State)
+			byCol[stageColumn(s.Stage)] = cell(s.State, r.DryRun)
 		}
 		for _, col := range StageColumns {
 			v := byCol[col]
@@ -165,7 +172,10 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 			}
 			row = append(row, v)
 		}
-		result := c.State
+		result := Shown(c.State, r.DryRun)
+		if r.DryRun && c.Marker() == MarkUnchanged {
+			result = "unchanged"
+		}
 		if result == StageFailed {
 			result = "failed"
 		}
@@ -202,6 +212,10 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 	}
 	d, f, s := r.Counts()
 	line := fmt.Sprintf("%d done, %d failed, %d skipped in %s", d, f, s, fmtDuration(r.Elapsed))
+	if r.DryRun {
+		n := r.PlanCounts()
+		line = fmt.Sprintf("%d planned, %d unchanged, %d failed, %d skipped in %s", n.Create+n.Change, n.Unchanged, f, s, fmtDuration(r.Elapsed))
+	}
 	if r.DryRun {
 		line += " (dry-run: nothing was changed)"
 	}
@@ -247,77 +261,6 @@ func fmtDuration(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
-}
-
-// WritePlan writes the dry-run plan: per container in dependency order,
-// each stage and under it every action as the pct command it would run,
-// with the hook line that asked for it.
-func WritePlan(w io.Writer, r *Result) {
-	if r.DryRun {
-		fmt.Fprintln(w, "Plan (dry-run: nothing is changed)")
-	} else {
-		fmt.Fprintln(w, "Actions")
-	}
-	for _, c := range r.Containers {
-		fmt.Fprintln(w)
-		head := fmt.Sprintf("%d %s", c.CTID, c.Name)
-		switch {
-		case c.State == StageSkipped:
-			head += ": skipped: " + c.Reason
-		case c.State == StageFailed && c.Err != nil:
-			head += ": failed: " + c.Err.Error()
-		case c.Reason != "":
-			head += ": " + c.Reason
-		}
-		fmt.Fprintln(w, head)
-		for _, n := range c.Notes {
-			fmt.Fprintln(w, "  "+n)
-		}
-		byStage := map[string][]Event{}
-		var other []Event
-		known := map[string]bool{}
-		for _, s := range c.Stages {
-			known[s.Stage] = true
-		}
-		for _, a := range c.Actions {
-			if known[a.Stage] {
-				byStage[a.Stage] = append(byStage[a.Stage], a)
-			} else {
-				other = append(other, a)
-			}
-		}
-		for _, s := range c.Stages {
-			line := "  " + s.Stage + ": " + planState(s, r.DryRun)
-			fmt.Fprintln(w, line)
-			for _, a := range byStage[s.Stage] {
-				fmt.Fprintln(w, "    "+FormatAction(a))
-			}
-		}
-		for _, a := range other {
-			fmt.Fprintln(w, "  "+FormatAction(a))
-		}
-	}
-	if len(r.Notes) > 0 {
-		fmt.Fprintln(w)
-	}
-	for _, n := range r.Notes {
-		fmt.Fprintln(w, "note: "+n)
-	}
-}
-
-func planState(s StageResult, dryRun bool) string {
-	state := s.State
-	switch {
-	case s.State == StageAlready:
-		state = "already done"
-	case s.State == StageDone && dryRun:
-		// Nothing was done: the stage's actions below are what a run would do.
-		state = "would run"
-	}
-	if s.Detail != "" {
-		return state + " (" + s.Detail + ")"
-	}
-	return state
 }
 
 // proxmoxTools are the commands besides pct that shell hooks may call; their

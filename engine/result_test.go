@@ -79,23 +79,23 @@ func TestWritePlanGolden(t *testing.T) {
 	}
 	res := timeless(run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, DryRun: true}))
 	var buf strings.Builder
-	engine.WritePlan(&buf, res)
+	engine.WritePlan(&buf, res, engine.PlanOptions{})
 	golden(t, "plan.golden", buf.String())
 
 	// the same plan against the host it built says what exists
 	res = timeless(run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, DryRun: true}))
 	buf.Reset()
-	engine.WritePlan(&buf, res)
+	engine.WritePlan(&buf, res, engine.PlanOptions{})
 	golden(t, "plan_converged.golden", buf.String())
 }
 
 func TestWritePlanFailedAndSkipped(t *testing.T) {
 	t.Parallel()
 	var buf strings.Builder
-	engine.WritePlan(&buf, mixedRun(t))
+	engine.WritePlan(&buf, mixedRun(t), engine.PlanOptions{})
 	out := buf.String()
-	assert.Contains(t, out, "\n950 vllmQwen3Coder: skipped: depends on 920\n")
-	assert.Contains(t, out, "\n920 BaseTemplateVLLM: failed: hook: hook phoenix_hypervisor_setup_920.lua: phoenix_hypervisor_setup_920.lua:31:")
+	assert.Contains(t, out, "\n- 950 vllmQwen3Coder: skipped: depends on 920\n")
+	assert.Contains(t, out, "\nx 920 BaseTemplateVLLM: failed: hook: hook phoenix_hypervisor_setup_920.lua: phoenix_hypervisor_setup_920.lua:31:")
 	assert.Contains(t, out, "  hook: skipped (/hooks/phoenix_hypervisor_setup_910.sh is not executable: run chmod +x")
 }
 

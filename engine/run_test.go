@@ -547,7 +547,7 @@ func TestRunDryRunIsMarked(t *testing.T) {
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, DryRun: true, CTIDs: []int{900}})
 	assert.True(t, res.DryRun)
 	var buf strings.Builder
-	engine.WritePlan(&buf, res)
+	engine.WritePlan(&buf, res, engine.PlanOptions{})
 	assert.Contains(t, buf.String(), "Plan (dry-run: nothing is changed)")
 	assert.Contains(t, buf.String(), "pct create 900")
 }

@@ -136,7 +136,11 @@ func (s *session) openSinks(format string) error {
 	switch {
 	case format == "json":
 		s.json = runlog.NewJSON(s.env.Stdout)
-		sinks = append(sinks, s.json, warnings(s.env.Stderr))
+		var js engine.Sink = s.json
+		if s.dryRun {
+			js = plannedEvents(js)
+		}
+		sinks = append(sinks, js, warnings(s.env.Stderr))
 	case s.dryRun:
 		sinks = append(sinks, warnings(s.env.Stderr))
 	default:
@@ -206,8 +210,16 @@ func runCmd(c *cli.Context, env Env, dryRun bool) error {
 // finish runs the engine, then writes the plan (dry-run) and the summary,
 // and turns the result into the exit code.
 func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.Result, error)) error {
+	// The notes are said once: a text plan ends with them (so the log
+	// alone records them at the start); a run's console and JSON lines
+	// carry them as the first events.
+	planNotes := s.dryRun && s.json == nil
 	if s.hostNote != "" {
-		s.logf("WARN", "%s", s.hostNote)
+		level := "WARN"
+		if planNotes {
+			level = "INFO"
+		}
+		s.logf(level, "%s", s.hostNote)
 	}
 	for _, n := range s.notes {
 		s.logf("INFO", "%s backend: %s", s.g.Backend, n)
@@ -234,9 +246,11 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 		// The run stopped before it started (a bad plan): nothing changed.
 		return exitError(engine.ExitUsage, err)
 	}
-	r.Notes = append(s.notes, r.Notes...)
-	if s.hostNote != "" {
-		r.Notes = append([]string{s.hostNote}, r.Notes...)
+	if planNotes {
+		r.Notes = append(s.notes, r.Notes...)
+		if s.hostNote != "" {
+			r.Notes = append([]string{s.hostNote}, r.Notes...)
+		}
 	}
 	if err := s.writeResult(r); err != nil {
 		return exitError(engine.ExitFailed, err)
@@ -264,7 +278,7 @@ func (s *session) writeResult(r *engine.Result) error {
 	var b strings.Builder
 	summary := *r
 	if s.dryRun {
-		engine.WritePlan(&b, r)
+		engine.WritePlan(&b, r, engine.PlanOptions{Verbose: s.g.Verbose})
 		b.WriteString("\n")
 		summary.Notes = nil // the plan just printed them
 	}

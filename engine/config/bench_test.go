@@ -104,7 +104,7 @@ func BenchmarkPhoenixPlan1000(b *testing.B) {
 		if err != nil || res.ExitCode() != engine.ExitOK || len(res.Containers) != 1000 {
 			b.Fatalf("plan: %v (exit %d)", err, res.ExitCode())
 		}
-		engine.WritePlan(io.Discard, res)
+		engine.WritePlan(io.Discard, res, engine.PlanOptions{})
 		engine.WriteSummary(io.Discard, res, false)
 	}
 	runtime.GC()
