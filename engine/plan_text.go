@@ -58,7 +58,7 @@ func (c *ContainerResult) Marker() string {
 // PlanCounts are the numbers of a plan's closing line.
 type PlanCounts struct {
 	Create, Change, Unchanged, Drift, Fail, Skip int
-	Hooks                                       int // hook stages a run would run
+	Hooks                                        int // hook stages a run would run
 }
 
 // Counts of the plan, container by container.
