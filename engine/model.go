@@ -78,6 +78,8 @@ type Container struct {
 	HookArgs    []string      // nil: ["${PHOENIX_CTID}"]
 	HookTimeout time.Duration // 0: the run's --hook-timeout
 
+	Later // the later-era fields (v07–v09), see later_model.go
+
 	// Raw is the container's entry as decoded, unknown fields included.
 	Raw map[string]any
 }

@@ -117,6 +117,7 @@ func buildContainer(p problems, path string, id int, e map[string]any) *engine.C
 		checkHookArgs(p, path+"/hook_args", args)
 	}
 	c.HookTimeout = hookTimeout(p, path+"/hook_timeout", e["hook_timeout"])
+	applyLater(p, path, e, c)
 	return c
 }
 
