@@ -13,6 +13,9 @@ var configureStage = Stage{Key: StageConfigure, Name: named(StageConfigure), App
 
 func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
 	ct := c.ct
+	if err := checkPropertyParts(ct); err != nil {
+		return outcome{}, err
+	}
 	have, err := c.b.Config(ctx, ct.CTID)
 	if err != nil {
 		return outcome{}, pctError(err, "pct config %d", ct.CTID)

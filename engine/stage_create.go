@@ -20,6 +20,9 @@ var createStage = Stage{Key: StageCreate, Name: func(ct *Container) string {
 
 func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 	ct := c.ct
+	if err := checkPropertyParts(ct); err != nil {
+		return outcome{}, err
+	}
 	st, err := c.b.Status(ctx, ct.CTID)
 	if err != nil {
 		return outcome{}, pctError(err, "pct status %d", ct.CTID)

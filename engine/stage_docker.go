@@ -122,6 +122,9 @@ func (c *ctRun) ensurePortainer(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	name := argv[4] // docker run -d --name NAME
+	if err := checkImage(argv[len(argv)-1]); err != nil {
+		return "", err
+	}
 	r, err := c.probe(ctx, "docker", "inspect", name)
 	if err != nil {
 		return "", err

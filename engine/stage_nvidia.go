@@ -209,6 +209,9 @@ func (c *ctRun) ensureDriver(ctx context.Context) (bool, error) {
 	if want == "" {
 		return false, fmt.Errorf("nvidia_driver_version is not set in phoenix_lxc_configs.json: set it to the host's driver version (nvidia-smi on the host)")
 	}
+	if err := checkDriverVersion(want); err != nil {
+		return false, err
+	}
 	got, err := c.driverVersion(ctx)
 	if err != nil {
 		return false, err
@@ -265,7 +268,7 @@ func nvidiaInstallScript(version, url string) string {
 	return "# phoenix:install-nvidia " + version + "\n" + `set -eu
 export DEBIAN_FRONTEND=noninteractive
 url=` + shellQuote(url) + `
-f=/tmp/phoenix-nvidia-` + version + `.run
+f=` + shellQuote("/tmp/phoenix-nvidia-"+version+".run") + `
 if ! command -v curl >/dev/null 2>&1; then
 	apt-get update -qq && apt-get install -y -qq curl ca-certificates
 fi

@@ -22,7 +22,6 @@ func crossCheck(p problems, cfg *engine.Config) {
 		checkCloneSource(p, base, c, cfg)
 		resolveDependencies(p, base, c, cfg)
 		checkNet(p, base, c)
-		checkHostname(p, base, c)
 	}
 	checkSnapshotsOfSources(p, cfg, ids)
 	checkCycles(p, cfg, ids)
@@ -208,8 +207,7 @@ func checkNet(p problems, base string, c *engine.Container) {
 	default:
 		pf, err := netip.ParsePrefix(ip)
 		if err != nil || !pf.Addr().Is4() {
-			p.errorf(np+"/ip", `an IPv4 address with prefix length like "10.0.0.110/24", "dhcp" or "manual"`,
-				"%s", quoteShort(ip))
+			p.errorf(np+"/ip", ipMeaning, "%s", quoteShort(ip))
 			break
 		}
 		prefix, hasPrefix = pf, true
@@ -218,7 +216,7 @@ func checkNet(p problems, base string, c *engine.Container) {
 		addr, err := netip.ParseAddr(gw)
 		switch {
 		case err != nil || !addr.Is4():
-			p.errorf(np+"/gw", `an IPv4 address like "10.0.0.1"`, "%s", quoteShort(gw))
+			p.errorf(np+"/gw", gwMeaning, "%s", quoteShort(gw))
 		case hasPrefix && !prefix.Masked().Contains(addr):
 			p.warnf(np+"/gw", "a gateway inside "+prefix.Masked().String(),
 				"%s, outside the container's network: it will not be reachable directly", gw)
@@ -254,33 +252,12 @@ var macRE = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$`)
 
 func checkMAC(p problems, path, mac string) {
 	if !macRE.MatchString(mac) {
-		p.errorf(path, `a MAC address like "52:54:00:12:34:56"`, "%s", quoteShort(mac))
+		p.errorf(path, macMeaning, "%s", quoteShort(mac))
 		return
 	}
 	first, _ := strconv.ParseUint(mac[:2], 16, 8)
 	if first&1 == 1 {
 		p.errorf(path, "a unicast MAC address (first byte even, e.g. 52:54:00:…)", "%s, a multicast address", mac)
-	}
-}
-
-// hostLabel is one RFC 1123 label; capitals are valid in hostnames.
-var hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-
-func checkHostname(p problems, base string, c *engine.Container) {
-	name := c.Hostname
-	if name == "" {
-		return // missing or wrong type: the schema reports it
-	}
-	const expected = "a hostname: labels of letters, digits and '-' (not at either end), 1–63 characters each, separated by single dots"
-	if len(name) > 253 {
-		p.errorf(base+"/name", expected+", at most 253 characters in all", "%d characters", len(name))
-		return
-	}
-	for _, label := range strings.Split(name, ".") {
-		if !hostLabel.MatchString(label) {
-			p.errorf(base+"/name", expected, "%s", quoteShort(name))
-			return
-		}
 	}
 }
 

@@ -2,10 +2,16 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+var (
+	featureName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	mountTypes  = regexp.MustCompile(`^[a-z0-9]+(;[a-z0-9]+)*$`)
 )
 
 // pctFeatureKeys are the key=value features `pct --features` understands.
@@ -78,6 +84,11 @@ func addFeature(p problems, path, f string, c *engine.Container) {
 	}
 	key, val, isKV := strings.Cut(f, "=")
 	if !isKV {
+		// A feature name becomes part of a hook's file name.
+		if !featureName.MatchString(f) {
+			p.errorf(path, "a feature name of letters, digits, '_', '.' or '-' (like docker or base_setup)", "%s", quoteShort(f))
+			return
+		}
 		if !slices.Contains(c.Named, f) {
 			c.Named = append(c.Named, f)
 		}
@@ -90,7 +101,7 @@ func addFeature(p problems, path, f string, c *engine.Container) {
 			"%s", quoteShort(f))
 		return
 	case key == "mount":
-		if val == "" {
+		if !mountTypes.MatchString(val) {
 			p.errorf(path, `mount=<fs>[;<fs>...] such as "mount=nfs;cifs"`, "%s", quoteShort(f))
 			return
 		}

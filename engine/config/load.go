@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,13 +18,13 @@ import (
 func Load(hypervisorFile, lxcFile string) (*engine.Config, error) {
 	var hv []byte
 	if hypervisorFile != "" {
-		b, err := os.ReadFile(hypervisorFile)
+		b, err := readConfig(hypervisorFile)
 		if err != nil {
 			return nil, fmt.Errorf("read hypervisor config: %w (set --hypervisor-config to the file's path)", err)
 		}
 		hv = b
 	}
-	lxc, err := os.ReadFile(lxcFile)
+	lxc, err := readConfig(lxcFile)
 	if err != nil {
 		return nil, fmt.Errorf("read LXC config: %w (set --lxc-config to the file's path)", err)
 	}
@@ -34,6 +35,33 @@ func Load(hypervisorFile, lxcFile string) (*engine.Config, error) {
 	cfg.HypervisorFile = absOrSame(hypervisorFile)
 	cfg.LXCFile = absOrSame(lxcFile)
 	return cfg, nil
+}
+
+// MaxConfigBytes is the largest configuration file Phoenix reads: the
+// largest real one is some 40 KiB, and a file past this is refused before
+// it is parsed (or even read whole).
+const MaxConfigBytes = 16 << 20
+
+// readConfig reads a configuration file, at most one byte past
+// MaxConfigBytes: enough for LoadBytes to refuse it.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+}
+
+// decodeDocument is decodeObject after refusing a document past
+// MaxConfigBytes.
+func decodeDocument(p problems, data []byte) (map[string]any, bool) {
+	if len(data) > MaxConfigBytes {
+		p.errorf("/", fmt.Sprintf("a configuration file of at most %d MiB", MaxConfigBytes>>20),
+			"a larger file: refused before parsing (is it the right file?)")
+		return nil, false
+	}
+	return decodeObject(p, data)
 }
 
 // absOrSame makes path absolute: hooks run in the hooks dir and get these
@@ -66,7 +94,7 @@ func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []b
 
 	if hypervisor != nil {
 		hp := problems{file: hypervisorName, list: &all}
-		if doc, ok := decodeObject(hp, hypervisor); ok {
+		if doc, ok := decodeDocument(hp, hypervisor); ok {
 			validateSchema(hp, sch.hypervisor, doc, nil)
 			cfg.Hypervisor = doc
 		}
@@ -74,10 +102,12 @@ func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []b
 	applyHypervisor(cfg, cfg.Hypervisor)
 
 	lp := problems{file: lxcName, list: &all}
-	if doc, ok := decodeObject(lp, lxc); ok {
+	if doc, ok := decodeDocument(lp, lxc); ok {
 		cfg.LXC = doc
 		reported := detectPreV04(lp, doc)
-		validateSchema(lp, sch.lxc, doc, reported)
+		// One error per place: where the schema found the value wrong,
+		// the Go checks of the same value say nothing more.
+		lp.skip = validateSchema(lp, sch.lxc, doc, reported)
 		applyLXC(lp, cfg, doc)
 		crossCheck(lp, cfg)
 	}

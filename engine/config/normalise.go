@@ -153,21 +153,24 @@ func cloneSource(p problems, path string, e map[string]any) int {
 	return 0
 }
 
+// maxHookTimeout bounds hook_timeout (the schema's maximum, in seconds).
+const maxHookTimeout = 7 * 24 * time.Hour
+
 // hookTimeout reads hook_timeout: a Go duration string ("10m") or a
 // number of seconds.
 func hookTimeout(p problems, path string, v any) time.Duration {
-	const expected = `a duration like "90s" or "10m", or a number of seconds`
+	const expected = `a duration like "90s" or "10m", or a number of seconds, at most a week (168h)`
 	switch x := v.(type) {
 	case string:
 		d, err := time.ParseDuration(strings.TrimSpace(x))
-		if err != nil || d <= 0 {
+		if err != nil || d <= 0 || d > maxHookTimeout {
 			p.errorf(path, expected, "%s", describe(x))
 			return 0
 		}
 		return d
 	case float64:
-		if x <= 0 || x > math.MaxInt64/float64(time.Second) {
-			return 0 // the schema reports values <= 0
+		if x <= 0 || x > maxHookTimeout.Seconds() {
+			return 0 // the schema reports it
 		}
 		return time.Duration(x * float64(time.Second))
 	}

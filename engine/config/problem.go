@@ -118,6 +118,9 @@ func isDigits(s string) bool {
 type problems struct {
 	file string
 	list *[]engine.Problem
+	// skip holds the paths with an error already: errors at them are
+	// dropped (the schema's words come first, the Go checks' after).
+	skip map[string]bool
 }
 
 func (p problems) errorf(path, expected, found string, args ...any) {
@@ -129,6 +132,9 @@ func (p problems) warnf(path, expected, found string, args ...any) {
 }
 
 func (p problems) add(warning bool, path, expected, found string, args ...any) {
+	if !warning && p.skip[path] {
+		return
+	}
 	if len(args) > 0 {
 		found = fmt.Sprintf(found, args...)
 	}

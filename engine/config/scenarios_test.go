@@ -59,7 +59,7 @@ func TestInvalidConfigs(t *testing.T) {
 		{"bad/unknown_hook_var", []string{
 			`/lxc_configs/901/hook_args/1: expected one of the hook variables PHOENIX_CTID, PHOENIX_DRY_RUN, PHOENIX_DEBUG, HYPERVISOR_CONFIG_FILE, LXC_CONFIG_FILE, MAIN_LOG_FILE, GPU_ASSIGNMENT, NVIDIA_DRIVER_VERSION, NVIDIA_REPO_URL, NVIDIA_RUNFILE_URL, PORTAINER_ROLE, PORTAINER_SERVER_IP, PORTAINER_AGENT_PORT, found unknown variable ${NVIDIA_DRIVER} in "--driver=${NVIDIA_DRIVER}"`,
 			`/lxc_configs/901/hook_args/2: expected "${NAME}" closed with "}", found "${GPU_ASSIGNMENT"`,
-			`/lxc_configs/901/hook_timeout: expected a duration like "90s" or "10m", or a number of seconds, found string "10 minutes"`,
+			`/lxc_configs/901/hook_timeout: expected a duration like "90s" or "10m", or a number of seconds, at most a week (168h), found string "10 minutes"`,
 		}, 0},
 		{"bad/bad_ctid", []string{
 			`/lxc_configs/42: expected a container id 100–999999999 as the key, found "42"`,
@@ -78,18 +78,18 @@ func TestInvalidConfigs(t *testing.T) {
 		}, 0},
 		{"bad/bad_ip", []string{
 			`/lxc_configs/900/network_config/ip: ` + ipExp + `"10.0.0.300/24"`,
-			`/lxc_configs/901/network_config/gw: expected an IPv4 address like "10.0.0.1", found "gateway"`,
-			`/lxc_configs/901/network_config/ip: ` + ipExp + `"10.0.0.11"`,
-			`/lxc_configs/902/network_config/ip: ` + ipExp + `"fd00::2/64"`,
-			`/lxc_configs/903/mac_address: expected a MAC address like "52:54:00:12:34:56", found "52:54:00:zz:00:01"`,
+			`/lxc_configs/901/network_config/gw: expected an IPv4 address like "10.0.0.1", found string "gateway"`,
+			`/lxc_configs/901/network_config/ip: ` + ipExp + `string "10.0.0.11"`,
+			`/lxc_configs/902/network_config/ip: ` + ipExp + `string "fd00::2/64"`,
+			`/lxc_configs/903/mac_address: expected a MAC address like "52:54:00:12:34:56", found string "52:54:00:zz:00:01"`,
 			`/lxc_configs/904/mac_address: expected a unicast MAC address (first byte even, e.g. 52:54:00:…), found 01:00:5e:00:00:01, a multicast address`,
-			`/lxc_configs/904/network_config/nameservers: expected IP addresses of DNS servers like "10.0.0.13" or "10.0.0.13 8.8.8.8", found "dns.example"`,
+			`/lxc_configs/904/network_config/nameservers: expected IP addresses of DNS servers like "10.0.0.13" or "10.0.0.13 8.8.8.8", found string "10.0.0.13, dns.example"`,
 		}, 1},
 		{"bad/bad_hostname", []string{
-			`/lxc_configs/900/name: ` + hostnameExp + `"my_host"`,
-			`/lxc_configs/901/name: ` + hostnameExp + `"a..b"`,
-			`/lxc_configs/902/name: ` + hostnameExp + `"-lead"`,
-			`/lxc_configs/903/name: ` + hostnameExp + `"trail."`,
+			`/lxc_configs/900/name: ` + hostnameExp + `string "my_host"`,
+			`/lxc_configs/901/name: ` + hostnameExp + `string "a..b"`,
+			`/lxc_configs/902/name: ` + hostnameExp + `string "-lead"`,
+			`/lxc_configs/903/name: ` + hostnameExp + `string "trail."`,
 		}, 0},
 		{"bad/bad_features", []string{
 			`/lxc_configs/900/features: expected a pct feature (nesting, keyctl, fuse, mknod, mount) as key=value, or a feature name, found "foo=1"`,
@@ -97,7 +97,7 @@ func TestInvalidConfigs(t *testing.T) {
 			`/lxc_configs/901/features/1: expected mount=<fs>[;<fs>...] such as "mount=nfs;cifs", found "mount="`,
 		}, 0},
 		{"bad/bad_hypervisor", []string{
-			`/docker/portainer_server_image: expected a non-empty string, found string ""`,
+			`/docker/portainer_server_image: expected a Docker image like "portainer/agent:latest" (no spaces, not starting with '-'), found string ""`,
 			`/network/portainer_agent_port: expected a number <= 65535, found integer 70000`,
 			`/network/portainer_server_port: expected integer, found string "9443"`,
 		}, 0},

@@ -59,16 +59,18 @@ func compileEmbedded(c *jsonschema.Compiler, name string) (*jsonschema.Schema, e
 
 // validateSchema checks doc against sch and reports every failing leaf of
 // the validator's error tree as a problem. Paths listed in skip (and
-// everything under them) were already reported by an earlier pass.
-func validateSchema(p problems, sch *jsonschema.Schema, doc map[string]any, skip map[string]bool) {
+// everything under them) were already reported by an earlier pass. It
+// returns the paths it reported.
+func validateSchema(p problems, sch *jsonschema.Schema, doc map[string]any, skip map[string]bool) map[string]bool {
+	reported := map[string]bool{}
 	err := sch.Validate(doc)
 	if err == nil {
-		return
+		return reported
 	}
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
 		p.errorf("/", "a document the schema can check", "%v", err)
-		return
+		return reported
 	}
 	seen := map[string]bool{}
 	for _, leaf := range leaves(ve, nil) {
@@ -82,7 +84,9 @@ func validateSchema(p problems, sch *jsonschema.Schema, doc map[string]any, skip
 		}
 		seen[key] = true
 		p.errorf(path, expected, "%s", found)
+		reported[path] = true
 	}
+	return reported
 }
 
 func skipped(skip map[string]bool, path string) bool {
@@ -159,16 +163,52 @@ func explain(doc map[string]any, e *jsonschema.ValidationError) (path, expected,
 
 // patternMeaning says in words what the schema's patterns stand for.
 func patternMeaning(re string) string {
-	switch re {
-	case "^[1-9][0-9]{2,8}$":
-		return "a container id 100–999999999"
-	case "^(none|[0-9]+( *, *[0-9]+)*)$":
-		return `"none" or GPU indices like "0" or "0,1"`
-	case "^[a-zA-Z][a-zA-Z0-9_-]+$":
-		return "a snapshot name: a letter, then letters, digits, '_' or '-'"
+	if m, ok := patternMeanings[re]; ok {
+		return m
 	}
 	return "a string matching " + re
 }
+
+// patternMeanings are the words for each pattern of the embedded schemas
+// (TestEveryPatternHasMeaning keeps the two in step).
+var patternMeanings = map[string]string{
+	`^[1-9][0-9]{2,8}$`:                                      "a container id 100–999999999",
+	`^(none|[0-9]+( *, *[0-9]+)*)$`:                          `"none" or GPU indices like "0" or "0,1"`,
+	`^[a-zA-Z][a-zA-Z0-9_-]+$`:                               "a snapshot name: a letter, then letters, digits, '_' or '-'",
+	`^[0-9]+(\.[0-9]+){1,2}$`:                                `a driver version like "580.76.06" (digits and dots only)`,
+	`^https?://[^\s"'` + "`" + `\\]+$`:                       "an http:// or https:// URL without spaces, quotes or backslashes",
+	`^[^\x00-\x1f\x7f]*$`:                                    "one line of text (no newline or other control character)",
+	`^[^\x00-\x1f\x7f]+$`:                                    "a file path (no newline or other control character)",
+	hostnamePattern:                                          hostnameMeaning,
+	`^[A-Za-z][A-Za-z0-9_.-]*[A-Za-z0-9]$`:                   "a Proxmox storage id: a letter, then letters, digits, '-', '_' or '.', ending in a letter or digit",
+	`^[A-Za-z][A-Za-z0-9_.-]{0,14}$`:                         "an interface name: a letter, then at most 14 letters, digits, '_', '.' or '-'",
+	`^(dhcp|manual|[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2})$`: ipMeaning,
+	`^([0-9]{1,3}(\.[0-9]{1,3}){3})?$`:                       gwMeaning,
+	`^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$`:                   macMeaning,
+	`^[0-9A-Fa-f:., ]*$`:                                     `IP addresses of DNS servers like "10.0.0.13" or "10.0.0.13 8.8.8.8"`,
+	`^[A-Za-z0-9_./][A-Za-z0-9_./:+@%~-]*$`:                  "an OS template path or volume id: letters, digits and _ . / : + @ % ~ - (not starting with '-')",
+	`^[A-Za-z0-9_.=;, -]*$`:                                  `pct features ("nesting=1,keyctl=1") or feature names: letters, digits and _ . = ; , -`,
+	`^[A-Za-z0-9_.=; -]*$`:                                   `a pct feature ("nesting=1") or a feature name: letters, digits and _ . = ; -`,
+	`^[A-Za-z0-9_-]*$`:                                       "a name of letters, digits, '_' or '-'",
+	`^lxc\.[A-Za-z0-9_.]+ *[:=][^\x00-\x1f\x7f]*$`:           `a raw LXC line like "lxc.apparmor.profile: unconfined" (one line)`,
+	`^[0-9]{1,5}(:[0-9]{1,5})?(/(tcp|udp))?$`:                `a port mapping like "8000:8000"`,
+	`^[A-Za-z]+$`:                                            "a word (ACCEPT, DROP, REJECT)",
+	`^[A-Za-z0-9]+$`:                                         "a protocol name like tcp",
+	`^[0-9:,]+$`:                                             `ports like "22", "8000:8010" or "80,443"`,
+	`^[0-9A-Fa-f:./,]+$`:                                     `an address or network like "10.0.0.0/24"`,
+	`^[A-Za-z0-9_./-]+$`:                                     "a profile name of letters, digits and _ . / -",
+	`^(((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))?$`: `an IPv4 address like "10.0.0.99"`,
+	`^[A-Za-z0-9][A-Za-z0-9._/:@-]*$`: `a Docker image like "portainer/agent:latest" (no spaces, not starting with '-')`,
+}
+
+// The words of the checks the schema and the Go checks share.
+const (
+	hostnamePattern = `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`
+	hostnameMeaning = "a hostname: labels of letters, digits and '-' (not at either end), 1–63 characters each, separated by single dots"
+	ipMeaning       = `an IPv4 address with prefix length like "10.0.0.110/24", "dhcp" or "manual"`
+	gwMeaning       = `an IPv4 address like "10.0.0.1"`
+	macMeaning      = `a MAC address like "52:54:00:12:34:56"`
+)
 
 func quoteAll(ss []string) string {
 	q := make([]string, len(ss))
