@@ -99,6 +99,7 @@ var Fields = []Field{
 	{Scope: ScopeContainer, Path: "dependencies", Use: Applied, Stage: "plan", InPlace: "—", Form: "ordering: the container waits for these"},
 	{Scope: ScopeContainer, Path: "hook_args", Use: Applied, Stage: StageHook, InPlace: "yes: the hook runs again", Form: "the shell hook's argv"},
 	{Scope: ScopeContainer, Path: "hook_timeout", Use: Applied, Stage: StageHook, InPlace: "yes", Form: "the hook's time bound"},
+	{Scope: ScopeContainer, Path: "hook_keep_processes", Use: Applied, Stage: StageHook, InPlace: "yes", Form: "what the hook leaves running is not ended"},
 	{Scope: ScopeContainer, Path: "application_script", Use: NotApplied, Why: "no stage runs it yet"},
 	{Scope: ScopeContainer, Path: "start_at_boot", Use: NotApplied, Form: "--onboot 0|1", Why: "no stage sets it yet"},
 	{Scope: ScopeContainer, Path: "boot_order", Use: NotApplied, Form: "--startup order=N,up=D", Why: "no stage sets it yet"},

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/fake"
+	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
 // TestUnsafeValuesNeverReachPct: values the schema refuses are refused
@@ -71,7 +71,7 @@ func TestPortainerImageNeverAnOption(t *testing.T) {
 
 // failedRun runs cfg on a fresh fake host and requires container 900 to
 // fail with an error containing want.
-func failedRun(t *testing.T, cfg *engine.Config, want string) *fake.Backend {
+func failedRun(t *testing.T, cfg *engine.Config, want string) *memhost.Backend {
 	t.Helper()
 	host, _ := newHost(cfg)
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})

@@ -35,7 +35,7 @@ func TestNotAppliedReportsEachFieldOnce(t *testing.T) {
 }
 
 func TestNotAppliedNothingForAnAppliedConfig(t *testing.T) {
-	lxc := []byte(`{"nvidia_driver_version": "1", "lxc_configs": {"900": {"name": "a", "memory_mb": 512, "cores": 1, "template": "t",
+	lxc := []byte(`{"nvidia_driver_version": "580.76.06", "lxc_configs": {"900": {"name": "a", "memory_mb": 512, "cores": 1, "template": "t",
 		"network_config": {"name": "eth0", "bridge": "vmbr0", "ip": "dhcp"}, "features": ["nesting=1", "docker"], "hook_args": ["x"]}}}`)
 	cfg, err := LoadBytes("", nil, "lxc.json", lxc)
 	require.NoError(t, err)
