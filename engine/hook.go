@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -15,6 +16,47 @@ type HookRunner interface {
 	// for shell: the exit code and the last lines of stderr).
 	Run(ctx context.Context, req HookRequest) error
 }
+
+// HookChecker is a HookRunner that can check a hook without running it.
+// Run and RunHook check the hook of every container they will run before
+// the first change: a returned error stops the run (nothing was changed);
+// warnings are logged.
+type HookChecker interface {
+	CheckHook(ct *Container) (warnings []string, err error)
+}
+
+// checkHooks checks the hooks of the containers ids, emitting warnings to
+// sink; the error lists every hook that must be fixed first.
+func checkHooks(hr HookRunner, cfg *Config, ids []int, sink Sink) error {
+	hc, ok := hr.(HookChecker)
+	if !ok {
+		return nil
+	}
+	var errs []error
+	for _, id := range ids {
+		warnings, err := hc.CheckHook(cfg.Containers[id])
+		for _, w := range warnings {
+			sink.Emit(Event{Time: time.Now(), Kind: EventLog, CTID: id, Stage: StageHook, Level: "WARN", Message: w})
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &HookCheckError{Err: errors.Join(errs...)}
+}
+
+// HookCheckError is a run stopped before any change by hooks that would
+// fail (a syntax error, an undefined name).
+type HookCheckError struct{ Err error }
+
+func (e *HookCheckError) Error() string {
+	return e.Err.Error() + "\nnothing was changed: fix the hook(s) above, then run again (phoenix validate checks them)"
+}
+
+func (e *HookCheckError) Unwrap() error { return e.Err }
 
 // Hook kinds and states.
 const (

@@ -96,7 +96,7 @@ func TestWritePlanFailedAndSkipped(t *testing.T) {
 	out := buf.String()
 	assert.Contains(t, out, "\n- 950 vllmQwen3Coder: skipped: depends on 920\n")
 	assert.Contains(t, out, "\nx 920 BaseTemplateVLLM: failed: hook: hook phoenix_hypervisor_setup_920.lua: phoenix_hypervisor_setup_920.lua:31:")
-	assert.Contains(t, out, "  hook: skipped (/hooks/phoenix_hypervisor_setup_910.sh is not executable: run chmod +x")
+	assert.Contains(t, out, "  hook: failed (/hooks/phoenix_hypervisor_setup_910.sh is not executable: run chmod +x")
 }
 
 func TestResultExitCode(t *testing.T) {

@@ -116,6 +116,9 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHooks(r.hooks, r.cfg, plan.Order, r.sink); err != nil {
+		return nil, err
+	}
 	res := &Result{DryRun: o.DryRun}
 	res.Containers, res.Notes = r.schedule(ctx, plan)
 	res.Interrupted = ctx.Err() != nil
@@ -135,6 +138,9 @@ func RunHook(ctx context.Context, o RunOptions, ctid int) (*Result, error) {
 	ct := o.Config.Containers[ctid]
 	if ct == nil {
 		return nil, fmt.Errorf("hook run: container %d is not in lxc_configs: check the CTID", ctid)
+	}
+	if err := checkHooks(r.hooks, r.cfg, []int{ctid}, r.sink); err != nil {
+		return nil, err
 	}
 	c := r.newCtRun(ct)
 	c.res.State = StageDone

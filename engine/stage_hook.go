@@ -77,8 +77,8 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 	case info.Kind == "":
 		return skipped("no hook"), nil
 	case info.State == HookNotExecutable:
-		c.log("WARN", info.Problem)
-		return skipped("%s", info.Problem), nil
+		// Not a skip: the container would end up without its set-up.
+		return outcome{}, errors.New(info.Problem)
 	case info.State == HookAmbiguous:
 		return outcome{}, fmt.Errorf("%s", info.Problem)
 	}

@@ -106,7 +106,10 @@ func TestDryRunHookNotIsolatedIsSkippedInThePlan(t *testing.T) {
 // A shell hook that is not executable is not run, in a run and in a plan;
 // the console warns and the summary says so, both with the chmod +x that
 // fixes it, and the container is not failed for it.
-func TestNotExecutableHookWarnsInConsoleAndSummary(t *testing.T) {
+// A hook that exists but is not executable fails its container (exit 1),
+// with the fix, in the console and the summary: a green run would leave
+// the container without its set-up.
+func TestNotExecutableHookFailsItsContainer(t *testing.T) {
 	t.Parallel()
 	for _, dry := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dry-run=%v", dry), func(t *testing.T) {
@@ -131,15 +134,16 @@ func TestNotExecutableHookWarnsInConsoleAndSummary(t *testing.T) {
 				Events: runlog.NewConsole(&console, false), StartTimeout: 10 * time.Second,
 			})
 			require.NoError(t, err)
-			assert.Contains(t, console.String(), "[940] WARN "+path+" is not executable: run "+fix+"\n")
+			assert.Contains(t, console.String(), "[940] hook: failed: "+path+" is not executable: run "+fix+"\n")
 
 			var summary strings.Builder
 			engine.WriteSummary(&summary, res, false)
-			assert.Regexp(t, `940\s+LegacyScripted(\s+\S+){5}\s+skipped\s`, summary.String(), "the hook column")
-			assert.Contains(t, summary.String(), "940 LegacyScripted: hook skipped: "+path+" is not executable: run "+fix+"\n")
+			assert.Regexp(t, `940\s+LegacyScripted(\s+\S+){5}\s+FAILED\s`, summary.String(), "the hook column")
+			assert.Contains(t, summary.String(), "940 LegacyScripted: failed: hook: "+path+" is not executable: run "+fix+"\n")
 
 			require.Len(t, res.Containers, 1)
-			assert.Equal(t, engine.StageDone, res.Containers[0].State, "%v", res.Containers[0].Err)
+			assert.Equal(t, engine.StageFailed, res.Containers[0].State)
+			assert.Equal(t, engine.ExitFailed, res.ExitCode())
 			assert.NoFileExists(t, ranMarker)
 		})
 	}

@@ -127,7 +127,7 @@ func TestLuaHookFailureDoesNotStopOthers(t *testing.T) {
 	f := newLuaFixture(t, "X = 1\nlocal s = 'x'\nwhile true do s = s .. s end")
 	err := f.run(context.Background(), func(r *engine.HookRequest) { r.Timeout = 20 * time.Second })
 	require.ErrorContains(t, err, "memory limit exceeded")
-	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "phoenix_hypervisor_setup_950.lua"), []byte("assert(X == nil)"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "phoenix_hypervisor_setup_950.lua"), []byte("assert(rawget(_G, 'X') == nil)"), 0o644))
 	require.NoError(t, f.run(context.Background()))
 }
 

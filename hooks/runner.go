@@ -7,12 +7,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 )
 
-var _ engine.HookRunner = (*Runner)(nil)
+var (
+	_ engine.HookRunner  = (*Runner)(nil)
+	_ engine.HookChecker = (*Runner)(nil)
+)
 
 // Options configure a Runner.
 type Options struct {
@@ -38,6 +42,10 @@ type Runner struct {
 	hostCheck func(euid int, overlay func() bool) error
 	// bwrap, for tests: the bubblewrap binary ("": found on PATH).
 	bwrap string
+
+	// names is the hooks dir's listing, read once by CheckHook.
+	namesOnce sync.Once
+	names     []string
 }
 
 // NewRunner returns a Runner for the hooks in o.Dir.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -15,25 +16,27 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
-// compileLua checks a Lua hook's syntax (a variable for tests).
-var compileLua = luaapi.Compile
-
 // bashCheckTimeout bounds one `bash -n`.
 const bashCheckTimeout = 10 * time.Second
 
-// Validate checks every container's hook without running anything: Lua
-// hooks compile, shell hooks parse (`bash -n`), two hooks for one container
-// (an error), a shell hook that is not executable and hook files of no
-// container (warnings). hook_args variables are checked by the config.
+// Validate checks every container's hook without running anything (see
+// checkContainer), plus a shell hook that is not executable and hook files
+// of no container (warnings). hook_args variables are checked by the config.
 func Validate(dir string, cfg *engine.Config) []engine.Problem {
 	ctids := make([]int, 0, len(cfg.Containers))
 	for id := range cfg.Containers {
 		ctids = append(ctids, id)
 	}
 	sort.Ints(ctids)
+	names := dirNames(dir)
 	var out []engine.Problem
 	for _, id := range ctids {
-		out = append(out, validateHook(dir, id)...)
+		info := describe(dir, id)
+		if info.State == engine.HookNotExecutable {
+			out = append(out, engine.Problem{File: info.Path, Warning: true,
+				Expected: "an executable file (run chmod +x " + info.Path + ")", Found: "not executable: its container fails at the hook stage"})
+		}
+		out = append(out, checkContainer(dir, id, info, names)...)
 	}
 	orph, err := orphans(dir, cfg)
 	if err != nil {
@@ -49,26 +52,95 @@ func Validate(dir string, cfg *engine.Config) []engine.Problem {
 	return out
 }
 
-func validateHook(dir string, ctid int) []engine.Problem {
-	info := describe(dir, ctid)
+// CheckHook checks ct's hook before a run changes anything (it implements
+// engine.HookChecker): errors for what would fail the hook (see
+// checkContainer), warnings for a file named nearly as the hook.
+func (r *Runner) CheckHook(ct *engine.Container) (warnings []string, err error) {
+	r.namesOnce.Do(func() { r.names = dirNames(r.o.Dir) })
+	var errs []error
+	for _, p := range checkContainer(r.o.Dir, ct.CTID, r.Describe(ct), r.names) {
+		if p.Warning {
+			warnings = append(warnings, problemText(p))
+		} else {
+			errs = append(errs, errors.New(problemText(p)))
+		}
+	}
+	return warnings, errors.Join(errs...)
+}
+
+// problemText is a hook problem as one line that names the file once:
+// "hook FILE:LINE: what".
+func problemText(p engine.Problem) string {
+	if n, ok := strings.CutPrefix(p.Path, "line "); ok {
+		return "hook " + p.File + ":" + n + ": " + p.Found
+	}
+	if p.Expected != "" {
+		return "hook " + p.File + ": " + p.Found + ": expected " + p.Expected
+	}
+	return "hook " + p.File + ": " + p.Found
+}
+
+// checkContainer finds what would make ctid's hook fail, without running
+// it: two hooks for one container, a Lua hook that does not compile or
+// reads a global that is neither the sandbox's nor its own (undefined:
+// pct_exe (did you mean pct_exec?)), a shell hook that `bash -n` rejects;
+// and, as warnings, files in the hooks dir (names) named nearly as the
+// hook, which are not run.
+func checkContainer(dir string, ctid int, info engine.HookInfo, names []string) []engine.Problem {
+	out := nearNames(dir, ctid, names)
 	switch info.Kind {
 	case "":
-		return nil
+		return out
 	case KindBoth:
-		return []engine.Problem{{
+		return append(out, engine.Problem{
 			File:     HookPath(dir, ctid, engine.HookShell),
 			Expected: "one hook per container, .lua or .sh (remove one)",
 			Found:    "both " + info.Path,
-		}}
+		})
 	case engine.HookLua:
-		return validateLua(info.Path)
-	}
-	var out []engine.Problem
-	if info.State == engine.HookNotExecutable {
-		out = append(out, engine.Problem{File: info.Path, Warning: true,
-			Expected: "an executable file (run chmod +x " + info.Path + ")", Found: "not executable: it will not run"})
+		return append(out, validateLua(info.Path)...)
 	}
 	return append(out, validateShell(info.Path)...)
+}
+
+// dirNames lists the hooks dir; nil when it cannot be read (the caller
+// says so elsewhere).
+func dirNames(dir string) []string {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(des))
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+// nearNames finds files named nearly as ctid's hook: another case
+// (.LUA), '-' for '_', .bash for .sh. They are not run, which is rarely
+// what was meant.
+func nearNames(dir string, ctid int, names []string) []engine.Problem {
+	want := map[string]string{}
+	for _, kind := range []string{engine.HookLua, engine.HookShell} {
+		name := filepath.Base(HookPath(dir, ctid, kind))
+		want[name] = name
+	}
+	var out []engine.Problem
+	for _, n := range names {
+		if _, exact := want[n]; exact {
+			continue
+		}
+		norm := strings.ReplaceAll(strings.ToLower(n), "-", "_")
+		if base, ok := strings.CutSuffix(norm, ".bash"); ok {
+			norm = base + ".sh"
+		}
+		if expected, ok := want[norm]; ok {
+			out = append(out, engine.Problem{File: filepath.Join(dir, n), Warning: true,
+				Found: fmt.Sprintf("not run: the hook of container %d must be named %s (rename it)", ctid, expected)})
+		}
+	}
+	return out
 }
 
 func validateLua(path string) []engine.Problem {
@@ -76,19 +148,15 @@ func validateLua(path string) []engine.Problem {
 	if err != nil {
 		return []engine.Problem{{File: path, Expected: "a readable hook", Found: err.Error()}}
 	}
-	err = compileLua(path, src)
-	if err == nil {
-		return nil
-	}
-	p := engine.Problem{File: path, Expected: "a Lua hook that compiles", Found: err.Error()}
-	var he *luaapi.HookError
-	if errors.As(err, &he) {
-		p.Found = he.Message
+	var out []engine.Problem
+	for _, he := range luaapi.Check(path, src) {
+		p := engine.Problem{File: path, Expected: "a Lua hook that compiles and uses only names it or the sandbox defines", Found: he.Message}
 		if he.Line > 0 {
 			p.Path = fmt.Sprintf("line %d", he.Line)
 		}
+		out = append(out, p)
 	}
-	return []engine.Problem{p}
+	return out
 }
 
 var bashLineRE = regexp.MustCompile(`: line ([0-9]+): (.*)$`)

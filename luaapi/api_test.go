@@ -49,7 +49,7 @@ assert(not pcall(setmetatable, p, {}))`)
 func TestStateIsFreshPerRun(t *testing.T) {
 	err, _, _ := run(t, "LEAK = 1\nstring.upper = nil")
 	require.NoError(t, err)
-	err, _, _ = run(t, "assert(LEAK == nil)\nassert(string.upper('a') == 'A')")
+	err, _, _ = run(t, "assert(rawget(_G, 'LEAK') == nil)\nassert(string.upper('a') == 'A')")
 	require.NoError(t, err)
 }
 

@@ -211,6 +211,7 @@ func (s *sandbox) run() error {
 	if err != nil {
 		return err
 	}
+	s.strictGlobals(proto)
 	err = s.call(s.L.NewFunctionFromProto(proto))
 	s.flushDropped()
 	if err == nil {

@@ -84,6 +84,11 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 			return nil, usageError("container %d: no such container in %s", id, g.LXCConfig)
 		}
 	}
+	// A real run without its hooks would build every container without
+	// its set-up and call it done; a plan only warns (loadConfig).
+	if !dryRun && !g.hooksDirExists() {
+		return nil, usageError("hooks dir %s is not a directory: set --hooks-dir or PHOENIX_HOOKS_DIR to the directory of the phoenix_hypervisor_setup_<CTID> hooks (an empty one if no container has a hook); nothing was changed", g.HooksDir)
+	}
 	logger := slog.New(eventHandler{sink: func() engine.Sink { return s.events }})
 	acting := engine.Backend(nil)
 	if dryRun {

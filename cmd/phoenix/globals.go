@@ -133,10 +133,15 @@ func (g globals) hypervisorFile() (file, warning string, err error) {
 	return g.HypervisorConfig, "", nil
 }
 
+func (g globals) hooksDirExists() bool {
+	fi, err := os.Stat(g.HooksDir)
+	return err == nil && fi.IsDir()
+}
+
 // hooksDirWarning says when the hooks dir does not exist: every container
 // then reads as having no hook, which is rarely what was meant.
 func (g globals) hooksDirWarning() string {
-	if fi, err := os.Stat(g.HooksDir); err != nil || !fi.IsDir() {
+	if !g.hooksDirExists() {
 		return fmt.Sprintf("warning: hooks dir %s is not a directory: no container has a hook (set --hooks-dir or PHOENIX_HOOKS_DIR)", g.HooksDir)
 	}
 	return ""
