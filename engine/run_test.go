@@ -401,9 +401,9 @@ func TestRunHookStage(t *testing.T) {
 	}{
 		{name: "no hook", info: engine.HookInfo{}, wantState: engine.StageSkipped, wantDetail: "no hook"},
 		{
+			// It fails its container: a green run would leave it without its set-up.
 			name:      "not executable",
 			info:      engine.HookInfo{Kind: engine.HookShell, Path: "/h/phoenix_hypervisor_setup_900.sh", State: engine.HookNotExecutable, Problem: "/h/phoenix_hypervisor_setup_900.sh is not executable: run chmod +x /h/phoenix_hypervisor_setup_900.sh"},
-			// It fails its container: a green run would leave it without its set-up.
 			wantState: engine.StageFailed, wantDetail: "/h/phoenix_hypervisor_setup_900.sh is not executable: run chmod +x /h/phoenix_hypervisor_setup_900.sh",
 		},
 		{
