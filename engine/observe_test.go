@@ -59,7 +59,7 @@ func TestObserveEmitsMutatingCallsAndNonProbeExecs(t *testing.T) {
 		"pct start 901    # setup_901.lua:7",
 		"pct stop 901    # setup_901.lua:7",
 		"pct clone 901 902 --snapname s1",
-		"pct destroy 902    # setup_901.lua:7",
+		"pct destroy 902 --purge 1    # setup_901.lua:7",
 	}, got)
 	actions := ev.Of(engine.EventAction)
 	assert.Equal(t, 901, actions[0].CTID)

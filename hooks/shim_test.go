@@ -211,7 +211,7 @@ func TestPctShimMutatingCallsReachTheBackend(t *testing.T) {
 		"pct start 951",
 		"pct snapshot 951 ready",
 		"pct shutdown 951 --timeout 30",
-		"pct destroy 950",
+		"pct destroy 950 --purge 1",
 	}, got)
 	assert.Equal(t, []string{"ready"}, f.Get(951).Snapshots)
 }

@@ -99,6 +99,9 @@ func (f *Fake) clone(c *call) error {
 			ct.Config[k] = v
 		}
 	}
+	if _, full := p.get("full"); !full && sct.Config["template"] == "1" {
+		ct.LinkedTo = src
+	}
 	renameVolumes(ct.Config, src, newID)
 	if h, ok := p.get("hostname"); ok {
 		ct.Config["hostname"] = h
@@ -404,7 +407,38 @@ func (f *Fake) destroy(c *call) error {
 	if ct.Running {
 		return pctError(pve.MsgRunningDestroy(id))
 	}
+	if clones, err := f.linkedClones(id); err != nil {
+		return err
+	} else if len(clones) > 0 {
+		return pctError(pve.MsgLinkedClones(baseVolume(id, ct)))
+	}
 	return remove(f.StateDir, id)
+}
+
+// linkedClones are the containers that share template id's base volume.
+func (f *Fake) linkedClones(id int) ([]int, error) {
+	ids, err := listIDs(f.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, other := range ids {
+		ct, err := Load(f.StateDir, other)
+		if err != nil {
+			return nil, err
+		}
+		if ct != nil && ct.LinkedTo == id {
+			out = append(out, other)
+		}
+	}
+	return out, nil
+}
+
+// baseVolume is a template's rootfs volume as Proxmox names it once the
+// container is a template: "local:base-900-disk-0".
+func baseVolume(id int, ct *Container) string {
+	vol, _, _ := strings.Cut(ct.Config["rootfs"], ",")
+	return strings.Replace(vol, "vm-"+strconv.Itoa(id)+"-", "base-"+strconv.Itoa(id)+"-", 1)
 }
 
 func (f *Fake) template(c *call) error {

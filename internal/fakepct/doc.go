@@ -71,7 +71,10 @@
 //     ("snapshot 'x' does not exist"); rollback restores config and rootfs
 //     and leaves the container stopped unless --start.
 //   - destroy: refuses a running one ("CT 901 is running - destroy
-//     failed") or a locked one; removes every trace.
+//     failed"), a locked one, and a template whose linked clones (clones
+//     of it made without --full) still exist ("base volume
+//     'local:base-900-disk-0' is still in use by linked cloned", as
+//     Proxmox's storage layer says); removes every trace.
 //   - template: sets template: 1 (refused when running, with snapshots, or
 //     already a template). unlock: clears the lock.
 //   - push CTID FILE DEST [--perms 0644 --user --group]: copies the host

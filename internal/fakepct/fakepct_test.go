@@ -141,6 +141,20 @@ func TestStartStopStatus(t *testing.T) {
 	assert.NoFileExists(t, ConfPath(f.StateDir, 901))
 }
 
+func TestDestroyOfATemplateWaitsForItsLinkedClones(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ok(t, f, "create", "900", "t", "--rootfs", "local:8")
+	ok(t, f, "template", "900")
+	ok(t, f, "clone", "900", "901")
+	ok(t, f, "clone", "900", "902", "--full")
+	refused(t, f, "base volume 'local:base-900-disk-0' is still in use by linked cloned", "destroy", "900", "--purge")
+	ok(t, f, "destroy", "902", "--purge") // a full clone does not hold the template
+	refused(t, f, "still in use by linked cloned", "destroy", "900")
+	ok(t, f, "destroy", "901", "--purge")
+	ok(t, f, "destroy", "900", "--purge")
+}
+
 func TestList(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)

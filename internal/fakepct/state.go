@@ -28,6 +28,9 @@ type Container struct {
 	Snapshots []Snapshot        `json:"snapshots,omitempty"`
 	// Parent is the snapshot the current state derives from ("" = none).
 	Parent string `json:"parent,omitempty"`
+	// LinkedTo is the template a linked clone shares its base volume with
+	// (a clone of a template without --full); 0 for the others.
+	LinkedTo int `json:"linked_to,omitempty"`
 }
 
 // Snapshot is one snapshot of a fake container.

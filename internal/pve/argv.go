@@ -88,7 +88,10 @@ func ShutdownArgv(ctid int, timeout time.Duration) []string {
 }
 
 func SnapshotArgv(ctid int, name string) []string { return []string{"snapshot", id(ctid), name} }
-func DestroyArgv(ctid int) []string               { return []string{"destroy", id(ctid)} }
+
+// DestroyArgv is `pct destroy CTID --purge 1`: the container goes from backup
+// jobs, replication and HA too, so nothing refers to a CTID that is gone.
+func DestroyArgv(ctid int) []string { return []string{"destroy", id(ctid), "--purge", "1"} }
 
 // ResizeArgv is `pct resize CTID DISK SIZE` (e.g. rootfs 64G).
 func ResizeArgv(ctid int, disk, size string) []string {

@@ -21,6 +21,9 @@ var (
 	ErrRunning = errors.New("container already running")
 	// ErrLockTimeout: pct waited 10 s for the config file lock.
 	ErrLockTimeout = errors.New("config file lock timeout")
+	// ErrLinkedClones: destroy of a template whose linked clones still use
+	// its base volume.
+	ErrLinkedClones = errors.New("template has linked clones")
 )
 
 // ErrLocked is a `lock:` line refusing the operation ("CT is locked (disk)").
@@ -65,7 +68,14 @@ func MsgRunningDestroy(ctid int) string {
 	return fmt.Sprintf("CT %d is running - destroy failed", ctid)
 }
 
+// MsgLinkedClones is what Proxmox's storage layer says when a template's
+// base volume is still used by a linked clone (vdisk_free).
+func MsgLinkedClones(volume string) string {
+	return fmt.Sprintf("base volume '%s' is still in use by linked cloned", volume)
+}
+
 var (
+	reLinked     = regexp.MustCompile(`base volume '[^']*' is still in use by linked clone`)
 	reNoConfig   = regexp.MustCompile(`Configuration file '[^']*' does not exist`)
 	reExists     = regexp.MustCompile(`CT [0-9]+ already exists on node`)
 	reLocked     = regexp.MustCompile(`CT is locked \(([^)]*)\)`)
@@ -90,6 +100,8 @@ func Classify(stderr string) error {
 		return ErrNotRunning
 	case reRunning.MatchString(stderr):
 		return ErrRunning
+	case reLinked.MatchString(stderr):
+		return ErrLinkedClones
 	}
 	return nil
 }

@@ -177,6 +177,7 @@ func TestClassify(t *testing.T) {
 		pve.MsgExecNotRunning(901): pve.ErrNotRunning,
 		pve.MsgAlreadyRunning(901): pve.ErrRunning,
 		pve.MsgRunningDestroy(901): pve.ErrRunning,
+		pve.MsgLinkedClones("local:base-900-disk-0"): pve.ErrLinkedClones,
 		pve.MsgLockTimeout(901):    pve.ErrLockTimeout,
 	} {
 		assert.True(t, errors.Is(pve.Classify("some prefix\n"+msg), want), msg)
