@@ -114,6 +114,12 @@ func BuildPlan(cfg *Config, ctids []int) (*Plan, error) {
 // topoOrder is Kahn's algorithm with a min-heap, so independent containers
 // come in CTID order and the plan reads the same on every run.
 func topoOrder(deps map[int][]int) ([]int, error) {
+	return topoOrderBy(deps, func(a, b int) bool { return a < b })
+}
+
+// topoOrderBy is topoOrder with ties between independent containers
+// broken by less instead of by CTID.
+func topoOrderBy(deps map[int][]int, less func(a, b int) bool) ([]int, error) {
 	indeg := make(map[int]int, len(deps))
 	dependents := make(map[int][]int, len(deps))
 	for id, ds := range deps {
@@ -123,10 +129,10 @@ func topoOrder(deps map[int][]int) ([]int, error) {
 			dependents[d] = append(dependents[d], id)
 		}
 	}
-	h := &intHeap{}
+	h := &intHeap{less: less}
 	for id, n := range indeg {
 		if n == 0 {
-			*h = append(*h, id)
+			h.ids = append(h.ids, id)
 		}
 	}
 	heap.Init(h)
@@ -200,15 +206,17 @@ func findCycle(deps map[int][]int, indeg map[int]int) error {
 	return fmt.Errorf("dependency cycle: %s: break it in clone_from_ctid / clone_from_template_ctid / dependencies", strings.Join(parts, " -> "))
 }
 
-type intHeap []int
+type intHeap struct {
+	ids  []int
+	less func(a, b int) bool
+}
 
-func (h intHeap) Len() int           { return len(h) }
-func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Len() int           { return len(h.ids) }
+func (h *intHeap) Less(i, j int) bool { return h.less(h.ids[i], h.ids[j]) }
+func (h *intHeap) Swap(i, j int)      { h.ids[i], h.ids[j] = h.ids[j], h.ids[i] }
+func (h *intHeap) Push(x any)         { h.ids = append(h.ids, x.(int)) }
 func (h *intHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+	x := h.ids[len(h.ids)-1]
+	h.ids = h.ids[:len(h.ids)-1]
 	return x
 }

@@ -18,6 +18,9 @@ type Result struct {
 	Containers  []*ContainerResult `json:"containers"`      // plan order
 	Notes       []string           `json:"notes,omitempty"` // run-wide remarks (fail-fast, interrupted)
 	Elapsed     time.Duration      `json:"elapsed_ns"`
+	// Columns are the summary's stage columns; nil: StageColumns (a run).
+	// The lifecycle verbs have their own (stop, start, destroy).
+	Columns []string `json:"-"`
 }
 
 // ContainerResult is one container's part of a run.
@@ -140,11 +143,11 @@ const (
 
 func colorOf(text string) string {
 	switch text {
-	case "done":
+	case "done", "built":
 		return ansiGreen
-	case "FAILED", "failed":
+	case "FAILED", "failed", "missing":
 		return ansiRed
-	case "skipped":
+	case "skipped", "drifted":
 		return ansiYellow
 	case "already", "-":
 		return ansiDim
@@ -156,7 +159,11 @@ func colorOf(text string) string {
 // container, one column per stage, then the errors of failed containers,
 // the reasons of skipped ones and the warnings of stages.
 func WriteSummary(w io.Writer, r *Result, color bool) {
-	header := append([]string{"CTID", "NAME"}, StageColumns...)
+	columns := r.Columns
+	if columns == nil {
+		columns = StageColumns
+	}
+	header := append([]string{"CTID", "NAME"}, columns...)
 	header = append(header, "RESULT", "TIME")
 	rows := [][]string{header}
 	for _, c := range r.Containers {
@@ -165,7 +172,7 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 		for _, s := range c.Stages {
 			byCol[stageColumn(s.Stage)] = cell(s.State, r.DryRun)
 		}
-		for _, col := range StageColumns {
+		for _, col := range columns {
 			v := byCol[col]
 			if v == "" {
 				v = "-"
