@@ -22,6 +22,10 @@ type Env struct {
 	Getenv         func(string) string
 	// IsTTY: Stdout is a terminal, so the console may use colour.
 	IsTTY bool
+	// Stdin answers questions (destroy's confirmation); StdinTTY says it is
+	// a terminal, without which nothing is asked.
+	Stdin    io.Reader
+	StdinTTY bool
 }
 
 // errQuiet ends a command with an exit code and nothing more to say: the
@@ -178,6 +182,56 @@ func commands(env Env) []*cli.Command {
 			ArgsUsage: " ",
 			Flags:     withGlobals(nil),
 			Action:    func(c *cli.Context) error { return doctorCmd(c, env) },
+		},
+		{
+			Name:      "status",
+			Usage:     "show each container as the host has it: exists, running, snapshots, hook, drift; read-only (exit 0 in sync, 1 with drift)",
+			ArgsUsage: " ",
+			Flags: withGlobals([]cli.Flag{
+				&cli.IntSliceFlag{Name: "ctid", Usage: "show only container `N` (repeatable)"},
+				&cli.StringFlag{Name: "output", Value: "text", Usage: "`FORMAT`: text or json (JSON lines)"},
+			}),
+			Action: func(c *cli.Context) error { return statusCmd(c, env) },
+		},
+		{
+			Name:        "destroy",
+			Usage:       "destroy containers, clones and dependents first (--ctid N... or --all)",
+			Description: destroyHelp,
+			ArgsUsage:   " ",
+			Flags: lifecycleFlags("destroy", shutdownTimeoutFlag(),
+				&cli.BoolFlag{Name: "yes", Usage: "destroy without asking (needed without a terminal)"}),
+			Action: func(c *cli.Context) error { return destroyCmd(c, env) },
+		},
+		{
+			Name:      "start",
+			Usage:     "start containers, sources and dependencies first, in boot_order, waiting boot_delay (--ctid N... or --all)",
+			ArgsUsage: " ",
+			Flags:     lifecycleFlags("start"),
+			Action:    func(c *cli.Context) error { return powerCmd(c, env, engine.Start) },
+		},
+		{
+			Name:      "stop",
+			Usage:     "shut containers down (then stop them after --shutdown-timeout), dependents first (--ctid N... or --all)",
+			ArgsUsage: " ",
+			Flags:     lifecycleFlags("stop", shutdownTimeoutFlag()),
+			Action:    func(c *cli.Context) error { return powerCmd(c, env, engine.Stop) },
+		},
+		{
+			Name:      "restart",
+			Usage:     "stop containers (dependents first), then start them (sources first) (--ctid N... or --all)",
+			ArgsUsage: " ",
+			Flags:     lifecycleFlags("restart", shutdownTimeoutFlag()),
+			Action:    func(c *cli.Context) error { return powerCmd(c, env, engine.Restart) },
+		},
+		{
+			Name:      "graph",
+			Usage:     "draw the deployment: templates, clones (with their snapshot), dependencies, hooks; --status adds each container's state",
+			ArgsUsage: " ",
+			Flags: withGlobals([]cli.Flag{
+				&cli.StringFlag{Name: "format", Value: "mermaid", Usage: "`FORMAT`: mermaid (renders in a README or an issue) or dot (Graphviz: | dot -Tsvg)"},
+				&cli.BoolFlag{Name: "status", Usage: "read the host: each container built, drifted, failed or missing"},
+			}),
+			Action: func(c *cli.Context) error { return graphCmd(c, env) },
 		},
 		{
 			Name:      "version",

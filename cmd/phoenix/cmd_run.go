@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/engine/lock"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
 	"github.com/phoenix-hypervisor/phoenix/hooks"
@@ -32,8 +33,10 @@ type session struct {
 	// notes are the backend's own words on what it will do differently
 	// from Proxmox (the lxc backend: "CT 101: no bridge vmbr0 on this host:
 	// no network"); the plan and the summary end with them.
-	notes    []string
-	dryRun   bool
+	notes  []string
+	dryRun bool
+	// verb names the run in the run log ("run", "stop", "destroy", ...); "" is "run".
+	verb     string
 	json     *runlog.JSON // --output json
 	events   engine.Sink
 	redactor *runlog.Redactor
@@ -42,11 +45,14 @@ type session struct {
 
 func outputFormat(c *cli.Context) (string, error) {
 	switch o := c.String("output"); o {
+	case "":
+		if !c.IsSet("output") { // a command without --output (graph)
+			return "text", nil
+		}
 	case "text", "json":
 		return o, nil
-	default:
-		return "", usageError("--output %q: expected text or json", o)
 	}
+	return "", usageError("--output %q: expected text or json", c.String("output"))
 }
 
 // checkLimits refuses a --parallel below 1 and a negative --hook-timeout
@@ -61,8 +67,32 @@ func checkLimits(c *cli.Context) error {
 	return nil
 }
 
+// sessionMode is how a session reaches the host.
+type sessionMode int
+
+const (
+	// modeRun acts: the real backend, the lock, a run log it must open.
+	modeRun sessionMode = iota
+	// modeDryRun records: the dry-run backend over the host (or an empty
+	// one without pct), no lock.
+	modeDryRun
+	// modeRead reads the real host (pct must be there) through the dry-run
+	// recorder, so nothing can change it: no lock (status, graph --status).
+	modeRead
+)
+
 // newSession sets up a run of the containers ctids (nil: all of them).
 func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, error) {
+	mode := modeRun
+	if dryRun {
+		mode = modeDryRun
+	}
+	return openSession(c, env, mode, ctids)
+}
+
+// openSession sets up a session of the given mode on the containers ctids.
+func openSession(c *cli.Context, env Env, mode sessionMode, ctids []int) (*session, error) {
+	dryRun := mode != modeRun
 	g, err := resolveGlobals(c, env)
 	if err != nil {
 		return nil, err
@@ -91,11 +121,18 @@ func newSession(c *cli.Context, env Env, dryRun bool, ctids []int) (*session, er
 	}
 	logger := slog.New(eventHandler{sink: func() engine.Sink { return s.events }})
 	acting := engine.Backend(nil)
-	if dryRun {
+	switch mode {
+	case modeDryRun:
 		s.backend, s.hostNote, acting = dryRunBackend(g, env, logger)
-	} else if s.backend, err = realBackend(g, env, logger); err != nil {
-		return nil, err
-	} else {
+	case modeRead:
+		if acting, err = realBackend(g, env, logger); err != nil {
+			return nil, err
+		}
+		s.backend = dryrun.New(acting)
+	default:
+		if s.backend, err = realBackend(g, env, logger); err != nil {
+			return nil, err
+		}
 		acting = s.backend
 	}
 	if n, ok := acting.(interface{ PlanNotes(*engine.Config) []string }); ok {
@@ -177,8 +214,10 @@ func (s *session) logf(level, format string, args ...any) {
 	s.events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, Level: level, Message: fmt.Sprintf(format, args...)})
 }
 
-func (s *session) hookRunner() engine.HookRunner {
-	return hooks.NewRunner(hooks.Options{Dir: s.g.HooksDir})
+func (s *session) hookRunner() engine.HookRunner { return hookRunner(s.g) }
+
+func hookRunner(g globals) engine.HookRunner {
+	return hooks.NewRunner(hooks.Options{Dir: g.HooksDir})
 }
 
 func (s *session) options(c *cli.Context) engine.RunOptions {
@@ -230,8 +269,14 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 		s.logf("INFO", "%s backend: %s", s.g.Backend, n)
 	}
 	mode := "run"
+	if s.verb != "" {
+		mode = s.verb
+	}
 	if s.dryRun {
-		mode = "dry-run"
+		mode += " --dry-run"
+		if s.verb == "" {
+			mode = "dry-run"
+		}
 	}
 	s.logf("INFO", "phoenix %s %s: backend %s, %s, %d container(s)", version, mode, s.g.Backend, s.g.LXCConfig, len(s.cfg.Containers))
 	// Secrets a Lua hook reads (config.secret) join the redactor that every

@@ -35,9 +35,11 @@ func mainExit() int {
 		stop()
 	}()
 	return run(ctx, os.Args, Env{
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		Getenv: os.Getenv,
-		IsTTY:  term.IsTerminal(int(os.Stdout.Fd())),
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+		Getenv:   os.Getenv,
+		IsTTY:    term.IsTerminal(int(os.Stdout.Fd())),
+		Stdin:    os.Stdin,
+		StdinTTY: term.IsTerminal(int(os.Stdin.Fd())),
 	})
 }

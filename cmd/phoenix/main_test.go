@@ -113,6 +113,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":   cmdExitCode,
 			"nomutating": cmdNoMutating,
 			"jsonlines":  cmdJSONLines,
+			"cmpcalls":   cmdCmpCalls,
 		},
 	})
 }
@@ -162,6 +163,26 @@ func cmdNoMutating(ts *testscript.TestScript, neg bool, args []string) {
 
 // jsonlines FILE requires every line of FILE (stdout, stderr or a path)
 // to be a JSON object with a "kind".
+// cmdCmpCalls compares the mutating calls of calls.log, one per line and
+// space-joined, with a file: `cmpcalls calls.log want.calls`.
+func cmdCmpCalls(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cmpcalls calls.log FILE")
+	}
+	calls, err := readCalls(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var got []string
+	for _, c := range calls {
+		if isMutating(c) {
+			got = append(got, strings.Join(c, " "))
+		}
+	}
+	want := strings.TrimSpace(ts.ReadFile(args[1]))
+	if g := strings.Join(got, "\n"); g != want {
+		ts.Fatalf("mutating calls:\n%s\nwant:\n%s", g, want)
+	}
+}
+
 func cmdJSONLines(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: jsonlines FILE")

@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// StatusOptions configure Inspect.
+type StatusOptions struct {
+	Config *Config
+	// Backend is only read (List, Config, ListSnapshots, and a probe
+	// reading the hook marker). The CLI hands the dry-run recorder over the
+	// host, so that not even a bug here could change anything.
+	Backend Backend
+	Hooks   HookRunner // nil: NoHooks
+	CTIDs   []int      // empty: every container
+}
+
+// Hook states of a ContainerStatus.
+const (
+	HookConverged = "converged" // the marker matches the hook and the config
+	HookChanged   = "changed"   // the marker is of another hook or config: a run would run it again
+	HookNotRun    = "not run"   // no marker: it never completed
+	HookUnknown   = "unknown"   // the container is stopped or missing: the marker cannot be read
+	HookNone      = "no hook"   // no hook file for this container
+)
+
+// States of a ContainerStatus, as status and graph --status show them.
+const (
+	StateBuilt   = "built"
+	StateDrifted = "drifted"
+	StateFailed  = "failed"
+	StateMissing = "missing"
+)
+
+// ContainerStatus is one configured container as the host has it.
+type ContainerStatus struct {
+	CTID      int      `json:"ctid"`
+	Name      string   `json:"name"`
+	Exists    bool     `json:"exists"`
+	Running   bool     `json:"running"`
+	Lock      string   `json:"lock,omitempty"`
+	Snapshots []string `json:"snapshots"`
+	// MissingSnapshot is the template snapshot a template container does
+	// not have yet (its clones need it).
+	MissingSnapshot string `json:"missing_snapshot,omitempty"`
+	Hook            string `json:"hook,omitempty"` // HookLua, HookShell, "" (none)
+	HookState       string `json:"hook_state"`
+	// Drift holds each configured key whose host value differs and that a
+	// run sets in place (the configure stage's diff).
+	Drift []Drift `json:"drift,omitempty"`
+	// Rebuild holds what differs and pct cannot change in place (DriftOf:
+	// unprivileged, storage, template, clone source): destroy and run.
+	Rebuild []Drift `json:"rebuild,omitempty"`
+	// State sums it up: built, drifted, failed (a build that did not
+	// finish: its hook never completed, its template snapshot is missing,
+	// or the host could not be read) or missing.
+	State string `json:"state"`
+	Err   error  `json:"-"`
+}
+
+// DriftText is a drift as status shows it: "memory 32768 → 1234 on
+// host" (the config's value, then the host's).
+func DriftText(d Drift) string {
+	return d.Key + " " + d.Want + " → " + orNone(d.Host) + " on host"
+}
+
+// StatusReport is the deployment as the host has it.
+type StatusReport struct {
+	Containers []*ContainerStatus `json:"containers"` // CTID order
+	// Strays are containers on the host whose CTID is in the config's range
+	// (its lowest to its highest CTID) but not in the config; only looked
+	// for when the status is of every container.
+	Strays []ListEntry `json:"strays,omitempty"`
+	// Range is the config's lowest and highest CTID.
+	Range [2]int `json:"range"`
+}
+
+// InSync reports whether every container is built and matches its config
+// and no stray is in the config's range: status exits 0 then, else 1.
+func (r *StatusReport) InSync() bool {
+	if len(r.Strays) > 0 {
+		return false
+	}
+	for _, c := range r.Containers {
+		if c.State != StateBuilt {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON adds the error as a string.
+func (c *ContainerStatus) MarshalJSON() ([]byte, error) {
+	type plain ContainerStatus
+	return json.Marshal(struct {
+		*plain
+		Error string `json:"error,omitempty"`
+	}{(*plain)(c), errString(c.Err)})
+}
+
+// statusParallel bounds the containers read at once.
+const statusParallel = 4
+
+// Inspect reads the deployment from the host: one `pct list`, then per
+// existing container its config, its snapshots and (running, with a hook)
+// its hook marker. It changes nothing.
+func Inspect(ctx context.Context, o StatusOptions) (*StatusReport, error) {
+	if o.Config == nil || o.Backend == nil {
+		return nil, fmt.Errorf("status: no configuration or backend")
+	}
+	if o.Hooks == nil {
+		o.Hooks = NoHooks{}
+	}
+	ids := o.CTIDs
+	if len(ids) == 0 {
+		for id := range o.Config.Containers {
+			ids = append(ids, id)
+		}
+	}
+	ids = append([]int(nil), ids...)
+	sort.Ints(ids)
+	list, err := o.Backend.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pct list: %w", err)
+	}
+	onHost := map[int]ListEntry{}
+	for _, e := range list {
+		onHost[e.CTID] = e
+	}
+	rep := &StatusReport{Range: configRange(o.Config)}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(statusParallel)
+	for _, id := range ids {
+		ct := o.Config.Containers[id]
+		if ct == nil {
+			return nil, fmt.Errorf("status: container %d is not in lxc_configs: check --ctid", id)
+		}
+		cs := &ContainerStatus{CTID: id, Name: ct.Hostname, Snapshots: []string{}}
+		rep.Containers = append(rep.Containers, cs)
+		e, exists := onHost[id]
+		g.Go(func() error {
+			inspectOne(gctx, o, ct, cs, e, exists)
+			return nil
+		})
+	}
+	_ = g.Wait() // inspectOne keeps each container's error to itself
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, e := range list {
+		if len(o.CTIDs) > 0 {
+			break // a status of some containers says nothing of the others
+		}
+		if o.Config.Containers[e.CTID] == nil && e.CTID >= rep.Range[0] && e.CTID <= rep.Range[1] {
+			rep.Strays = append(rep.Strays, e)
+		}
+	}
+	return rep, nil
+}
+
+func configRange(cfg *Config) [2]int {
+	var r [2]int
+	for id := range cfg.Containers {
+		if r[0] == 0 || id < r[0] {
+			r[0] = id
+		}
+		r[1] = max(r[1], id)
+	}
+	return r
+}
+
+// inspectOne fills cs from the host.
+func inspectOne(ctx context.Context, o StatusOptions, ct *Container, cs *ContainerStatus, e ListEntry, exists bool) {
+	info := o.Hooks.Describe(ct)
+	cs.Hook = info.Kind
+	cs.HookState = HookUnknown
+	if info.Kind == "" {
+		cs.HookState = HookNone
+	}
+	defer func() { cs.State = cs.summary() }()
+	if !exists {
+		return
+	}
+	cs.Exists, cs.Running, cs.Lock = true, e.Status == "running", e.Lock
+	have, err := o.Backend.Config(ctx, ct.CTID)
+	if err != nil {
+		cs.Err = pctError(err, "pct config %d", ct.CTID)
+		return
+	}
+	for _, opt := range configDiff(ct, have) {
+		cs.Drift = append(cs.Drift, Drift{Key: opt.Key, Want: opt.Value, Host: strings.TrimSpace(have[opt.Key])})
+	}
+	cs.Rebuild = DriftOf(ct, have)
+	snaps, err := o.Backend.ListSnapshots(ctx, ct.CTID)
+	if err != nil {
+		cs.Err = pctError(err, "pct listsnapshot %d", ct.CTID)
+		return
+	}
+	cs.Snapshots = append(cs.Snapshots, snaps...)
+	if isTemplate(ct) && !slices.Contains(snaps, templateSnapshot(ct)) {
+		cs.MissingSnapshot = templateSnapshot(ct)
+	}
+	if info.Kind == "" || !cs.Running {
+		return
+	}
+	if info.State != HookReady {
+		cs.HookState = info.State
+		return
+	}
+	cs.HookState, cs.Err = hookState(ctx, o, ct, info)
+}
+
+// hookState compares the hook marker in the running container with what
+// the hook stage would write now (HookFingerprint).
+func hookState(ctx context.Context, o StatusOptions, ct *Container, info HookInfo) (string, error) {
+	marker := HookMarker(ct.CTID)
+	r, err := o.Backend.Exec(ctx, ct.CTID, []string{"cat", marker}, ExecOptions{Probe: true})
+	switch {
+	case err != nil:
+		return HookUnknown, fmt.Errorf("pct exec %d -- cat %s: %w", ct.CTID, marker, err)
+	case r.Code != 0:
+		return HookNotRun, nil
+	case strings.TrimSpace(r.Stdout) == HookFingerprint(o.Config, ct, info.Digest):
+		return HookConverged, nil
+	}
+	return HookChanged, nil
+}
+
+func (c *ContainerStatus) summary() string {
+	switch {
+	case !c.Exists:
+		return StateMissing
+	case c.Err != nil, c.MissingSnapshot != "", c.HookState == HookNotRun,
+		c.HookState == HookNotExecutable, c.HookState == HookAmbiguous:
+		return StateFailed
+	case len(c.Drift) > 0, len(c.Rebuild) > 0, c.HookState == HookChanged:
+		return StateDrifted
+	}
+	return StateBuilt
+}
+
+// WriteStatus writes one line per container (state, running, snapshots,
+// hook, drift), then the strays and what a failed read said.
+func WriteStatus(w io.Writer, r *StatusReport, color bool) {
+	rows := [][]string{{"CTID", "NAME", "STATE", "POWER", "SNAPSHOTS", "HOOK", "DRIFT"}}
+	for _, c := range r.Containers {
+		rows = append(rows, []string{strconv.Itoa(c.CTID), c.Name, c.State, c.power(), joinOr(c.Snapshots, ", "), c.hookText(), c.driftText()})
+	}
+	writeTable(w, rows, color)
+	for _, c := range r.Containers {
+		if c.Err != nil {
+			fmt.Fprintf(w, "%d %s: %v\n", c.CTID, c.Name, c.Err)
+		}
+		for _, d := range c.Rebuild {
+			fmt.Fprintf(w, "%d %s: ! %s\n", c.CTID, c.Name, d.Line(c.CTID))
+		}
+		if c.MissingSnapshot != "" {
+			fmt.Fprintf(w, "%d %s: template snapshot %s missing: `phoenix run --ctid %d` takes it\n", c.CTID, c.Name, c.MissingSnapshot, c.CTID)
+		}
+	}
+	for _, s := range r.Strays {
+		fmt.Fprintf(w, "stray: %d %s (%s) is on the host, in the config's range %d-%d, but not in the config: phoenix leaves it alone\n", s.CTID, s.Name, s.Status, r.Range[0], r.Range[1])
+	}
+	n := 0
+	for _, c := range r.Containers {
+		if c.State != StateBuilt {
+			n++
+		}
+	}
+	if r.InSync() {
+		fmt.Fprintf(w, "in sync: %d container(s) built and matching the config\n", len(r.Containers))
+		return
+	}
+	fmt.Fprintf(w, "out of sync: %d of %d container(s) not built as configured, %d stray(s): `phoenix plan` shows what a run would change\n", n, len(r.Containers), len(r.Strays))
+}
+
+func (c *ContainerStatus) power() string {
+	switch {
+	case !c.Exists:
+		return "-"
+	case c.Running:
+		return "running"
+	}
+	return "stopped"
+}
+
+func (c *ContainerStatus) hookText() string {
+	switch {
+	case c.Hook == "":
+		return HookNone
+	case !c.Exists:
+		return c.Hook
+	}
+	return c.Hook + ": " + c.HookState
+}
+
+func (c *ContainerStatus) driftText() string {
+	var parts []string
+	for _, d := range c.Rebuild {
+		parts = append(parts, "! "+DriftText(d))
+	}
+	for _, d := range c.Drift {
+		parts = append(parts, DriftText(d))
+	}
+	return joinOr(parts, "; ")
+}
+
+func joinOr(list []string, sep string) string {
+	if len(list) == 0 {
+		return "-"
+	}
+	return strings.Join(list, sep)
+}
