@@ -150,7 +150,7 @@ func WritePlan(w io.Writer, r *Result, o PlanOptions) {
 	for _, note := range r.Notes {
 		fmt.Fprintln(w, "note: "+note)
 	}
-	if r.DryRun && !converged {
+	if r.DryRun && !converged && r.Columns == nil { // a lifecycle verb's summary counts its own
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, n.String())
 	}

@@ -171,14 +171,14 @@ func TestClassify(t *testing.T) {
 	assert.True(t, pve.IsTransient(pve.Classify(pve.MsgLocked("backup"))))
 	assert.True(t, pve.IsTransient(pve.Classify(pve.MsgLockTimeout(901))))
 	for msg, want := range map[string]error{
-		pve.MsgNoConfig("n", 901):  pve.ErrNotExist,
-		pve.MsgExists("n", 901):    pve.ErrExists,
-		pve.MsgNotRunning(901):     pve.ErrNotRunning,
-		pve.MsgExecNotRunning(901): pve.ErrNotRunning,
-		pve.MsgAlreadyRunning(901): pve.ErrRunning,
-		pve.MsgRunningDestroy(901): pve.ErrRunning,
+		pve.MsgNoConfig("n", 901):                    pve.ErrNotExist,
+		pve.MsgExists("n", 901):                      pve.ErrExists,
+		pve.MsgNotRunning(901):                       pve.ErrNotRunning,
+		pve.MsgExecNotRunning(901):                   pve.ErrNotRunning,
+		pve.MsgAlreadyRunning(901):                   pve.ErrRunning,
+		pve.MsgRunningDestroy(901):                   pve.ErrRunning,
 		pve.MsgLinkedClones("local:base-900-disk-0"): pve.ErrLinkedClones,
-		pve.MsgLockTimeout(901):    pve.ErrLockTimeout,
+		pve.MsgLockTimeout(901):                      pve.ErrLockTimeout,
 	} {
 		assert.True(t, errors.Is(pve.Classify("some prefix\n"+msg), want), msg)
 		assert.False(t, pve.IsTransient(pve.Classify(msg)) && want != pve.ErrLockTimeout, msg)
