@@ -14,7 +14,19 @@ type Event struct {
 	Message string    `json:"message,omitempty"`
 	Argv    []string  `json:"argv,omitempty"`   // for EventAction: pct argv, without "pct"
 	Source  string    `json:"source,omitempty"` // hook file:line, "" for built-in stages
+	// Note is what a plan cannot know about the action: a hook's command
+	// in dry-run is recorded, not run, so its output (and what the hook
+	// does with it) is "known after run".
+	Note string `json:"note,omitempty"`
 }
+
+// NoteKnownAfterRun marks a recorded hook command whose output the plan
+// cannot know.
+const NoteKnownAfterRun = "output known after run"
+
+// Recorder is implemented by a backend that records mutating calls
+// instead of making them (the dry-run).
+type Recorder interface{ Records() bool }
 
 // Event kinds.
 const (

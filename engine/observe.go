@@ -35,6 +35,10 @@ type observed struct {
 const pushSource = "<content>"
 
 func (o *observed) emit(ctx context.Context, ctid int, argv []string) {
+	o.emitNote(ctx, ctid, argv, "")
+}
+
+func (o *observed) emitNote(ctx context.Context, ctid int, argv []string, note string) {
 	or := OriginFrom(ctx)
 	if or.CTID == 0 {
 		or.CTID = ctid
@@ -46,6 +50,7 @@ func (o *observed) emit(ctx context.Context, ctid int, argv []string) {
 		Stage:  or.Stage,
 		Source: or.Source,
 		Argv:   argv,
+		Note:   note,
 	})
 }
 
@@ -124,7 +129,11 @@ func (o *observed) Push(ctx context.Context, ctid int, dest string, content []by
 
 func (o *observed) Exec(ctx context.Context, ctid int, argv []string, opts ExecOptions) (ExecResult, error) {
 	if !opts.Probe {
-		o.emit(ctx, ctid, ExecArgv(ctid, argv, opts.Env))
+		note := ""
+		if r, ok := o.b.(Recorder); ok && r.Records() && OriginFrom(ctx).Source != "" {
+			note = NoteKnownAfterRun
+		}
+		o.emitNote(ctx, ctid, ExecArgv(ctid, argv, opts.Env), note)
 	}
 	return o.b.Exec(ctx, ctid, argv, opts)
 }

@@ -292,6 +292,9 @@ func FormatAction(e Event) string {
 	if e.Source != "" {
 		s += "    # " + e.Source
 	}
+	if e.Note != "" {
+		s += " (" + e.Note + ")"
+	}
 	return s
 }
 

@@ -1,18 +1,23 @@
 package dryrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
 )
 
 var (
+	_ engine.Recorder   = (*Backend)(nil)
 	_ engine.Backend    = (*Backend)(nil)
 	_ engine.GPUSupport = (*Backend)(nil)
 )
@@ -35,6 +40,28 @@ type planned struct {
 	lock    string
 	config  map[string]string
 	snaps   []string
+	// files are what the plan put inside (pushes, the tagged installs,
+	// docker run, mkdir), modelled by internal/hostsim. A file the plan
+	// did not write is the host's business: base is the container on the
+	// host whose answers stand for it (the container itself, or the source
+	// a planned clone copies), 0 when there is none (a planned create).
+	files *hostsim.MapFS
+	base  int
+	// taken are the snapshots the plan takes: what a clone of them gets.
+	taken map[string]*planned
+}
+
+// copyPlanned is a deep copy of p.
+func copyPlanned(p *planned) *planned {
+	cp := *p
+	cp.config = copyMap(p.config)
+	cp.snaps = append([]string(nil), p.snaps...)
+	cp.files = p.files.Clone()
+	cp.taken = make(map[string]*planned, len(p.taken))
+	for k, v := range p.taken {
+		cp.taken[k] = v
+	}
+	return &cp
 }
 
 // Backend is the dry-run recorder.
@@ -52,6 +79,9 @@ type Backend struct {
 func New(reads engine.Backend) *Backend {
 	return &Backend{reads: reads, overlay: map[int]*planned{}}
 }
+
+// Records is true: mutating calls are recorded, not made (engine.Recorder).
+func (b *Backend) Records() bool { return true }
 
 // Name is "dry-run".
 func (b *Backend) Name() string { return "dry-run" }
@@ -176,10 +206,7 @@ func (b *Backend) planned(ctid int) *planned {
 	if p == nil {
 		return nil
 	}
-	cp := *p
-	cp.config = copyMap(p.config)
-	cp.snaps = append([]string(nil), p.snaps...)
-	return &cp
+	return copyPlanned(p)
 }
 
 // touch returns ctid's planned state for a change, loading it from the
@@ -207,7 +234,7 @@ func (b *Backend) touch(ctx context.Context, ctid int) (*planned, error) {
 
 // load reads ctid's current state from the host.
 func (b *Backend) load(ctx context.Context, ctid int) (*planned, error) {
-	p := &planned{config: map[string]string{}}
+	p := &planned{config: map[string]string{}, files: &hostsim.MapFS{}}
 	if b.reads == nil {
 		return p, nil
 	}
@@ -226,7 +253,7 @@ func (b *Backend) load(ctx context.Context, ctid int) (*planned, error) {
 	if err != nil && !errors.Is(err, engine.ErrNotExist) {
 		return nil, fmt.Errorf("dry-run: read container %d: %w", ctid, err)
 	}
-	p.exists, p.running, p.lock = true, st.Running, st.Lock
+	p.exists, p.running, p.lock, p.base = true, st.Running, st.Lock, ctid
 	if cfg != nil {
 		p.config = cfg
 	}
@@ -266,23 +293,38 @@ func (b *Backend) replace(ctx context.Context, op string, ctid int, argv []strin
 func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
 	cfg := map[string]string{"ostemplate": spec.Template}
 	applyOptions(cfg, spec.Options)
-	return b.replace(ctx, "create", spec.CTID, engine.CreateArgv(spec), &planned{exists: true, config: cfg})
+	return b.replace(ctx, "create", spec.CTID, engine.CreateArgv(spec), &planned{exists: true, config: cfg, files: &hostsim.MapFS{}})
 }
 
-// Clone plans the new container with the source's configuration, planned
-// or real.
+// Clone plans the new container as a copy of the source's snapshot (or
+// its current state): config and files, planned or real. A source the
+// plan did not touch is on the host: the clone's files are then the
+// source's, and probes on them go to the source.
 func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
-	src, err := b.Config(ctx, spec.Source)
-	if err != nil && !errors.Is(err, engine.ErrNotExist) {
-		return err
+	var p *planned
+	if src := b.planned(spec.Source); src != nil {
+		p = src
+		if snap := src.taken[spec.Snapshot]; snap != nil {
+			p = copyPlanned(snap)
+		}
+	} else {
+		cfg, err := b.Config(ctx, spec.Source)
+		if err != nil && !errors.Is(err, engine.ErrNotExist) {
+			return err
+		}
+		p = &planned{config: copyMap(cfg), files: &hostsim.MapFS{}}
+		if b.reads != nil && err == nil {
+			p.base = spec.Source
+		}
 	}
-	cfg := copyMap(src)
-	delete(cfg, "template")
-	delete(cfg, "lock")
+	p.exists, p.running, p.lock, p.snaps, p.taken = true, false, "", nil, nil
+	delete(p.config, "template")
+	delete(p.config, "lock")
+	delete(p.config, "parent")
 	if spec.Hostname != "" {
-		cfg["hostname"] = spec.Hostname
+		p.config["hostname"] = spec.Hostname
 	}
-	return b.replace(ctx, "clone", spec.CTID, engine.CloneArgv(spec), &planned{exists: true, config: cfg})
+	return b.replace(ctx, "clone", spec.CTID, engine.CloneArgv(spec), p)
 }
 
 func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
@@ -322,12 +364,16 @@ func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration)
 func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
 	return b.change(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(p *planned) {
 		p.snaps = append(p.snaps, name)
+		if p.taken == nil {
+			p.taken = map[string]*planned{}
+		}
+		p.taken[name] = copyPlanned(p)
 	})
 }
 
 func (b *Backend) Destroy(ctx context.Context, ctid int) error {
 	return b.change(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(p *planned) {
-		*p = planned{config: map[string]string{}}
+		*p = planned{config: map[string]string{}, files: &hostsim.MapFS{}}
 	})
 }
 
@@ -335,18 +381,25 @@ func (b *Backend) Destroy(ctx context.Context, ctid int) error {
 const pushSource = "<content>"
 
 func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, opts engine.PushOptions) error {
-	return b.change(ctx, "push", ctid, engine.PushArgv(ctid, pushSource, dest, opts), func(*planned) {})
+	return b.change(ctx, "push", ctid, engine.PushArgv(ctid, pushSource, dest, opts), func(p *planned) {
+		_ = p.files.WriteFile(dest, content, 0o644)
+	})
 }
 
 // Exec answers a probe from the host when the plan has not touched the
-// container, else as an empty running container would ("true" exits 0,
-// anything else 127). Any other Exec is absorbed: code 0, no output.
+// container; else as internal/hostsim models the container the plan
+// leaves (what it installed, pushed, ran, and what a clone inherited),
+// asking the host (base) only what the plan cannot know. Any other Exec is
+// absorbed: code 0, no output, and its effect on the model applied (a
+// tagged install, docker run, mkdir).
 func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine.ExecOptions) (engine.ExecResult, error) {
 	if err := ctx.Err(); err != nil {
 		return engine.ExecResult{}, err
 	}
 	if !opts.Probe {
-		err := b.change(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, opts.Env), func(*planned) {})
+		err := b.change(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, opts.Env), func(p *planned) {
+			_, _ = hostsim.Exec(layered{p}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), nil)
+		})
 		return engine.ExecResult{}, err
 	}
 	p := b.planned(ctid)
@@ -356,21 +409,77 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 	case p == nil || !p.exists:
 		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, engine.ErrNotExist)
 	}
-	return plannedProbe(argv), nil
+	var stdin io.Reader
+	if opts.Stdin != nil {
+		stdin = bytes.NewReader(opts.Stdin)
+	}
+	res, err := hostsim.Exec(layered{p}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), stdin)
+	if errors.Is(err, hostsim.ErrUnknown) {
+		return b.askHost(ctx, p.base, argv, opts)
+	}
+	if err != nil {
+		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, err)
+	}
+	return engine.ExecResult{Code: res.Code, Stdout: res.Stdout.String(), Stderr: res.Stderr.String()}, nil
 }
 
-// plannedProbe answers a probe on a container as the plan leaves it:
-// nothing is known to be installed.
-func plannedProbe(argv []string) engine.ExecResult {
-	if len(argv) == 1 && argv[0] == "true" {
-		return engine.ExecResult{}
+// askHost forwards a probe the model cannot answer to the host container
+// whose files stand for the planned one's. A host that cannot answer (the
+// source is stopped) leaves nothing known to be installed.
+func (b *Backend) askHost(ctx context.Context, base int, argv []string, opts engine.ExecOptions) (engine.ExecResult, error) {
+	r, err := b.reads.Exec(ctx, base, argv, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return engine.ExecResult{}, ctx.Err()
+		}
+		return plannedProbe(argv), nil
 	}
+	return r, nil
+}
+
+// plannedProbe is the answer of a container about which nothing is known
+// to be installed.
+func plannedProbe(argv []string) engine.ExecResult {
 	name := ""
 	if len(argv) > 0 {
 		name = argv[0]
 	}
-	return engine.ExecResult{Code: 127, Stderr: "planned container: " + name + " not installed\n"}
+	return engine.ExecResult{Code: 127, Stderr: "planned container: " + name + " not known to be installed\n"}
 }
+
+// layered is a planned container's files over its base on the host: what
+// the plan wrote is known; the rest is ErrUnknown when there is a base,
+// else absent.
+type layered struct{ p *planned }
+
+func (l layered) miss(p string) error {
+	if l.p.base != 0 {
+		return hostsim.ErrUnknown
+	}
+	return &fs.PathError{Op: "read", Path: p, Err: fs.ErrNotExist}
+}
+
+func (l layered) ReadFile(p string) ([]byte, error) {
+	data, err := l.p.files.ReadFile(p)
+	if err != nil {
+		return nil, l.miss(p)
+	}
+	return data, nil
+}
+
+func (l layered) Stat(p string) (bool, int64, error) {
+	isDir, size, err := l.p.files.Stat(p)
+	if err != nil {
+		return false, 0, l.miss(p)
+	}
+	return isDir, size, nil
+}
+
+func (l layered) WriteFile(p string, data []byte, perm fs.FileMode) error {
+	return l.p.files.WriteFile(p, data, perm)
+}
+
+func (l layered) Mkdir(p string, _ bool) error { return l.p.files.Mkdir(p, true) }
 
 func applyOptions(cfg map[string]string, opts []engine.Option) {
 	for _, o := range opts {

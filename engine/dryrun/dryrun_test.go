@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
@@ -98,11 +99,43 @@ func TestProbesOnPlannedContainer(t *testing.T) {
 	assert.Equal(t, 0, res.Code)
 	res, err = b.Exec(bg, 950, []string{"nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"}, engine.ExecOptions{Probe: true})
 	require.NoError(t, err)
-	assert.Equal(t, engine.ExecResult{Code: 127, Stderr: "planned container: nvidia-smi not installed\n"}, res)
+	assert.Equal(t, engine.ExecResult{Code: 127, Stderr: "nvidia-smi: command not found\n"}, res, "a planned create has nothing installed")
 	before := len(b.Calls())
 	_, err = b.Exec(bg, 950, []string{"docker", "info"}, engine.ExecOptions{Probe: true})
 	require.NoError(t, err)
 	assert.Len(t, b.Calls(), before, "probes are not absorbed calls")
+}
+
+// What the plan installs in a container is known to its probes, and to
+// the probes of a clone of its snapshot: the plan does not install it again.
+func TestPlannedInstallsAreKnownAndInherited(t *testing.T) {
+	t.Parallel()
+	b := New(nil)
+	require.NoError(t, b.Create(bg, engine.CreateSpec{CTID: 900, Template: "t"}))
+	require.NoError(t, b.Start(bg, 900))
+	_, err := b.Exec(bg, 900, []string{"sh", "-c", hostsim.TagInstallDocker + "\nset -eu\n"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	_, err = b.Exec(bg, 900, []string{"sh", "-c", hostsim.TagInstallNvidia + " 580.1\n"}, engine.ExecOptions{})
+	require.NoError(t, err)
+	require.NoError(t, b.Push(bg, 900, "/etc/phoenix/hook-900.sha256", []byte("abc\n"), engine.PushOptions{}))
+	require.NoError(t, b.Snapshot(bg, 900, "base"))
+	// After the snapshot: not in the clone.
+	_, err = b.Exec(bg, 900, []string{"docker", "run", "-d", "--name", "portainer", "img"}, engine.ExecOptions{})
+	require.NoError(t, err)
+
+	probe := func(ctid int, argv ...string) engine.ExecResult {
+		res, err := b.Exec(bg, ctid, argv, engine.ExecOptions{Probe: true})
+		require.NoError(t, err)
+		return res
+	}
+	assert.Equal(t, 0, probe(900, "docker", "info").Code)
+	assert.Equal(t, 0, probe(900, "docker", "inspect", "portainer").Code)
+	require.NoError(t, b.Clone(bg, engine.CloneSpec{Source: 900, CTID: 910, Snapshot: "base"}))
+	require.NoError(t, b.Start(bg, 910))
+	assert.Equal(t, 0, probe(910, "docker", "info").Code, "the clone has the snapshot's Docker")
+	assert.Equal(t, "580.1\n", probe(910, "nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader").Stdout)
+	assert.Equal(t, "abc\n", probe(910, "cat", "/etc/phoenix/hook-900.sha256").Stdout)
+	assert.Equal(t, 1, probe(910, "docker", "inspect", "portainer").Code, "what came after the snapshot is not in the clone")
 }
 
 // realHost is a fake Proxmox host with a template and a running container.
@@ -149,7 +182,7 @@ func TestRealHostIsNeverChanged(t *testing.T) {
 	assert.Equal(t, map[string]string{"hostname": "vllm", "cores": "4"}, cfg, "real config plus the planned change")
 	res, err = b.Exec(bg, 950, probe, engine.ExecOptions{Probe: true})
 	require.NoError(t, err)
-	assert.Equal(t, 127, res.Code, "once the plan changed a container, probes answer as planned")
+	assert.Equal(t, "550.54.14\n", res.Stdout, "a config change leaves what is installed: the probe still goes to the host")
 	_, err = b.Exec(bg, 950, []string{"systemctl", "restart", "vllm"}, engine.ExecOptions{})
 	require.NoError(t, err)
 	require.NoError(t, b.Snapshot(bg, 900, "extra"))
@@ -174,7 +207,8 @@ func TestRealHostIsNeverChanged(t *testing.T) {
 			execs = append(execs, c.Argv)
 		}
 	}
-	assert.Equal(t, [][]string{engine.ExecArgv(950, probe, nil)}, execs, "only the one probe reached the host")
+	assert.Equal(t, [][]string{engine.ExecArgv(950, probe, nil), engine.ExecArgv(950, probe, nil)}, execs,
+		"only the two probes reached the host (before and after the planned config change), both on 950")
 	assert.Equal(t, before900, host.Get(900))
 	assert.Equal(t, before950, host.Get(950))
 	assert.Nil(t, host.Get(902))

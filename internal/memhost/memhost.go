@@ -4,14 +4,17 @@
 package memhost
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
@@ -23,7 +26,18 @@ type Container struct {
 	Running   bool
 	Snapshots []string
 	Files     map[string][]byte // what Push wrote, by path
-	Lock      string
+	madeDirs  map[string]bool   // what mkdir made
+	// taken holds what Snapshot saw, by name: a clone of a snapshot gets
+	// its config and files, not the source's current ones.
+	taken map[string]*Container
+	Lock  string
+}
+
+func (c *Container) dirs() map[string]bool {
+	if c.madeDirs == nil {
+		c.madeDirs = map[string]bool{}
+	}
+	return c.madeDirs
 }
 
 // Call is one recorded backend call.
@@ -46,6 +60,8 @@ type Backend struct {
 	containers map[int]*Container
 	calls      []Call
 
+	model bool // NewModel
+
 	// Delay, when set, is slept on every call (respecting ctx).
 	Delay time.Duration
 	// Exec, when set, answers Exec calls first.
@@ -54,8 +70,15 @@ type Backend struct {
 	Fail func(op string, ctid int, argv []string) error
 }
 
-// New returns an empty host.
+// New returns an empty host whose containers answer what a test did not
+// script with exit 0 (the contract of `phoenix hook test`).
 func New() *Backend { return &Backend{containers: map[int]*Container{}} }
+
+// NewModel returns an empty host whose containers answer as
+// internal/hostsim models them, as the fake pct's do: docker info fails
+// until the Docker install ran, nvidia-smi reports the installed driver,
+// a clone has its source snapshot's files.
+func NewModel() *Backend { return &Backend{containers: map[int]*Container{}, model: true} }
 
 func (b *Backend) Name() string { return "fake" }
 
@@ -260,6 +283,9 @@ func (b *Backend) Clone(ctx context.Context, s engine.CloneSpec) error {
 	if s.Snapshot != "" && !contains(src.Snapshots, s.Snapshot) {
 		return fmt.Errorf("snapshot '%s' does not exist", s.Snapshot)
 	}
+	if snap := src.taken[s.Snapshot]; snap != nil {
+		src = snap
+	}
 	c := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
 	for k, v := range src.Config {
 		if k != "template" {
@@ -350,6 +376,17 @@ func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
 			return fmt.Errorf("snapshot name '%s' already used", name)
 		}
 		c.Snapshots = append(c.Snapshots, name)
+		snap := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
+		for k, v := range c.Config {
+			snap.Config[k] = v
+		}
+		for k, v := range c.Files {
+			snap.Files[k] = append([]byte(nil), v...)
+		}
+		if c.taken == nil {
+			c.taken = map[string]*Container{}
+		}
+		c.taken[name] = snap
 		return nil
 	})
 }
@@ -390,10 +427,6 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 	if err == nil && !c.Running {
 		err = pve.Refuse(pve.MsgExecNotRunning(ctid))
 	}
-	var files map[string][]byte
-	if c != nil {
-		files = c.Files
-	}
 	h := b.Exec_
 	b.mu.Unlock()
 	if err != nil {
@@ -404,19 +437,43 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 			return res, nil
 		}
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, err = b.get(ctid)
+	if err != nil {
+		return engine.ExecResult{}, err
+	}
+	if !b.model {
+		return scripted(c, argv), nil
+	}
+	// The container's inside answers as internal/hostsim models it (what
+	// Push, mkdir, docker run and the tagged installs wrote).
+	var stdin io.Reader
+	if o.Stdin != nil {
+		stdin = bytes.NewReader(o.Stdin)
+	}
+	res, err := hostsim.Exec(&hostsim.MapFS{Files: c.Files, Dirs: c.dirs()}, hostsim.GPUs(c.Config), hostsim.StripEnv(argv), stdin)
+	if err != nil {
+		return engine.ExecResult{}, err
+	}
+	return engine.ExecResult{Code: res.Code, Stdout: res.Stdout.String(), Stderr: res.Stderr.String()}, nil
+}
+
+// scripted is New's answer to what a test did not script: "cat FILE"
+// returns what Push wrote (exit 1 when absent), "false" exits 1, anything
+// else exits 0 with no output.
+func scripted(c *Container, argv []string) engine.ExecResult {
 	if len(argv) == 2 && argv[0] == "cat" {
-		b.mu.Lock()
-		data, ok := files[argv[1]]
-		b.mu.Unlock()
+		data, ok := c.Files[argv[1]]
 		if !ok {
-			return engine.ExecResult{Code: 1, Stderr: "cat: " + argv[1] + ": No such file or directory\n"}, nil
+			return engine.ExecResult{Code: 1, Stderr: "cat: " + argv[1] + ": No such file or directory\n"}
 		}
-		return engine.ExecResult{Stdout: string(data)}, nil
+		return engine.ExecResult{Stdout: string(data)}
 	}
 	if len(argv) > 0 && argv[0] == "false" {
-		return engine.ExecResult{Code: 1}, nil
+		return engine.ExecResult{Code: 1}
 	}
-	return engine.ExecResult{}, nil
+	return engine.ExecResult{}
 }
 
 func applyOptions(c *Container, opts []engine.Option) {
