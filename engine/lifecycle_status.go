@@ -128,6 +128,11 @@ func Inspect(ctx context.Context, o StatusOptions) (*StatusReport, error) {
 	}
 	ids = append([]int(nil), ids...)
 	sort.Ints(ids)
+	for _, id := range ids {
+		if o.Config.Containers[id] == nil {
+			return nil, fmt.Errorf("status: container %d is not in lxc_configs: check --ctid", id)
+		}
+	}
 	list, err := o.Backend.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pct list: %w", err)
@@ -141,9 +146,6 @@ func Inspect(ctx context.Context, o StatusOptions) (*StatusReport, error) {
 	g.SetLimit(statusParallel)
 	for _, id := range ids {
 		ct := o.Config.Containers[id]
-		if ct == nil {
-			return nil, fmt.Errorf("status: container %d is not in lxc_configs: check --ctid", id)
-		}
 		cs := &ContainerStatus{CTID: id, Name: ct.Hostname, Snapshots: []string{}}
 		rep.Containers = append(rep.Containers, cs)
 		e, exists := onHost[id]
