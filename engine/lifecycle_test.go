@@ -400,3 +400,21 @@ func BenchmarkStatusExample(b *testing.B) {
 		b.ReportMetric((time.Duration(calls) * perCall).Seconds(), "serial-s")
 	}
 }
+
+func TestStartOrderOfTheV08ReferenceConfigFollowsItsBootOrder(t *testing.T) {
+	dir := "config/testdata/original-configs/v08_ti_dade01c_2025-09-22/"
+	cfg, err := config.Load(dir+"phoenix_hypervisor_config.json", dir+"phoenix_lxc_configs.json")
+	require.NoError(t, err)
+	var all []int
+	for id := range cfg.Containers {
+		all = append(all, id)
+	}
+	order, err := engine.StartOrder(cfg, all)
+	require.NoError(t, err)
+	// The templates (boot_order 0) first, then 953 (1) that most depend on,
+	// 955 and 957 (2), the order-3 ones (956 after 955, which it depends
+	// on), and 910 (4) last.
+	assert.Equal(t, []int{900, 901, 902, 920, 953, 955, 957, 950, 951, 952, 954, 956, 910}, order)
+	delay := engine.BootDelay(cfg.Containers[953])
+	assert.Equal(t, 5*time.Second, delay)
+}
