@@ -130,7 +130,9 @@ func WritePlan(w io.Writer, r *Result, o PlanOptions) {
 	}
 	n := r.PlanCounts()
 	converged := n.Unchanged == len(r.Containers)
-	if converged && !o.Verbose {
+	// A lifecycle verb (own Columns) lists each container and says
+	// "nothing to do" itself: NoChanges speaks of a run.
+	if converged && !o.Verbose && r.Columns == nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, NoChanges)
 		for _, c := range r.Containers {
@@ -150,7 +152,7 @@ func WritePlan(w io.Writer, r *Result, o PlanOptions) {
 	for _, note := range r.Notes {
 		fmt.Fprintln(w, "note: "+note)
 	}
-	if r.DryRun && !converged && r.Columns == nil { // a lifecycle verb's summary counts its own
+	if r.DryRun && !converged && r.Columns == nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, n.String())
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/engine/lock"
+	"github.com/phoenix-hypervisor/phoenix/engine/pct"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
 	"github.com/phoenix-hypervisor/phoenix/hooks"
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
@@ -125,7 +126,9 @@ func openSession(c *cli.Context, env Env, mode sessionMode, ctids []int) (*sessi
 	case modeDryRun:
 		s.backend, s.hostNote, acting = dryRunBackend(g, env, logger)
 	case modeRead:
-		if acting, err = realBackend(g, env, logger); err != nil {
+		if acting, err = realBackend(g, env, logger); errors.Is(err, pct.ErrNotFound) {
+			return nil, exitError(engine.ExitEnvironment, fmt.Errorf("%s reads the host, and pct is not on PATH: run it on the Proxmox VE node, or use --backend lxc for plain LXC containers", c.Command.Name))
+		} else if err != nil {
 			return nil, err
 		}
 		s.backend = dryrun.New(acting)
