@@ -1,4 +1,4 @@
-# Phoenix — see README.md. Targets: deps, build, test, race, lint, bench, demo, plan, hook-test, docs.
+# Phoenix — see README.md. Targets: deps, build, test, race, lint, bench, demo, plan, hook-test, docs, fresh-check.
 GO      ?= go
 BIN     := bin/phoenix
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -8,12 +8,16 @@ GOFILES_DIRS := cmd engine hooks luaapi internal
 # make demo / make plan keep their run log and lock here: no root needed.
 DEMO_DIR := $(CURDIR)/.demo
 BENCHTIME ?= 1s
+# Phoenix is pure Go: no C toolchain needed. (A machine whose gcc came
+# without libc6-dev, as apt's --no-install-recommends leaves it, would
+# otherwise fail every build in runtime/cgo.) make race turns cgo back on.
+export CGO_ENABLED ?= 0
 # The bundled example, with the run log and lock kept in DEMO_DIR.
 EXAMPLE_FLAGS := --hypervisor-config examples/phoenix_hypervisor_config.json \
 	--lxc-config examples/phoenix_lxc_configs.json --hooks-dir examples \
 	--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock
 
-.PHONY: all deps build test race lint bench demo plan hook-test docs clean
+.PHONY: all deps build test race lint bench demo plan hook-test docs fresh-check clean
 
 all: build
 
@@ -38,7 +42,7 @@ test: deps lint build
 # The race detector is not part of make test: on two cores it multiplies the
 # end-to-end tests' time (every fake pct call is an instrumented process).
 race:
-	$(GO) test -race $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race $(PKGS)
 
 # Every benchmark, then the issue's three figures again: `phoenix plan` of
 # 1,000 generated containers (goal < 1 s; peak heap), orchestration overhead
@@ -71,6 +75,11 @@ plan: build
 # docs/config.md, the field reference, from the schemas and engine/fields.go.
 docs:
 	$(GO) run ./internal/cmd/gendocs
+
+# The fresh-machine proof, as root: make demo and make test in a new minimal
+# Debian chroot that has only Go, git, make, gcc, jq and curl (.ci/fresh-check).
+fresh-check:
+	@.ci/fresh-check
 
 hook-test: build
 	$(BIN) $(EXAMPLE_FLAGS) hook test
