@@ -42,6 +42,8 @@ type session struct {
 	events   engine.Sink
 	redactor *runlog.Redactor
 	closers  []func() error
+	// stopProgress ends the progress ticker and clears the status lines.
+	stopProgress func()
 }
 
 func outputFormat(c *cli.Context) (string, error) {
@@ -167,6 +169,7 @@ func openSession(c *cli.Context, env Env, mode sessionMode, ctids []int) (*sessi
 // without root and the default /var/log path); a real run does not.
 func (s *session) openSinks(format string) error {
 	var sinks []engine.Sink
+	var progress runlog.ProgressOptions
 	f, err := runlog.NewFile(s.g.LogFile)
 	switch {
 	case err == nil:
@@ -191,10 +194,25 @@ func (s *session) openSinks(format string) error {
 	default:
 		con := runlog.NewConsole(s.env.Stdout, s.env.IsTTY)
 		con.Verbose = s.g.Verbose
+		con.Live = s.env.IsTTY
+		if con.Live {
+			progress.Status = con.SetStatus
+		}
 		sinks = append(sinks, con)
 	}
-	s.events = runlog.Redact(runlog.Multi(sinks...), s.redactor)
+	s.events = runlog.Redact(s.withProgress(runlog.Multi(sinks...), progress), s.redactor)
 	return nil
+}
+
+// withProgress puts a runlog.Progress in front of sink, ticking every
+// second until the run ends (stopProgress): a stage running over 10 s
+// shows it is alive (a progress event every 30 s; on a terminal, a live
+// status line per container).
+func (s *session) withProgress(sink engine.Sink, o runlog.ProgressOptions) engine.Sink {
+	p := runlog.NewProgress(sink, o)
+	s.stopProgress = p.Start(time.Second)
+	s.closers = append(s.closers, func() error { s.stopProgress(); return nil })
+	return p
 }
 
 // warnings is a console on w showing only WARN and ERROR log events.
@@ -292,6 +310,9 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 		ctx = luaapi.WithWorker(ctx, exe)
 	}
 	r, err := do(ctx)
+	if s.stopProgress != nil {
+		s.stopProgress() // the status lines go before the summary
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return exitError(engine.ExitInterrupted, errors.New("interrupted"))

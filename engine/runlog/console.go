@@ -26,12 +26,19 @@ const (
 //	phoenix: WARN no Proxmox host found ...
 //
 // DEBUG events and stages starting ("running") are shown only when
-// Verbose is set; a long shell script shows its first line.
+// Verbose is set; a long shell script shows its first line. A stage that
+// runs long gets progress lines ("[950] hook: running 1m30s …"), or on a
+// terminal (Live) a status below the event lines, redrawn in place
+// (SetStatus).
 type Console struct {
 	mu      sync.Mutex
 	w       io.Writer
 	color   bool
 	Verbose bool
+	// Live: w is a terminal, so progress shows in the status lines of
+	// SetStatus, not as progress lines.
+	Live   bool
+	status []string // drawn below the event lines
 }
 
 var _ engine.Sink = (*Console)(nil)
@@ -43,6 +50,9 @@ func NewConsole(w io.Writer, color bool) *Console { return &Console{w: w, color:
 // Emit prints the event.
 func (c *Console) Emit(e engine.Event) {
 	if !c.Verbose && (Level(e) == 0 || e.Kind == engine.EventStage && e.State == engine.StageRunning) {
+		return
+	}
+	if c.Live && e.Kind == engine.EventProgress {
 		return
 	}
 	var sb strings.Builder
@@ -59,7 +69,40 @@ func (c *Console) Emit(e engine.Event) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, _ = io.WriteString(c.w, sb.String())
+	_, _ = io.WriteString(c.w, c.clearStatus()+sb.String()+c.drawStatus())
+}
+
+// SetStatus replaces the status lines below the event lines (nil clears
+// them): one per long-running container, on a terminal.
+func (c *Console) SetStatus(lines []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear := c.clearStatus()
+	c.status = append([]string(nil), lines...)
+	if out := clear + c.drawStatus(); out != "" {
+		_, _ = io.WriteString(c.w, out)
+	}
+}
+
+// clearStatus moves the cursor up over the drawn status lines and clears
+// to the end of the screen. c.mu is held.
+func (c *Console) clearStatus() string {
+	if len(c.status) == 0 {
+		return ""
+	}
+	return "\x1b[" + itoa(len(c.status)) + "F\x1b[J"
+}
+
+// drawStatus writes the status lines. c.mu is held.
+func (c *Console) drawStatus() string {
+	var sb strings.Builder
+	for _, l := range c.status {
+		if c.color {
+			l = ansiDim + l + ansiReset
+		}
+		sb.WriteString(l + "\n")
+	}
+	return sb.String()
 }
 
 func consolePrefix(e engine.Event) string {
@@ -70,7 +113,7 @@ func consolePrefix(e engine.Event) string {
 	switch e.Kind {
 	case engine.EventOutput:
 		return p + "| "
-	case engine.EventStage, engine.EventAction:
+	case engine.EventStage, engine.EventAction, engine.EventProgress:
 		if e.Stage != "" {
 			return p + e.Stage + ": "
 		}
