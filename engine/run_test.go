@@ -508,7 +508,7 @@ func TestRunStartWaitTimesOut(t *testing.T) {
 	}
 	start := time.Now()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, StartTimeout: 400 * time.Millisecond})
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), 30*time.Second, "stopped at the start timeout, not waiting for ever")
 	c := container(t, res, 900)
 	assert.Equal(t, engine.StageFailed, c.State)
 	require.Error(t, c.Err)

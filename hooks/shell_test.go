@@ -232,7 +232,7 @@ sleep 300
 	assert.Equal(t, "hook timed out after 2s: its process group was ended; raise hook_timeout or --hook-timeout if it needs longer", err.Error())
 	assert.Less(t, time.Since(start), 8*time.Second)
 	pid := readPid(t, pidfile)
-	assert.Eventually(t, func() bool { return pidGone(pid) }, 2*time.Second, 10*time.Millisecond, "background child %d still runs", pid)
+	assert.Eventually(t, func() bool { return pidGone(pid) }, 30*time.Second, 10*time.Millisecond, "background child %d still runs", pid)
 }
 
 func TestShellInterrupted(t *testing.T) {

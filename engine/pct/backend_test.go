@@ -380,7 +380,7 @@ func TestCancelKillsTheWholeGroup(t *testing.T) {
 	start := time.Now()
 	_, err = b.Exec(ctx(t), 901, []string{"true"}, engine.ExecOptions{Timeout: 200 * time.Millisecond})
 	assert.ErrorContains(t, err, "timed out after 200ms")
-	assert.Less(t, time.Since(start), 3*time.Second, "SIGKILL after the grace period")
+	assert.Less(t, time.Since(start), 20*time.Second, "SIGKILL after the grace period, not the script's 30 s")
 
 	data, err := os.ReadFile(pidFile)
 	require.NoError(t, err)
