@@ -91,6 +91,8 @@ type NetConfig struct {
 	IP     string // CIDR, "dhcp" or "manual"
 	GW     string
 	HWAddr string
+	// Firewall is firewall.enabled: Proxmox filters the interface.
+	Firewall bool
 }
 
 // HasGPU reports whether the container asks for GPU passthrough.

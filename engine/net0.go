@@ -65,6 +65,9 @@ func DesiredNet0(n *NetConfig) map[string]string {
 	put("ip", n.IP)
 	put("gw", n.GW)
 	put("hwaddr", n.HWAddr)
+	if n.Firewall {
+		m["firewall"] = "1"
+	}
 	return m
 }
 

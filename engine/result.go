@@ -155,13 +155,36 @@ func colorOf(text string) string {
 	return ""
 }
 
+// summaryColumns are StageColumns with, after configure, the later-era
+// columns some container of r ran.
+func summaryColumns(r *Result) []string {
+	ran := map[string]bool{}
+	for _, c := range r.Containers {
+		for _, s := range c.Stages {
+			ran[s.Stage] = true
+		}
+	}
+	var out []string
+	for _, col := range StageColumns {
+		out = append(out, col)
+		if col == StageConfigure {
+			for _, l := range LaterColumns {
+				if ran[l] {
+					out = append(out, l)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // WriteSummary writes the table that closes every run: one row per
 // container, one column per stage, then the errors of failed containers,
 // the reasons of skipped ones and the warnings of stages.
 func WriteSummary(w io.Writer, r *Result, color bool) {
 	columns := r.Columns
 	if columns == nil {
-		columns = StageColumns
+		columns = summaryColumns(r)
 	}
 	header := append([]string{"CTID", "NAME"}, columns...)
 	header = append(header, "RESULT", "TIME")

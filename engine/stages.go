@@ -23,6 +23,10 @@ const (
 // StageColumns are the summary's stage columns, in run order.
 var StageColumns = []string{StageCreate, StageConfigure, StageStart, StageNvidia, StageDocker, StageHook, StageTemplate}
 
+// LaterColumns are the later-era stages' columns: a summary shows one
+// only when a container ran that stage.
+var LaterColumns = []string{StageMounts, StageBoot, StageLXCConf, StageFirewall}
+
 // shutdownTimeout is what `pct shutdown --timeout` gets before a snapshot
 // or a restart.
 const shutdownTimeout = 60 * time.Second
@@ -60,7 +64,12 @@ func named(n string) func(*Container) string { return func(*Container) string { 
 func always(*Container) bool                 { return true }
 
 // stages is the fixed order every container goes through.
-var stages = []Stage{createStage, configureStage, startStage, nvidiaStage, dockerStage, hookStage, templateStage}
+// The later-era stages that change the container's configuration
+// (mounts, boot, lxc-conf, firewall) run before start: Proxmox applies
+// what they set when the container starts, so a new container starts
+// once, with all of it.
+var stages = []Stage{createStage, configureStage, mountsStage, bootStage, lxcConfStage, firewallStage,
+	startStage, nvidiaStage, dockerStage, hookStage, templateStage}
 
 func isTemplate(ct *Container) bool { return ct.IsTemplate || ct.TemplateSnapshot != "" }
 

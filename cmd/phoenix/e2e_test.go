@@ -36,7 +36,8 @@ func fakeHost(t *testing.T) string {
 	require.NoError(t, newFakeState(state))
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("FAKE_PCT_STATE", state)
-	t.Setenv("PHOENIX_PVE_DIR", filepath.Join(dir, "pve"))
+	t.Setenv("PHOENIX_PVE_DIR", filepath.Join(state, "pve"))
+	t.Setenv("PHOENIX_HOST_ROOT", filepath.Join(dir, "hostroot"))
 	return state
 }
 
@@ -168,7 +169,7 @@ func testInterrupt(t *testing.T, sig syscall.Signal) {
 	cmd.Args[0] = "phoenix"
 	cmd.Env = append(os.Environ(),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"FAKE_PCT_STATE="+filepath.Join(dir, "state"), "PHOENIX_PVE_DIR="+filepath.Join(dir, "pve"))
+		"FAKE_PCT_STATE="+filepath.Join(dir, "state"), "PHOENIX_PVE_DIR="+filepath.Join(dir, "state", "pve"), "PHOENIX_HOST_ROOT="+filepath.Join(dir, "hostroot"))
 	require.NoError(t, newFakeState(filepath.Join(dir, "state")))
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -234,6 +235,8 @@ func BenchmarkPlanExamples(b *testing.B) {
 	}
 	b.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	b.Setenv("FAKE_PCT_STATE", state)
+	b.Setenv("PHOENIX_PVE_DIR", filepath.Join(state, "pve"))
+	b.Setenv("PHOENIX_HOST_ROOT", filepath.Join(dir, "hostroot"))
 	ex, err := filepath.Abs("../../examples")
 	if err != nil {
 		b.Fatal(err)
@@ -271,7 +274,7 @@ func TestInterruptOfTheProcessGroupExits130(t *testing.T) {
 	cmd.Args[0] = "phoenix"
 	cmd.Env = append(os.Environ(),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"FAKE_PCT_STATE="+filepath.Join(dir, "state"), "PHOENIX_PVE_DIR="+filepath.Join(dir, "pve"),
+		"FAKE_PCT_STATE="+filepath.Join(dir, "state"), "PHOENIX_PVE_DIR="+filepath.Join(dir, "state", "pve"), "PHOENIX_HOST_ROOT="+filepath.Join(dir, "hostroot"),
 		"FAKE_PCT_DELAY=5s")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer

@@ -36,6 +36,7 @@ var globalSpecs = []globalSpec{
 	{"backend", "PHOENIX_BACKEND", defaultBackend, "`BACKEND`: pct (Proxmox VE) or lxc (plain LXC, no Proxmox)"},
 	{"lock-file", "PHOENIX_LOCK_FILE", lock.DefaultPath, "one run at a time: the lock `FILE`"},
 	{"lxc-path", "PHOENIX_LXC_PATH", "", "`DIR` of the lxc backend's containers (default /var/lib/lxc)"},
+	{"pve-dir", "PHOENIX_PVE_DIR", "", "the Proxmox config root `DIR` Phoenix writes raw lxc lines and firewall files under (default /etc/pve)"},
 }
 
 // globalFlags are the global options. They are accepted before the
@@ -70,6 +71,7 @@ type globals struct {
 	Backend            string
 	LockFile           string
 	LXCPath            string
+	PVEDir             string
 	Verbose            bool
 }
 
@@ -112,6 +114,7 @@ func resolveGlobals(c *cli.Context, env Env) (globals, error) {
 		Backend:            vals["backend"],
 		LockFile:           vals["lock-file"],
 		LXCPath:            vals["lxc-path"],
+		PVEDir:             vals["pve-dir"],
 		Verbose:            verbose,
 	}
 	if g.Backend != "pct" && g.Backend != "lxc" {

@@ -106,7 +106,11 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PHOENIX_HYPERVISOR_CONFIG", filepath.Join(examples, "phoenix_hypervisor_config.json"))
 			e.Setenv("PHOENIX_LXC_CONFIG", filepath.Join(examples, "phoenix_lxc_configs.json"))
 			e.Setenv("PHOENIX_HOOKS_DIR", examples)
-			e.Setenv("PHOENIX_PVE_DIR", filepath.Join(e.WorkDir, "pve"))
+			// The fake pct keeps each container's conf under <state>/pve,
+			// where raw lines and firewall files are then written.
+			e.Setenv("PHOENIX_PVE_DIR", filepath.Join(e.WorkDir, "pct-state", "pve"))
+			// Bind mounts' host directories go here, never to the machine's.
+			e.Setenv("PHOENIX_HOST_ROOT", filepath.Join(e.WorkDir, "hostroot"))
 			return newFakeState(filepath.Join(e.WorkDir, "pct-state"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

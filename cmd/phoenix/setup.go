@@ -95,7 +95,9 @@ func newBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error)
 		}
 		return b, nil
 	default:
-		b, err := pct.New(pct.OptionsFromEnv(env.Getenv))
+		o := pct.OptionsFromEnv(env.Getenv)
+		o.PVEDir = g.PVEDir
+		b, err := pct.New(o)
 		if err != nil {
 			return nil, exitError(engine.ExitEnvironment, fmt.Errorf("%w: is this a Proxmox VE host? use --backend lxc, or --dry-run to preview", err))
 		}

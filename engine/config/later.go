@@ -53,6 +53,9 @@ func applyLater(p problems, base string, e map[string]any, c *engine.Container) 
 	l.IDMaps = idMaps(p, base+"/id_maps", e["id_maps"], c.Unprivileged)
 	l.LXCLines = lxcLines(p, base, e, l.IDMaps)
 	l.Firewall = firewall(p, base+"/firewall", e["firewall"])
+	if l.Firewall != nil && c.Net != nil {
+		c.Net.Firewall = l.Firewall.Enabled
+	}
 	if v, ok := e["application_script"]; ok {
 		s, _ := v.(string)
 		if !scriptName.MatchString(s) {

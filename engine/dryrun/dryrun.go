@@ -71,6 +71,8 @@ type Backend struct {
 	mu      sync.Mutex
 	overlay map[int]*planned
 	calls   []Call
+	files   map[string][]byte  // Proxmox files the plan wrote, by path under /etc/pve
+	dirs    map[string]hostDir // host directories the plan made
 }
 
 // New returns the recorder. reads answers reads (the pct backend when `pct`

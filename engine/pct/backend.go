@@ -13,7 +13,11 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 )
 
-var _ engine.Backend = (*Backend)(nil)
+var (
+	_ engine.Backend  = (*Backend)(nil)
+	_ engine.HostDirs = (*Backend)(nil)
+	_ engine.PVEFiles = (*Backend)(nil)
+)
 
 // ErrNotFound is returned (wrapped in an *engine.ExitError with
 // ExitEnvironment) by New when there is no pct to run.
@@ -26,12 +30,15 @@ const (
 	EnvPVEDir = "PHOENIX_PVE_DIR"
 	// EnvLockDir overrides the config lock directory.
 	EnvLockDir = "PHOENIX_PVE_LOCK_DIR"
+	// EnvHostRoot is prepended to the host paths of bind mounts (tests
+	// point it at a temp dir); "" is /.
+	EnvHostRoot = "PHOENIX_HOST_ROOT"
 )
 
 // OptionsFromEnv reads PHOENIX_PVE_DIR and PHOENIX_PVE_LOCK_DIR through
 // getenv; unset ones keep their defaults.
 func OptionsFromEnv(getenv func(string) string) Options {
-	return Options{PVEDir: getenv(EnvPVEDir), LockDir: getenv(EnvLockDir)}
+	return Options{PVEDir: getenv(EnvPVEDir), LockDir: getenv(EnvLockDir), HostRoot: getenv(EnvHostRoot)}
 }
 
 // Options configure the backend.
@@ -52,12 +59,19 @@ type Options struct {
 	// Env holds extra KEY=VALUE variables for pct, on top of phoenix's
 	// own environment.
 	Env []string
+	// HostRoot is prepended to the host directories of bind mounts
+	// (EnsureHostDir); "" is /.
+	HostRoot string
 }
 
 const defaultPVEDir = "/etc/pve"
 
 // Backend runs the real pct.
 type Backend struct {
+	// LocalHost makes bind mounts' host directories and writes the files
+	// of PVEDir (the firewall file).
+	engine.LocalHost
+
 	path    string
 	pveDir  string
 	lockDir string
@@ -90,6 +104,7 @@ func New(opts Options) (*Backend, error) {
 	case b.lockDir == "":
 		b.lockDir = filepath.Join(b.pveDir, "lock")
 	}
+	b.LocalHost = engine.LocalHost{Root: opts.HostRoot, PVEDir: b.pveDir}
 	return b, nil
 }
 

@@ -59,6 +59,8 @@ type Backend struct {
 	mu         sync.Mutex
 	containers map[int]*Container
 	calls      []Call
+	pveFiles   map[string][]byte  // the Proxmox config root's files (firewall/CTID.fw)
+	hostDirs   map[string]HostDir // bind mounts' host directories
 
 	model bool // NewModel
 
