@@ -263,7 +263,7 @@ func WriteStatus(w io.Writer, r *StatusReport, color bool) {
 			fmt.Fprintf(w, "%d %s: %v\n", c.CTID, c.Name, c.Err)
 		}
 		for _, d := range c.Rebuild {
-			fmt.Fprintf(w, "%d %s: ! %s\n", c.CTID, c.Name, d.Line(c.CTID))
+			fmt.Fprintf(w, "%d %s: %s\n", c.CTID, c.Name, rebuildText(c.CTID, d))
 		}
 		if c.MissingSnapshot != "" {
 			fmt.Fprintf(w, "%d %s: template snapshot %s missing: `phoenix run --ctid %d` takes it\n", c.CTID, c.Name, c.MissingSnapshot, c.CTID)
@@ -283,6 +283,19 @@ func WriteStatus(w io.Writer, r *StatusReport, color bool) {
 		return
 	}
 	fmt.Fprintf(w, "out of sync: %d of %d container(s) not built as configured, %d stray(s): `phoenix plan` shows what a run would change\n", n, len(r.Containers), len(r.Strays))
+}
+
+// rebuildText says what to do about a drift pct cannot change in place.
+func rebuildText(ctid int, d Drift) string {
+	s := "! " + d.Key + " cannot change in place"
+	if d.Why != "" {
+		s += " (" + d.Why + ")"
+	}
+	s += fmt.Sprintf(": `phoenix destroy --ctid %d` (with what is cloned from it or depends on it), then `phoenix run --ctid %d`", ctid, ctid)
+	if d.Back != "" {
+		s += fmt.Sprintf("; or set %s back to %s in the config", d.Key, d.Back)
+	}
+	return s
 }
 
 func (c *ContainerStatus) power() string {

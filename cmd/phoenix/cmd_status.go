@@ -83,7 +83,7 @@ func (s *session) inspect(c *cli.Context, ctids []int) (*engine.StatusReport, er
 		}
 		msg := fmt.Sprintf("%d %s: %s", cs.CTID, cs.Name, cs.State)
 		for _, d := range cs.Rebuild {
-			msg += "; ! " + d.Line(cs.CTID)
+			msg += "; ! " + engine.DriftText(d) + " (cannot change in place)"
 		}
 		for _, d := range cs.Drift {
 			msg += "; " + engine.DriftText(d)
