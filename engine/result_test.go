@@ -95,7 +95,7 @@ func TestWritePlanFailedAndSkipped(t *testing.T) {
 	engine.WritePlan(&buf, mixedRun(t), engine.PlanOptions{})
 	out := buf.String()
 	assert.Contains(t, out, "\n- 950 vllmQwen3Coder: skipped: depends on 920\n")
-	assert.Contains(t, out, "\nx 920 BaseTemplateVLLM: failed: hook: hook phoenix_hypervisor_setup_920.lua: phoenix_hypervisor_setup_920.lua:31:")
+	assert.Contains(t, out, "\nx 920 BaseTemplateVLLM: failed: hook: phoenix_hypervisor_setup_920.lua:31:")
 	assert.Contains(t, out, "  hook: failed (/hooks/phoenix_hypervisor_setup_910.sh is not executable: run chmod +x")
 }
 
@@ -134,7 +134,7 @@ func TestResultJSON(t *testing.T) {
 	c920 := back.Containers[4]
 	assert.Equal(t, 920, c920.CTID)
 	assert.Equal(t, "failed", c920.State)
-	assert.Contains(t, c920.Error, "hook: hook phoenix_hypervisor_setup_920.lua:")
+	assert.Contains(t, c920.Error, "hook: phoenix_hypervisor_setup_920.lua:31:")
 	last := c920.Stages[len(c920.Stages)-1]
 	assert.Equal(t, "hook", last.Stage)
 	assert.Contains(t, last.Error, "No matching distribution")

@@ -370,8 +370,8 @@ func (c *ctRun) script(ctx context.Context, script string) error {
 // into the events line by line as it comes.
 func (c *ctRun) exec(ctx context.Context, argv []string) (ExecResult, error) {
 	stage := OriginFrom(ctx).Stage
-	out := &lineWriter{emit: c.outputLine(stage, "INFO")}
-	errw := &lineWriter{emit: c.outputLine(stage, "INFO")}
+	out := &LineWriter{Emit: c.outputLine(stage, "INFO")}
+	errw := &LineWriter{Emit: c.outputLine(stage, "INFO")}
 	defer out.Flush()
 	defer errw.Flush()
 	return c.b.Exec(ctx, c.ct.CTID, argv, ExecOptions{Stdout: out, Stderr: errw})
@@ -396,15 +396,15 @@ func tail(s string) string {
 	return strings.Join(lines, " | ")
 }
 
-// lineWriter turns written bytes into whole lines; Flush emits what is
+// LineWriter turns written bytes into whole lines; Flush emits what is
 // left after the last newline.
-type lineWriter struct {
+type LineWriter struct {
 	mu   sync.Mutex
 	buf  []byte
-	emit func(string)
+	Emit func(string)
 }
 
-func (w *lineWriter) Write(p []byte) (int, error) {
+func (w *LineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(w.buf, p...)
@@ -413,18 +413,18 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.emit(strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.Emit(strings.TrimRight(string(w.buf[:i]), "\r"))
 		w.buf = w.buf[i+1:]
 	}
 	return len(p), nil
 }
 
 // Flush emits a last line that had no newline.
-func (w *lineWriter) Flush() {
+func (w *LineWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.buf) > 0 {
-		w.emit(strings.TrimRight(string(w.buf), "\r"))
+		w.Emit(strings.TrimRight(string(w.buf), "\r"))
 		w.buf = nil
 	}
 }

@@ -421,7 +421,7 @@ func TestRunHookStage(t *testing.T) {
 			name:      "fails",
 			info:      engine.HookInfo{Kind: engine.HookLua, Path: "/h/phoenix_hypervisor_setup_900.lua", State: engine.HookReady, Digest: "x"},
 			hookErr:   fmt.Errorf("phoenix_hypervisor_setup_900.lua:12: boom"),
-			wantState: engine.StageFailed, wantDetail: "hook phoenix_hypervisor_setup_900.lua: phoenix_hypervisor_setup_900.lua:12: boom", wantRan: true,
+			wantState: engine.StageFailed, wantDetail: "phoenix_hypervisor_setup_900.lua:12: boom", wantRan: true,
 		},
 	}
 	for _, tt := range tests {

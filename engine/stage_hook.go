@@ -121,6 +121,9 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 			c.log("WARN", err.Error())
 			return skipped("%v", err), nil
 		}
+		if strings.Contains(err.Error(), name) {
+			return outcome{}, err // a Lua error names its file:line already
+		}
 		return outcome{}, fmt.Errorf("hook %s: %w", name, err)
 	}
 	if err := c.writeMarker(ctx, marker, want); err != nil {

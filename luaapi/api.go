@@ -71,7 +71,15 @@ func (s *sandbox) pctExec(L *lua.LState) int {
 		n += len(k) + len(v) + 2
 	}
 	s.spend(L, n)
-	res, err := s.o.Backend.Exec(s.origin(), s.o.CTID, req.argv, req.opts)
+	ctx := s.origin()
+	var flush func()
+	if s.o.Events != nil {
+		req.opts.Stdout, req.opts.Stderr, flush = execOutput(s.o.Events, s.o.CTID, engine.OriginFrom(ctx).Source, s.lim.MaxLogLineBytes, s.scrub)
+	}
+	res, err := s.o.Backend.Exec(ctx, s.o.CTID, req.argv, req.opts)
+	if flush != nil {
+		flush()
+	}
 	if err != nil {
 		s.raise(L, "pct_exec %s: %v", showArgv(req.argv), err)
 	}
@@ -84,7 +92,7 @@ func (s *sandbox) pctExec(L *lua.LState) int {
 	if res.Code != 0 && req.check {
 		msg := fmt.Sprintf("pct_exec %s: exit %d", showArgv(req.argv), res.Code)
 		if e := strings.TrimSpace(res.Stderr); e != "" {
-			msg += ": " + tail(e, 512)
+			msg += ": " + lastLines(e, 5, 512)
 		}
 		s.raise(L, "%s", msg)
 	}
@@ -177,6 +185,34 @@ func (s *sandbox) execArgs(L *lua.LState) execRequest {
 		L.ArgError(1, fmt.Sprintf("argv: %d bytes with stdin and env, more than the limit of %d", total, s.lim.MaxExecBytes))
 	}
 	return req
+}
+
+// execOutput returns writers that stream a command's stdout and stderr
+// into events line by line as they come, as a shell hook's output is
+// (stderr at WARN), and the flush of their last partial lines. clean
+// scrubs what the sandbox knows to be secret.
+func execOutput(events engine.Sink, ctid int, src string, maxLine int, clean func(string) string) (stdout, stderr io.Writer, flush func()) {
+	line := func(level string) *engine.LineWriter {
+		return &engine.LineWriter{Emit: func(l string) {
+			events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventOutput, CTID: ctid, Stage: "hook", Level: level, Source: src,
+				Message: truncate(escapeControl(clean(l), false), maxLine)})
+		}}
+	}
+	out, errw := line("INFO"), line("WARN")
+	return out, errw, func() { out.Flush(); errw.Flush() }
+}
+
+// lastLines is the last n lines of s joined by " | ", cut to max bytes:
+// one line for an error message, however many the command printed.
+func lastLines(s string, n, max int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, "\r")
+	}
+	return tail(strings.Join(lines, " | "), max)
 }
 
 // stringList reads t as a list of strings (keys 1..n only).

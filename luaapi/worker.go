@@ -322,7 +322,14 @@ func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
 	switch c.Method {
 	case "exec":
 		var res engine.ExecResult
-		res, err = p.o.Backend.Exec(ctx, p.o.CTID, fromBytes(c.Argv), engine.ExecOptions{Stdin: c.Stdin, Env: envFromBytes(c.Env), Timeout: c.Timeout})
+		eo := engine.ExecOptions{Stdin: c.Stdin, Env: envFromBytes(c.Env), Timeout: c.Timeout}
+		// The output streams from here: the worker sees it only at the end.
+		flush := func() {}
+		if p.o.Events != nil {
+			eo.Stdout, eo.Stderr, flush = execOutput(p.o.Events, p.o.CTID, c.Origin.Source, p.lim.MaxLogLineBytes, func(s string) string { return s })
+		}
+		res, err = p.o.Backend.Exec(ctx, p.o.CTID, fromBytes(c.Argv), eo)
+		flush()
 		r.Result = &wireResult{Code: res.Code, Stdout: []byte(res.Stdout), Stderr: []byte(res.Stderr)}
 	case "push":
 		err = p.o.Backend.Push(ctx, p.o.CTID, string(c.Dest), c.Content, c.Push)
@@ -337,6 +344,10 @@ func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
 	}
 	if err != nil {
 		r.Error = err.Error()
+		if ctx.Err() != nil {
+			// "context canceled" says nothing to a person.
+			r.Error = timeoutMessage(ctx.Err(), p.lim.Timeout)
+		}
 		r.NotExist = errors.Is(err, engine.ErrNotExist)
 	}
 	return r

@@ -74,6 +74,10 @@ func newApp(env Env) (*cli.App, *string) {
 		if c.Command != nil && c.Command.HelpName != "" && c.Command.HelpName != "phoenix" {
 			help = c.Command.HelpName + " --help"
 		}
+		if strings.Contains(err.Error(), "for flag -hook-timeout") {
+			// urfave/cli says only "parse error" of `--hook-timeout 10`.
+			return usageError("%v: a duration needs its unit: use e.g. 10m or 90s (0: no limit)", err)
+		}
 		return usageError("%v: see '%s'", err, help)
 	}
 	app := &cli.App{
