@@ -147,6 +147,7 @@ function log.error(fmt, ...) end
 ---@field line? integer the hook's line that failed
 ---@field calls PhoenixCall[] backend calls in order
 ---@field logs PhoenixLogLine[] log.* and print lines
+---@field output PhoenixLogLine[] lines the commands run by pct_exec printed (stderr at WARN)
 ---@field files? table<string, string> the fake container's files afterwards
 ---@field snapshots? string[] the fake container's snapshots afterwards
 ---@field slept number seconds the hook slept (virtual: tests never wait)

@@ -452,20 +452,30 @@ func (h *harness) run(L *lua.LState) int {
 		calls.Append(ct)
 	}
 	res.RawSetString("calls", calls)
-	lt := L.NewTable()
+	// logs: log.* and print lines; output: the lines pct_exec's commands
+	// printed, as they streamed.
+	lt, ot := L.NewTable(), L.NewTable()
 	for _, e := range logs {
 		line := fmt.Sprintf("%s [%s] %s", e.Source, e.Level, e.Message)
+		if e.Kind == engine.EventOutput {
+			line = fmt.Sprintf("%s | %s", e.Source, e.Message)
+		}
 		h.output = append(h.output, line)
 		et := L.NewTable()
 		et.RawSetString("level", lua.LString(e.Level))
 		et.RawSetString("message", lua.LString(e.Message))
 		et.RawSetString("line", lua.LNumber(sourceLine(e.Source)))
-		lt.Append(et)
+		if e.Kind == engine.EventOutput {
+			ot.Append(et)
+		} else {
+			lt.Append(et)
+		}
 	}
 	if runErr != nil {
 		h.output = append(h.output, "hook failed: "+runErr.Error())
 	}
 	res.RawSetString("logs", lt)
+	res.RawSetString("output", ot)
 	if fb, ok := backend.(*memhost.Backend); ok {
 		if c := fb.Get(spec.ctid); c != nil {
 			files := L.NewTable()
