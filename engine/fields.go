@@ -152,6 +152,7 @@ var Fields = []Field{
 	{Scope: ScopeHypervisor, Path: "docker.portainer_server_image", Use: Applied, Stage: StageDocker, InPlace: "no: a running Portainer is left as is", Form: "docker run IMAGE (server)"},
 	{Scope: ScopeHypervisor, Path: "docker.portainer_agent_image", Use: Applied, Stage: StageDocker, InPlace: "no: a running agent is left as is", Form: "docker run IMAGE (agent)"},
 	{Scope: ScopeHypervisor, Path: "core_paths", Subtree: true, Use: ForHooks, Why: "the original's file locations; hooks read them with config.get, and the token files named here are read as secrets (config.secret)"},
+	{Scope: ScopeHypervisor, Path: "secret_paths", Use: Applied, Stage: "run", InPlace: "yes", Form: "each file is read at run start and its content redacted from everything Phoenix writes"},
 	{Scope: ScopeHypervisor, Path: "behavior", Subtree: true, Use: NotApplied, Why: "the original's switches (debug_mode: use --verbose; rollback_on_failure: Phoenix never rolls back)"},
 	{Scope: ScopeHypervisor, Path: "proxmox_defaults", Subtree: true, Use: NotApplied, Why: "defaults for containers: Phoenix requires each container's own name, memory_mb and cores"},
 	{Scope: ScopeHypervisor, Path: "shared_volumes", Subtree: true, Use: NotApplied, Form: "--mpN HOST,mp=CT on each listed CTID", Why: "no stage adds these mount points yet"},

@@ -39,6 +39,12 @@ type Config struct {
 	// warnings "not applied: FIELD (why)" (see Fields). validate, plan
 	// and run print them after Warnings.
 	NotApplied []Problem
+
+	// SecretFiles are the files the hypervisor config names as holding
+	// secrets (core_paths.*token*, secret_paths), as absolute paths. A run
+	// reads them at its start and redacts their content from everything
+	// it writes.
+	SecretFiles []SecretFile
 }
 
 // Container is one entry of lxc_configs, normalised across the format
@@ -82,6 +88,12 @@ type Container struct {
 
 	// Raw is the container's entry as decoded, unknown fields included.
 	Raw map[string]any
+}
+
+// SecretFile is one file holding a secret, and the field naming it.
+type SecretFile struct {
+	Path string // JSON pointer in the hypervisor config: /core_paths/hf_token_file
+	File string
 }
 
 // NetConfig is network_config plus mac_address.

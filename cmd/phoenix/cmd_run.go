@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/config"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/engine/lock"
 	"github.com/phoenix-hypervisor/phoenix/engine/pct"
@@ -112,6 +113,13 @@ func openSession(c *cli.Context, env Env, mode sessionMode, ctids []int) (*sessi
 	if s.cfg, warnings, err = loadConfig(g, env.Stderr); err != nil {
 		return nil, err
 	}
+	// Every secret the configuration names is redacted from the start,
+	// whether or not a Lua hook reads it: a shell hook may print it.
+	secrets, secretWarnings := config.ReadSecrets(s.cfg)
+	for _, v := range secrets {
+		s.redactor.Add(v)
+	}
+	warnings = append(warnings, secretWarnings...)
 	for _, id := range ctids {
 		if _, ok := s.cfg.Containers[id]; !ok {
 			return nil, usageError("container %d: no such container in %s", id, g.LXCConfig)

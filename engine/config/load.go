@@ -97,6 +97,7 @@ func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []b
 		if doc, ok := decodeDocument(hp, hypervisor); ok {
 			validateSchema(hp, sch.hypervisor, doc, nil)
 			cfg.Hypervisor = doc
+			findSecretFiles(hp, cfg, doc, filepath.Dir(hypervisorName))
 		}
 	}
 	applyHypervisor(cfg, cfg.Hypervisor)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -15,21 +16,39 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 )
 
-// attachArgs is `lxc-attach -n CTID -P path --clear-env [--set-var K=V]... -- argv`:
+// attachArgs is `lxc-attach -n CTID -P path --clear-env [--keep-var K]... -- argv`:
 // like `pct exec`, a clean environment (LXC sets a default PATH) and "--"
-// so the command's own flags are never taken as lxc-attach's.
+// so the command's own flags are never taken as lxc-attach's. The values
+// of env are not on the command line, where ps shows them (they may be
+// secrets): lxc-attach keeps them from its own environment (attachEnv).
 func (b *Backend) attachArgs(ctid int, argv []string, env map[string]string) []string {
 	args := []string{"-n", b.name(ctid), "-P", b.path, "--clear-env"}
+	for _, k := range sortedEnvKeys(env) {
+		args = append(args, "--keep-var", k)
+	}
+	args = append(args, "--")
+	return append(args, argv...)
+}
+
+// attachEnv is lxc-attach's environment: phoenix's own plus env.
+func attachEnv(env map[string]string) []string {
+	if len(env) == 0 {
+		return nil // inherit
+	}
+	out := os.Environ()
+	for _, k := range sortedEnvKeys(env) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+func sortedEnvKeys(env map[string]string) []string {
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--set-var", k+"="+env[k])
-	}
-	args = append(args, "--")
-	return append(args, argv...)
+	return keys
 }
 
 // Exec runs argv in the container through lxc-attach and returns the
@@ -48,6 +67,7 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, "lxc-attach", b.attachArgs(ctid, argv, opts.Env)...)
+	cmd.Env = attachEnv(opts.Env)
 	// The attached command is a child of lxc-attach in its process group:
 	// killing the group on cancel ends the command too, not only
 	// lxc-attach.

@@ -2,6 +2,8 @@ package pct
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var (
@@ -216,7 +219,32 @@ func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byt
 	return b.do(ctx, engine.PushArgv(ctid, f.Name(), dest, opts))
 }
 
-// Exec runs `pct exec CTID -- [env K=V...] argv`. The command's own exit
+// execArgv is the pct argv of an exec. An environment (which may hold a
+// secret, such as a token a hook read) never goes on the command line,
+// where ps shows it: it is pushed into the container as a 0600 file that
+// a wrapper reads and removes before it runs argv (pve.EnvFileScript).
+// Always, not only for known secrets: the rule is simple and argv stays
+// free of every value. Lua's opts.stdin is left to the command.
+func (b *Backend) execArgv(ctx context.Context, ctid int, argv []string, env map[string]string) ([]string, error) {
+	if len(env) == 0 {
+		return engine.ExecArgv(ctid, argv, nil), nil
+	}
+	content, err := pve.EnvFile(env)
+	if err != nil {
+		return nil, fmt.Errorf("pct exec %d: %w", ctid, err)
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("pct exec %d: environment file name: %w", ctid, err)
+	}
+	file := "/tmp/.phoenix-env-" + hex.EncodeToString(rnd[:])
+	if err := b.Push(ctx, ctid, file, content, engine.PushOptions{Perms: "0600"}); err != nil {
+		return nil, fmt.Errorf("pct exec %d: environment: %w", ctid, err)
+	}
+	return pve.EnvExecArgv(ctid, file, argv), nil
+}
+
+// Exec runs `pct exec CTID -- argv` (with an environment: see execArgv). The command's own exit
 // code is ExecResult.Code; an error means pct itself refused (container
 // missing or stopped), could not run, or the timeout struck.
 func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine.ExecOptions) (engine.ExecResult, error) {
@@ -228,7 +256,11 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 	}
-	inv := invocation{argv: engine.ExecArgv(ctid, argv, opts.Env), stdin: opts.Stdin}
+	execArgv, err := b.execArgv(ctx, ctid, argv, opts.Env)
+	if err != nil {
+		return engine.ExecResult{}, err
+	}
+	inv := invocation{argv: execArgv, stdin: opts.Stdin}
 	if opts.Stdout != nil {
 		inv.stdout = opts.Stdout
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/fakepct"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 func TestNewWithoutPct(t *testing.T) {
@@ -238,8 +239,16 @@ func TestExecCodes(t *testing.T) {
 	assert.Equal(t, engine.ExecResult{Code: 3, Stdout: "one\ntwo\nthree", Stderr: "warn\n"}, res)
 	assert.Equal(t, "one\ntwo\nthree", so.String(), "teed, the unterminated last line included")
 	assert.Equal(t, "warn\n", se.String())
+	// The environment is not on pct's command line (ps shows it): it went
+	// in a pushed 0600 file that the exec's wrapper read and removed.
 	calls := h.calls(t)
-	assert.Equal(t, []string{"exec", "901", "--", "env", "A=1", "B=2", "printf", "x"}, calls[len(calls)-1])
+	push, exec := calls[len(calls)-2], calls[len(calls)-1]
+	require.Len(t, push, 6)
+	assert.Equal(t, []string{"push", "901"}, push[:2])
+	assert.Regexp(t, `^/tmp/\.phoenix-env-[0-9a-f]{16}$`, push[3])
+	assert.Equal(t, []string{"--perms", "0600"}, push[4:])
+	assert.Equal(t, []string{"exec", "901", "--", "sh", "-c", pve.EnvFileScript, push[3], "printf", "x"}, exec)
+	assert.NoFileExists(t, filepath.Join(fakepct.RootfsPath(h.state, 901), push[3]))
 
 	res, err = h.Exec(ctx(t), 901, []string{"cat"}, engine.ExecOptions{Stdin: []byte("fed on stdin")})
 	require.NoError(t, err)

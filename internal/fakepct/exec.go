@@ -79,6 +79,15 @@ func (f *Fake) runInContainer(c *call, ctid int, ct *Container, cmd []string) er
 	if len(cmd) == 0 {
 		return nil
 	}
+	if file, rest, ok := pve.CutEnvFileExec(cmd); ok {
+		// The wrapper reads and removes the pushed environment file.
+		if err := os.Remove(inRootfs(f.StateDir, ctid, file)); err != nil {
+			c.res.stderr.WriteString("sh: 1: .: cannot open " + file + ": No such file\n")
+			c.res.code = 2
+			return nil
+		}
+		cmd = rest
+	}
 	if handled, err := f.applyRule(c, ctid, cmd); handled || err != nil {
 		return err
 	}
