@@ -35,8 +35,8 @@ type ContainerResult struct {
 	Actions []Event       `json:"actions"`
 	Err     error         `json:"-"`
 	Elapsed time.Duration `json:"elapsed_ns"`
-	// Notes are remarks for the plan, like "not handled: traefik" for a
-	// feature no built-in stage acts on.
+	// Notes are remarks for the plan, like "feature traefik: no built-in
+	// stage and no feature hook".
 	Notes []string `json:"notes,omitempty"`
 	// Drift lists what differs from the config that pct cannot change in
 	// place (engine/drift.go): the container failed because of it.
@@ -155,8 +155,8 @@ func colorOf(text string) string {
 	return ""
 }
 
-// summaryColumns are StageColumns with, after configure, the later-era
-// columns some container of r ran.
+// summaryColumns are StageColumns with the later-era columns some
+// container of r ran, each after its anchor.
 func summaryColumns(r *Result) []string {
 	ran := map[string]bool{}
 	for _, c := range r.Containers {
@@ -167,11 +167,9 @@ func summaryColumns(r *Result) []string {
 	var out []string
 	for _, col := range StageColumns {
 		out = append(out, col)
-		if col == StageConfigure {
-			for _, l := range LaterColumns {
-				if ran[l] {
-					out = append(out, l)
-				}
+		for _, l := range LaterColumns[col] {
+			if ran[l] {
+				out = append(out, l)
 			}
 		}
 	}

@@ -30,6 +30,12 @@ type RunOptions struct {
 	LogFile      string        // handed to hooks as MAIN_LOG_FILE
 	Events       Sink          // may be nil
 	StartTimeout time.Duration // start+wait bound; <=0: 2m
+	// HooksDir is the hooks dir: a health check naming a script in it is
+	// a host script.
+	HooksDir string
+	// Strict makes a feature with neither a built-in stage nor a feature
+	// hook an error instead of a warning.
+	Strict bool
 
 	// ProcDevices returns the content of /proc/devices, for the legacy GPU
 	// passthrough's nvidia-uvm major; nil reads the real file.
@@ -221,17 +227,13 @@ func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool
 		c.fail("", errors.New(c.hook.Problem))
 		return c.res
 	}
-	for _, f := range ct.Named {
-		if !handledFeatures[f] {
-			c.res.Notes = append(c.res.Notes, "not handled: "+f)
-		}
-	}
-	if len(c.res.Notes) > 0 {
-		c.log("INFO", strings.Join(c.res.Notes, ", ")+" (left to the container's hook)")
+	if err := c.checkFeatures(); err != nil {
+		c.fail("", err)
+		return c.res
 	}
 
 	for _, s := range stages {
-		if !s.Applies(ct) {
+		if !s.Applies(ct) || (s.When != nil && !s.When(c)) {
 			continue
 		}
 		if ctx.Err() != nil {

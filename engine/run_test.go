@@ -88,7 +88,7 @@ func TestRunProvisionsExampleStack(t *testing.T) {
 		firstLines(mutatingArgv(host, 920, "docker")))
 	// 950: a clone of 920 has it all; only its own settings and hook.
 	assert.Empty(t, mutatingArgv(host, 950, "docker"))
-	assert.Equal(t, []string{"not handled: vllm"}, container(t, res, 920).Notes)
+	assert.Equal(t, []string{"feature vllm: no built-in stage and no feature hook"}, container(t, res, 920).Notes)
 
 	// the hook marker is written after each successful hook run
 	got := host.Get(950)

@@ -23,9 +23,14 @@ const (
 // StageColumns are the summary's stage columns, in run order.
 var StageColumns = []string{StageCreate, StageConfigure, StageStart, StageNvidia, StageDocker, StageHook, StageTemplate}
 
-// LaterColumns are the later-era stages' columns: a summary shows one
-// only when a container ran that stage.
-var LaterColumns = []string{StageMounts, StageBoot, StageLXCConf, StageFirewall}
+// LaterColumns are the later-era stages' columns, by the column they
+// follow: a summary shows one only when a container ran that stage.
+var LaterColumns = map[string][]string{
+	StageConfigure: {StageMounts, StageBoot, StageLXCConf, StageFirewall},
+	StageDocker:    {StagePreConfigured, StageFeatures, StageApp},
+	StageHook:      {StageHealth},
+	StageTemplate:  {StageFinalForm},
+}
 
 // shutdownTimeout is what `pct shutdown --timeout` gets before a snapshot
 // or a restart.
@@ -57,7 +62,10 @@ type Stage struct {
 	Key     string // the summary column: create for both create and clone
 	Name    func(ct *Container) string
 	Applies func(ct *Container) bool
-	Run     func(c *ctRun, ctx context.Context) (outcome, error)
+	// When, if set, is asked too, with the run at hand: for stages that
+	// depend on more than the config (the feature hooks found).
+	When func(c *ctRun) bool
+	Run  func(c *ctRun, ctx context.Context) (outcome, error)
 }
 
 func named(n string) func(*Container) string { return func(*Container) string { return n } }
@@ -68,8 +76,12 @@ func always(*Container) bool                 { return true }
 // (mounts, boot, lxc-conf, firewall) run before start: Proxmox applies
 // what they set when the container starts, so a new container starts
 // once, with all of it.
+// After docker: the pre-configured snapshot, the feature hooks, the
+// application script, the per-CTID hook, the health check, then the
+// final snapshot (template or final-form).
 var stages = []Stage{createStage, configureStage, mountsStage, bootStage, lxcConfStage, firewallStage,
-	startStage, nvidiaStage, dockerStage, hookStage, templateStage}
+	startStage, nvidiaStage, dockerStage, preConfiguredStage, featuresStage, appStage, hookStage, healthStage,
+	templateStage, finalFormStage}
 
 func isTemplate(ct *Container) bool { return ct.IsTemplate || ct.TemplateSnapshot != "" }
 

@@ -116,6 +116,7 @@ func commands(env Env) []*cli.Command {
 			&cli.StringFlag{Name: "output", Value: "text", Usage: "`FORMAT` of the plan and events: text or json (JSON lines)"},
 			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed container"},
 			&cli.BoolFlag{Name: "force", Usage: "run hooks again on containers that are already converged"},
+			&cli.BoolFlag{Name: "strict", Usage: "a feature with neither a built-in stage nor a feature hook fails its container"},
 		}
 		if withDryRun {
 			fs = append([]cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "change nothing: print the plan (same as phoenix plan)"}}, fs...)

@@ -260,6 +260,8 @@ func (s *session) options(c *cli.Context) engine.RunOptions {
 		HookTimeout: c.Duration("hook-timeout"),
 		FailFast:    c.Bool("fail-fast"),
 		Force:       c.Bool("force"),
+		Strict:      c.Bool("strict"),
+		HooksDir:    s.g.HooksDir,
 		Verbose:     s.g.Verbose,
 		LogFile:     s.g.LogFile,
 		Events:      s.events,

@@ -252,9 +252,18 @@ func TestSupportedVersionsPlan(t *testing.T) {
 			require.NoError(t, err, "%s must plan", v)
 			require.Len(t, plan.Order, len(cfg.Containers))
 
+			// The application scripts the configs name, as stand-ins: a
+			// missing one would fail its container.
+			dir := standIns{dir: t.TempDir()}
+			for _, c := range cfg.Containers {
+				if name := c.Later.ApplicationScript; name != "" {
+					require.NoError(t, os.WriteFile(filepath.Join(dir.dir, name), []byte("#!/bin/sh\n"), 0o755))
+				}
+			}
 			rec := dryrun.New(nil)
 			res, err := engine.Run(context.Background(), engine.RunOptions{
 				Config: cfg, Backend: rec, DryRun: true, ProcDevices: noDevices,
+				Hooks: dir,
 			})
 			require.NoError(t, err)
 			assert.Equal(t, engine.ExitOK, res.ExitCode())
@@ -269,4 +278,18 @@ func TestSupportedVersionsPlan(t *testing.T) {
 			assert.NotEmpty(t, rec.Calls(), "the plan records what it would do")
 		})
 	}
+}
+
+// standIns is a hooks dir of shell stand-ins, without per-CTID hooks.
+type standIns struct{ dir string }
+
+func (standIns) Describe(*engine.Container) engine.HookInfo                   { return engine.HookInfo{} }
+func (standIns) Run(context.Context, engine.HookRequest) error                { return nil }
+func (standIns) RunLuaFile(context.Context, engine.HookRequest, string) error { return nil }
+func (s standIns) DescribeFile(name string) engine.HookInfo {
+	p := filepath.Join(s.dir, name)
+	if _, err := os.Stat(p); err != nil {
+		return engine.HookInfo{}
+	}
+	return engine.HookInfo{Kind: engine.HookShell, Path: p, State: engine.HookReady, Digest: name}
 }

@@ -1,0 +1,76 @@
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/phoenix-hypervisor/phoenix/engine"
+)
+
+var _ engine.FileHooks = (*Runner)(nil)
+
+// DescribeFile finds a feature hook or application script by name in the
+// hooks dir: Kind from its extension (.lua, else shell), "" when absent.
+func (r *Runner) DescribeFile(name string) engine.HookInfo {
+	if name != filepath.Base(name) {
+		return engine.HookInfo{} // a name, never a path out of the hooks dir
+	}
+	path := filepath.Join(r.o.Dir, name)
+	if _, ok := regularFile(path); !ok {
+		return engine.HookInfo{}
+	}
+	kind := engine.HookShell
+	if strings.HasSuffix(name, ".lua") {
+		kind = engine.HookLua
+	}
+	return withDigest(engine.HookInfo{Kind: kind, Path: path, State: engine.HookReady})
+}
+
+// RunLuaFile runs the Lua file at path as req.Container's hook.
+func (r *Runner) RunLuaFile(ctx context.Context, req engine.HookRequest, path string) error {
+	return runLua(ctx, req, path)
+}
+
+// ValidateFiles checks what the containers of cfg name in the hooks dir
+// besides their hook: a missing application_script is an error (the
+// container would fail), a feature with neither a built-in stage nor a
+// feature hook a warning, both a .lua and a .sh hook of one feature an
+// error.
+func ValidateFiles(dir string, cfg *engine.Config) []engine.Problem {
+	r := NewRunner(Options{Dir: dir})
+	var out []engine.Problem
+	for _, id := range sortedCTIDs(cfg) {
+		ct := cfg.Containers[id]
+		at := fmt.Sprintf("/lxc_configs/%d", id)
+		if name := ct.Later.ApplicationScript; name != "" && r.DescribeFile(name).Kind == "" {
+			out = append(out, engine.Problem{File: cfg.LXCFile, Path: at + "/application_script",
+				Expected: "a file in the hooks dir " + dir, Found: name + " is not there: container " + fmt.Sprint(id) + " fails"})
+		}
+		for _, f := range ct.Named {
+			if f == "nvidia" || f == "docker" {
+				continue
+			}
+			base := engine.FeatureHookName(f)
+			lua, sh := r.DescribeFile(base+".lua"), r.DescribeFile(base+".sh")
+			switch {
+			case lua.Kind != "" && sh.Kind != "":
+				out = append(out, engine.Problem{File: dir, Path: base, Expected: "one feature hook, .lua or .sh", Found: "both: keep one"})
+			case lua.Kind == "" && sh.Kind == "":
+				out = append(out, engine.Problem{File: cfg.LXCFile, Path: at + "/features", Warning: true, Found: engine.NoFeatureHook(f)})
+			}
+		}
+	}
+	return out
+}
+
+func sortedCTIDs(cfg *engine.Config) []int {
+	ids := make([]int, 0, len(cfg.Containers))
+	for id := range cfg.Containers {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	return ids
+}
