@@ -107,7 +107,7 @@ func runTestFile(ctx context.Context, w io.Writer, path string, opts TestOptions
 	if err == nil {
 		cases, err = luaapi.RunTestFile(ctx, luaapi.TestFile{
 			Path: path, Source: src, Hook: defaultHook(path), Config: opts.Config,
-			NewBackend: opts.NewBackend, Timeout: opts.Timeout, Version: opts.Version,
+			NewBackend: opts.NewBackend, Backend: opts.Backend, Timeout: opts.Timeout, Version: opts.Version,
 		})
 	}
 	for _, c := range cases {

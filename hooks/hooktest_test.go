@@ -95,3 +95,56 @@ func TestHookTestUsageErrors(t *testing.T) {
 	_, _, err = RunTests(context.Background(), &bytes.Buffer{}, TestOptions{Backend: "lxc"})
 	require.ErrorContains(t, err, "not available")
 }
+
+// The fake refuses what pct refuses: a push into a directory that does
+// not exist (until a mkdir makes it), exec and push on a stopped
+// container (scripted answers included), an unknown key in an exec rule;
+// t.backend says what the hook runs against.
+func TestHookTestFakeIsAsStrictAsPct(t *testing.T) {
+	dir := t.TempDir()
+	writeLuaTest(t, dir, "phoenix_hypervisor_setup_123.lua", `
+if config.container().mkdir then pct_exec({"mkdir", "-p", "/etc/app/conf.d"}) end
+if config.container().shell then pct_exec("set -e; mkdir -p /srv/x/y && true") end
+pct_push("x", config.container().dest)`)
+	writeLuaTest(t, dir, "phoenix_hypervisor_setup_123_test.lua", `
+test("backend", function(t) t.eq(t.backend, "fake") end)
+test("push into a missing dir", function(t)
+  local r = t.run{ container = { dest = "/etc/app/conf.d/a.conf" } }
+  t.ok(not r.ok)
+  t.match(r.message, "the directory /etc/app/conf.d does not exist in the container")
+end)
+test("push after mkdir -p", function(t)
+  local r = t.run{ container = { dest = "/etc/app/conf.d/a.conf", mkdir = true } }
+  t.ok(r.ok, r.error)
+  t.eq(r.files["/etc/app/conf.d/a.conf"], "x")
+end)
+test("push after a shell mkdir", function(t)
+  t.ok(t.run{ container = { dest = "/srv/x/y/z", shell = true } }.ok)
+end)
+test("push into a base dir, a given dir, a file's dir", function(t)
+  t.ok(t.run{ container = { dest = "/etc/a.conf" } }.ok)
+  t.ok(t.run{ container = { dest = "/data/a" }, dirs = { "/data" } }.ok)
+  t.ok(t.run{ container = { dest = "/opt/app/b" }, files = { ["/opt/app/a"] = "" } }.ok)
+end)
+test("stopped container", function(t)
+  local r = t.run{ status = "stopped", container = { dest = "/etc/a", mkdir = true }, exec = { { "^mkdir" } } }
+  t.ok(not r.ok)
+  t.match(r.message, "container '123' not running!")
+  r = t.run{ status = "stopped", container = { dest = "/etc/a" } }
+  t.match(r.message, "CT 123 not running")
+end)
+test("unknown rule key", function(t)
+  t.run{ exec = { { "^mkdir", stdot = "x" } } }
+end)
+test("rule value of the wrong type", function(t)
+  t.run{ exec = { { "^mkdir", code = "1" } } }
+end)
+`)
+	var out bytes.Buffer
+	passed, failed, err := RunTests(context.Background(), &out, TestOptions{HooksDir: dir})
+	require.NoError(t, err)
+	require.Equal(t, 6, passed, out.String())
+	require.Equal(t, 2, failed, out.String())
+	require.Contains(t, out.String(), `exec[1]: unknown key "stdot" (known: the pattern first, then code, stdout, stderr, times)`)
+	require.Contains(t, out.String(), `exec[1]: code: a whole number expected`)
+}

@@ -120,8 +120,9 @@ function log.error(fmt, ...) end
 ---@field hook? string hook file, relative to the test file (default: the test file's name without _test)
 ---@field ctid? integer default: from the hook's file name
 ---@field dry_run? boolean
----@field status? "running"|"stopped"|"missing" the fake container's state (default "running")
----@field files? table<string, string> files already in the container (pct_exec {"cat", path} reads them)
+---@field status? "running"|"stopped"|"missing" the fake container's state (default "running"; pct_exec and pct_push fail on a stopped one, as pct's do)
+---@field files? table<string, string> files already in the container (pct_exec {"cat", path} reads them); their directories exist
+---@field dirs? string[] more directories that exist in the fake container (a fresh Debian's always do; pct_push into any other fails, as pct's does, until a pct_exec mkdir makes it)
 ---@field secrets? table<string, string> config.secret answers by config path
 ---@field exec? PhoenixExecRule[] scripted pct_exec answers, first match wins (default: exit 0, no output)
 ---@field config? table phoenix_hypervisor_config.json as config.get sees it
@@ -160,6 +161,7 @@ function log.error(fmt, ...) end
 ---@field called fun(pattern: string, msg?: string): PhoenixCall the first call of the last run whose cmd matches
 ---@field not_called fun(pattern: string, msg?: string) fails if a call of the last run matches
 ---@field fail fun(msg?: string) fails the case
+---@field backend "fake"|"lxc" what the hook runs against: the in-process fake, or a real throwaway container (--backend lxc)
 
 --- Declares a test case (test files only).
 ---@param name string

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,7 +19,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 	"github.com/phoenix-hypervisor/phoenix/luaapi/internal/pm"
 )
 
@@ -36,6 +40,8 @@ type TestFile struct {
 	// NewBackend gives a case the container its hook runs against; nil: an
 	// in-process fake. cleanup is called after the case.
 	NewBackend func(ctx context.Context, ctid int) (b engine.Backend, cleanup func(), err error)
+	// Backend names what NewBackend gives ("lxc"), for t.backend; "": "fake".
+	Backend string
 	// Timeout bounds each case (its hook runs included); 0: 60s.
 	Timeout time.Duration
 	Version string
@@ -132,6 +138,7 @@ func (h *harness) runCase(ctx context.Context, c declared) TestCase {
 	for _, name := range testMethods {
 		t.RawSetString(name, s.L.NewFunction(methods[name]))
 	}
+	t.RawSetString("backend", lua.LString(h.backendName()))
 	var err error
 	func() {
 		defer func() {
@@ -147,6 +154,14 @@ func (h *harness) runCase(ctx context.Context, c declared) TestCase {
 		err = s.hookError(err)
 	}
 	return TestCase{Name: c.name, Err: err, Duration: time.Since(start), Output: h.output}
+}
+
+// backendName is what t.backend says: "fake" or "lxc".
+func (h *harness) backendName() string {
+	if h.tf.NewBackend == nil || h.tf.Backend == "" {
+		return "fake"
+	}
+	return h.tf.Backend
 }
 
 // testMethods are the fields of the t a case receives, in a stable order.
@@ -319,6 +334,48 @@ type scripted struct {
 	mu    sync.Mutex
 	rules []*execRule
 	calls []recorded
+	// dirs are the directories of the fake container, so that pct_push
+	// into one that does not exist fails as pct's does; nil: a real
+	// container, which answers for itself.
+	dirs map[string]bool
+}
+
+// baseDirs are the directories of a fresh Debian container.
+var baseDirs = []string{"/", "/bin", "/boot", "/dev", "/etc", "/etc/apt", "/etc/apt/sources.list.d", "/etc/cron.d",
+	"/etc/default", "/etc/profile.d", "/etc/ssh", "/etc/sudoers.d", "/etc/systemd", "/etc/systemd/system", "/home",
+	"/lib", "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin",
+	"/usr/lib", "/usr/local", "/usr/local/bin", "/usr/local/etc", "/usr/local/lib", "/usr/local/sbin", "/usr/local/share",
+	"/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/log", "/var/tmp"}
+
+// addDir records dir and its parents.
+func (b *scripted) addDir(dir string) {
+	for d := path.Clean(dir); ; d = path.Dir(d) {
+		b.dirs[d] = true
+		if d == "/" || d == "." {
+			return
+		}
+	}
+}
+
+var shellMkdir = regexpMust(`(?:^|[;&|(\s])(?:mkdir|install\s+-d)((?:\s+[^\s;&|)]+)+)`)
+
+// learnDirs adds the directories a successful command made: mkdir or
+// install -d, as argv or in a shell command.
+func (b *scripted) learnDirs(argv []string) {
+	var args []string
+	switch {
+	case len(argv) > 0 && (path.Base(argv[0]) == "mkdir" || path.Base(argv[0]) == "install" && slices.Contains(argv, "-d")):
+		args = argv[1:]
+	case len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c":
+		for _, m := range shellMkdir.FindAllStringSubmatch(argv[2], -1) {
+			args = append(args, strings.Fields(m[1])...)
+		}
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "/") {
+			b.addDir(a)
+		}
+	}
 }
 
 type recorded struct {
@@ -349,19 +406,39 @@ func (b *scripted) Exec(ctx context.Context, ctid int, argv []string, o engine.E
 			b.mu.Unlock()
 			// Still ask the backend, so a missing or stopped container
 			// fails as it would for real.
-			if _, err := b.Backend.Status(ctx, ctid); err != nil {
+			st, err := b.Backend.Status(ctx, ctid)
+			if err != nil {
 				return engine.ExecResult{}, err
+			}
+			if !st.Running {
+				return engine.ExecResult{}, pve.Refuse(pve.MsgExecNotRunning(ctid))
 			}
 			return engine.ExecResult{Code: r.code, Stdout: r.stdout, Stderr: r.stderr}, nil
 		}
 	}
 	b.mu.Unlock()
-	return b.Backend.Exec(ctx, ctid, argv, o)
+	res, err := b.Backend.Exec(ctx, ctid, argv, o)
+	if err == nil && res.Code == 0 && b.dirs != nil {
+		b.mu.Lock()
+		b.learnDirs(argv)
+		b.mu.Unlock()
+	}
+	return res, err
 }
 
 func (b *scripted) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {
 	argv := engine.PushArgv(ctid, "<content>", dest, o)
 	b.record(ctx, "push", argv, strings.Join(argv, " "), nil)
+	b.mu.Lock()
+	missing := b.dirs != nil && !b.dirs[path.Dir(dest)]
+	b.mu.Unlock()
+	if missing {
+		if st, err := b.Backend.Status(ctx, ctid); err != nil || !st.Running {
+			return b.Backend.Push(ctx, ctid, dest, content, o) // fails as pct does
+		}
+		return fmt.Errorf("pct push %d: %s: No such file or directory: the directory %s does not exist in the container (pct push does not create it: pct_exec({\"mkdir\", \"-p\", %q}) first)",
+			ctid, dest, path.Dir(dest), path.Dir(dest))
+	}
 	return b.Backend.Push(ctx, ctid, dest, content, o)
 }
 
@@ -383,6 +460,7 @@ type runSpec struct {
 	dryRun  bool
 	status  string
 	files   map[string]string
+	dirs    []string
 	secrets map[string]string
 	rules   []*execRule
 	cfg     *engine.Config
@@ -398,7 +476,23 @@ func (h *harness) run(L *lua.LState) int {
 	if err != nil {
 		L.RaiseError("t.run: %v", err)
 	}
+	if spec.dryRun && h.tf.NewBackend != nil {
+		// As in a plan: calls are recorded, none reaches the real container.
+		backend = dryrun.New(backend)
+	}
 	sb := &scripted{Backend: backend, rules: spec.rules}
+	if h.tf.NewBackend == nil {
+		sb.dirs = map[string]bool{}
+		for _, d := range baseDirs {
+			sb.dirs[d] = true
+		}
+		for f := range spec.files {
+			sb.addDir(path.Dir(f))
+		}
+		for _, d := range spec.dirs {
+			sb.addDir(d)
+		}
+	}
 	var mu sync.Mutex
 	var logs []engine.Event
 	sink := engine.SinkFunc(func(e engine.Event) {
@@ -542,9 +636,9 @@ func (h *harness) runSpec(L *lua.LState) runSpec {
 	if opts != nil {
 		h.s.data(opts).ForEach(func(k, _ lua.LValue) {
 			switch describe(k) {
-			case "hook", "ctid", "dry_run", "status", "files", "secrets", "exec", "config", "lxc", "container":
+			case "hook", "ctid", "dry_run", "status", "files", "dirs", "secrets", "exec", "config", "lxc", "container":
 			default:
-				L.ArgError(1, fmt.Sprintf("unknown option %q (known: hook, ctid, dry_run, status, files, secrets, exec, config, lxc, container)", describe(k)))
+				L.ArgError(1, fmt.Sprintf("unknown option %q (known: hook, ctid, dry_run, status, files, dirs, secrets, exec, config, lxc, container)", describe(k)))
 			}
 		})
 	}
@@ -579,20 +673,69 @@ func (h *harness) runSpec(L *lua.LState) runSpec {
 			if !ok {
 				L.ArgError(1, fmt.Sprintf("exec[%d]: a table {pattern, code=, stdout=, stderr=, times=} expected", i))
 			}
-			rt = h.s.data(rt)
-			r := &execRule{pattern: lua.LVAsString(rt.RawGetInt(1))}
-			if r.pattern == "" {
-				L.ArgError(1, fmt.Sprintf("exec[%d]: the first element must be a Lua pattern matched against the command", i))
-			}
-			r.code = int(lua.LVAsNumber(rt.RawGetString("code")))
-			r.stdout = lua.LVAsString(rt.RawGetString("stdout"))
-			r.stderr = lua.LVAsString(rt.RawGetString("stderr"))
-			r.times = int(lua.LVAsNumber(rt.RawGetString("times")))
-			spec.rules = append(spec.rules, r)
+			spec.rules = append(spec.rules, execRuleOf(L, h.s.data(rt), i))
 		}
+	}
+	spec.dirs = stringList(L, h.s, get("dirs"), "dirs")
+	if h.tf.NewBackend != nil && (spec.status != "running" || len(spec.files) > 0 || len(spec.dirs) > 0) {
+		L.ArgError(1, "status, files and dirs set up the fake container: a real one (--backend lxc) is a fresh running Debian; make the state in the case (t.run{exec = ...} or a setup hook), or check t.backend")
 	}
 	spec.cfg = h.config(get("config"), get("lxc"), get("container"), spec.ctid)
 	return spec
+}
+
+// execRuleOf reads exec[i] = {pattern, code=, stdout=, stderr=, times=};
+// an unknown key or a value of the wrong type is an error, as a pct
+// option would be, not a rule that silently never applies.
+func execRuleOf(L *lua.LState, rt *lua.LTable, i int) *execRule {
+	bad := func(format string, args ...any) {
+		L.ArgError(1, fmt.Sprintf("exec[%d]: ", i)+fmt.Sprintf(format, args...))
+	}
+	r := &execRule{}
+	rt.ForEach(func(k, v lua.LValue) {
+		switch key := describe(k); {
+		case k == lua.LNumber(1):
+			p, ok := v.(lua.LString)
+			if !ok || p == "" {
+				bad("the first element must be a Lua pattern matched against the command")
+			}
+			r.pattern = string(p)
+		case key == "code" || key == "times":
+			n, ok := v.(lua.LNumber)
+			if !ok || n < 0 || n != lua.LNumber(int(n)) || key == "code" && n > 255 {
+				bad("%s: a whole number expected (code: 0 to 255), got %s", key, describe(v))
+			}
+			if key == "code" {
+				r.code = int(n)
+			} else {
+				r.times = int(n)
+			}
+		case key == "stdout" || key == "stderr":
+			str, ok := v.(lua.LString)
+			if !ok {
+				bad("%s: a string expected, got %s", key, v.Type().String())
+			}
+			if key == "stdout" {
+				r.stdout = string(str)
+			} else {
+				r.stderr = string(str)
+			}
+		default:
+			bad("unknown key %q (known: the pattern first, then code, stdout, stderr, times)", key)
+		}
+	})
+	if r.pattern == "" {
+		bad("the first element must be a Lua pattern matched against the command")
+	}
+	return r
+}
+
+func stringList(L *lua.LState, s *sandbox, v lua.LValue, name string) []string {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil
+	}
+	return s.stringList(L, 1, name, t, 4096)
 }
 
 func stringMap(L *lua.LState, s *sandbox, v lua.LValue, name string) map[string]string {
