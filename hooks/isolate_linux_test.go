@@ -142,7 +142,13 @@ func TestDryRunTimeout(t *testing.T) {
 // probeMarker is a name no other process has: a hook gives it to a
 // process (exec -a) so that the test finds it from the host.
 func probeMarker(t *testing.T) string {
-	return fmt.Sprintf("phoenix-probe-%d-%s", os.Getpid(), strings.NewReplacer("/", "-").Replace(t.Name()))
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name())
+	return fmt.Sprintf("phoenix-probe-%d-%s", os.Getpid(), name)
 }
 
 // hostProcesses returns the pids of the host's processes whose argv[0] is

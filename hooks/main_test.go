@@ -16,6 +16,9 @@ import (
 // phoenix-isolate (through the symlinks a shell hook finds on its PATH) it
 // serves the call as the phoenix binary does.
 func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == probeConnectName {
+		os.Exit(probeConnectMain(os.Args))
+	}
 	if IsShim(filepath.Base(os.Args[0])) {
 		os.Exit(ShimMain(os.Args))
 	}
