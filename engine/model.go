@@ -83,6 +83,9 @@ type Container struct {
 
 	HookArgs    []string      // nil: ["${PHOENIX_CTID}"]
 	HookTimeout time.Duration // 0: the run's --hook-timeout
+	// HookKeepProcesses (hook_keep_processes): a real run leaves running
+	// what the shell hook started (default: it is ended with the hook).
+	HookKeepProcesses bool
 
 	Later // the later-era fields (v07–v09), see later_model.go
 

@@ -1,6 +1,7 @@
 package hooks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,19 +11,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/cgrouptest"
 )
 
 // TestMain makes the test binary its own shim: invoked as pct, qm, ... or
 // phoenix-isolate (through the symlinks a shell hook finds on its PATH) it
 // serves the call as the phoenix binary does.
 func TestMain(m *testing.M) {
+	if os.Getenv(envRealHook) != "" {
+		os.Exit(realHookMain())
+	}
 	if filepath.Base(os.Args[0]) == probeConnectName {
 		os.Exit(probeConnectMain(os.Args))
 	}
 	if IsShim(filepath.Base(os.Args[0])) {
 		os.Exit(ShimMain(os.Args))
 	}
-	os.Exit(m.Run())
+	// Real runs' hooks get their cgroups below one of this process's own
+	// (a fixture's runner gets its own below that: see newShellFixture).
+	root, cleanup, err := cgrouptest.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "test cgroup:", err)
+		os.Exit(1)
+	}
+	os.Setenv(envHookCgroup, root)
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
 }
 
 // events collects what a hook run emits.

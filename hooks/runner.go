@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
@@ -30,6 +31,10 @@ type Options struct {
 	// KillGrace is how long a hook's process group has between SIGTERM and
 	// SIGKILL. 0: 2s.
 	KillGrace time.Duration
+	// CgroupRoot is the cgroup v2 dir under which a real run's shell hook
+	// gets a cgroup of its own (ct<CTID>). "": $PHOENIX_HOOK_CGROUP, else
+	// <cgroup2 mount>/phoenix-hooks.
+	CgroupRoot string
 }
 
 // Runner runs per-container hooks; it implements engine.HookRunner.
@@ -125,22 +130,49 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 	}
 	defer cancel()
 
-	p := &proc{ctid: req.Container.CTID, source: source, events: req.Events, grace: r.o.KillGrace}
+	p := &proc{ctid: req.Container.CTID, source: source, events: req.Events, grace: r.o.KillGrace,
+		keep: req.Container.HookKeepProcesses}
 	if req.DryRun {
 		err = r.runIsolated(runCtx, p, path, dir, args, env)
 		if errors.Is(err, errNotIsolated) {
 			return &notRunError{path: shown, why: errors.Unwrap(err)}
 		}
 	} else {
+		err = r.runReal(runCtx, p, path, dir, args, env)
+	}
+	timedOut := err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	return p.exitError(err, req.Timeout, timedOut)
+}
+
+// runReal runs the hook for real: in a cgroup of its own (see
+// cgroup_linux.go) unless the container keeps what its hook starts.
+func (r *Runner) runReal(ctx context.Context, p *proc, path, dir string, args, env []string) error {
+	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(path, args...)
 		cmd.Args[0] = path
 		cmd.Dir = dir
 		cmd.Env = env
-		p.cmd = cmd
-		err = p.run(runCtx)
+		// The hook dies with phoenix; what it started stays in its cgroup
+		// for the next run to end.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		return cmd
 	}
-	timedOut := err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded)
-	return p.exitError(err, req.Timeout, timedOut)
+	p.cmd = newCmd()
+	if !p.keep {
+		p.cg = r.trackReal(p, p.cmd)
+	}
+	wait, err := p.start()
+	if err != nil && p.cg != nil && cgroupStartFailed(err) {
+		p.warn(fmt.Sprintf("cannot start the hook in its cgroup (%v): what it leaves running is ended only within its process group", err))
+		p.endLeftovers()
+		p.cmd = newCmd()
+		wait, err = p.start()
+	}
+	if err != nil {
+		p.endLeftovers()
+		return err
+	}
+	return p.waitCtx(ctx, wait)
 }
 
 func (r *Runner) shimExe() (string, error) {

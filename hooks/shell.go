@@ -141,6 +141,8 @@ type proc struct {
 	source string // the hook's file name, for events and messages
 	events engine.Sink
 	grace  time.Duration
+	keep   bool        // hook_keep_processes: leave what the hook started running
+	cg     *hookCgroup // real runs: the hook's cgroup (nil: none)
 
 	mu   sync.Mutex
 	tail []string // last stderr lines
@@ -181,8 +183,11 @@ func (p *proc) start() (wait func() error, err error) {
 	wait = func() error {
 		err := p.cmd.Wait()
 		// A hook must not leave anything running on the host: whatever is
-		// left in its process group ends with it.
-		p.killGroup()
+		// left in its cgroup and its process group ends with it.
+		if !p.keep {
+			p.endLeftovers()
+			p.killGroup()
+		}
 		if !waitTimeout(&readers, p.grace) {
 			outR.Close()
 			errR.Close()
@@ -325,6 +330,14 @@ func (p *proc) outputEvent(line, level string) engine.Event {
 	}
 	ev.Time, ev.Level, ev.Message = t, m[2], m[4]
 	return ev
+}
+
+// warn emits a warning about the hook's run.
+func (p *proc) warn(msg string) {
+	if p.events != nil {
+		p.events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: p.ctid, Stage: "hook",
+			Level: "WARN", Message: msg, Source: p.source})
+	}
 }
 
 // lastStderr returns the last lines of stderr, joined for a one-line message.

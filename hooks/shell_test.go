@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
+	"github.com/phoenix-hypervisor/phoenix/internal/cgrouptest"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 )
 
@@ -49,7 +50,7 @@ func newShellFixture(t testing.TB, ctid int) *shellFixture {
 	f.Put(ctid, &memhost.Container{Running: true, Config: map[string]string{"hostname": ct.Hostname}})
 	return &shellFixture{
 		dir: dir, cfg: cfg, ct: ct, fake: f, events: newEvents(),
-		runner: NewRunner(Options{Dir: dir, KillGrace: 300 * time.Millisecond}),
+		runner: NewRunner(Options{Dir: dir, KillGrace: 300 * time.Millisecond, CgroupRoot: cgrouptest.Dir(t)}),
 		log:    filepath.Join(dir, "phoenix_hypervisor.log"),
 	}
 }

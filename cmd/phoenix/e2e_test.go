@@ -20,6 +20,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/lock"
+	"github.com/phoenix-hypervisor/phoenix/internal/cgrouptest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -38,6 +39,7 @@ func fakeHost(t *testing.T) string {
 	t.Setenv("FAKE_PCT_STATE", state)
 	t.Setenv("PHOENIX_PVE_DIR", filepath.Join(state, "pve"))
 	t.Setenv("PHOENIX_HOST_ROOT", filepath.Join(dir, "hostroot"))
+	t.Setenv("PHOENIX_HOOK_CGROUP", cgrouptest.Dir(t))
 	return state
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/phoenix-hypervisor/phoenix/hooks"
+	"github.com/phoenix-hypervisor/phoenix/internal/cgrouptest"
 	"github.com/phoenix-hypervisor/phoenix/internal/fakepct"
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
@@ -111,6 +112,13 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PHOENIX_PVE_DIR", filepath.Join(e.WorkDir, "pct-state", "pve"))
 			// Bind mounts' host directories go here, never to the machine's.
 			e.Setenv("PHOENIX_HOST_ROOT", filepath.Join(e.WorkDir, "hostroot"))
+			// The hooks' cgroups: one dir per script (scripts run at once).
+			cg, cleanup, err := cgrouptest.New()
+			if err != nil {
+				return err
+			}
+			e.Defer(cleanup)
+			e.Setenv("PHOENIX_HOOK_CGROUP", cg)
 			return newFakeState(filepath.Join(e.WorkDir, "pct-state"))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -118,6 +118,7 @@ func buildContainer(p problems, path string, id int, e map[string]any) *engine.C
 	}
 	c.HookTimeout = hookTimeout(p, path+"/hook_timeout", e["hook_timeout"])
 	applyLater(p, path, e, c)
+	c.HookKeepProcesses, _ = e["hook_keep_processes"].(bool)
 	return c
 }
 
