@@ -181,6 +181,8 @@ func TestWarningsOnly(t *testing.T) {
 
 	c = cfg.Containers[904]
 	assert.Equal(t, 90*time.Second, c.HookTimeout)
+	assert.True(t, c.HookKeepProcesses)
+	assert.False(t, cfg.Containers[900].HookKeepProcesses, "hook_keep_processes defaults to false")
 	assert.True(t, c.GPULegacyLXC)
 	assert.Equal(t, "0,1", c.GPUAssignment)
 	assert.Equal(t, map[string]string{"nesting": "1", "keyctl": "1", "mount": "nfs;cifs"}, c.PctFeatures)
