@@ -81,6 +81,15 @@ docs:
 fresh-check:
 	@.ci/fresh-check
 
+# Plan equals apply on many more generated cases than make test's 200
+# (make fuzz-plan N=20000 SEED=1).
+N    ?= 5000
+SEED ?= 1
+fuzz-plan:
+	@out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	$(GO) test ./engine -run '^TestPlanEqualsApply$$' -count=1 -v -plan-cases=$(N) -plan-seed=$(SEED) > "$$out"; rc=$$?; \
+	grep -E '^(--- FAIL|ok|FAIL)|checked|differ' "$$out"; exit $$rc
+
 hook-test: build
 	$(BIN) $(EXAMPLE_FLAGS) hook test
 

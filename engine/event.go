@@ -24,6 +24,15 @@ type Event struct {
 // cannot know.
 const NoteKnownAfterRun = "output known after run"
 
+// NoteInsideUnknown marks a planned action in a container whose inside
+// the plan could not read (it is stopped on the host): the run looks
+// inside first and may find it already done.
+const NoteInsideUnknown = "known after run: the container is stopped, its inside is read when it runs"
+
+// BlindSpots is implemented by a recorder that can tell where its plan is
+// a guess.
+type BlindSpots interface{ Blind(ctid int) bool }
+
 // Recorder is implemented by a backend that records mutating calls
 // instead of making them (the dry-run).
 type Recorder interface{ Records() bool }

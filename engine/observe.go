@@ -39,6 +39,9 @@ func (o *observed) emit(ctx context.Context, ctid int, argv []string) {
 }
 
 func (o *observed) emitNote(ctx context.Context, ctid int, argv []string, note string) {
+	if bs, ok := o.b.(BlindSpots); ok && bs.Blind(ctid) {
+		note = NoteInsideUnknown
+	}
 	or := OriginFrom(ctx)
 	if or.CTID == 0 {
 		or.CTID = ctid

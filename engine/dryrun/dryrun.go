@@ -18,6 +18,7 @@ import (
 
 var (
 	_ engine.Recorder   = (*Backend)(nil)
+	_ engine.BlindSpots = (*Backend)(nil)
 	_ engine.Backend    = (*Backend)(nil)
 	_ engine.GPUSupport = (*Backend)(nil)
 )
@@ -73,13 +74,25 @@ type Backend struct {
 	calls   []Call
 	files   map[string][]byte  // Proxmox files the plan wrote, by path under /etc/pve
 	dirs    map[string]hostDir // host directories the plan made
+	// blind are the planned containers whose inside the host could not
+	// show (stopped there): what the plan does in them is known after run.
+	blind map[int]bool
+}
+
+// Blind reports whether the plan could not look inside ctid (its host
+// container is stopped, so a probe cannot run): its actions from then on
+// are a guess, known after run (engine.BlindSpots).
+func (b *Backend) Blind(ctid int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.blind[ctid]
 }
 
 // New returns the recorder. reads answers reads (the pct backend when `pct`
 // is on PATH, else nil = empty host). Only reads, and probes on containers
 // the plan has not touched, ever reach it.
 func New(reads engine.Backend) *Backend {
-	return &Backend{reads: reads, overlay: map[int]*planned{}}
+	return &Backend{reads: reads, overlay: map[int]*planned{}, blind: map[int]bool{}}
 }
 
 // Records is true: mutating calls are recorded, not made (engine.Recorder).
@@ -400,7 +413,8 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 	}
 	if !opts.Probe {
 		err := b.change(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, opts.Env), func(p *planned) {
-			_, _ = hostsim.Exec(layered{p}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), nil)
+			// The plan assumes its commands succeed: what they need is there.
+			_, _ = hostsim.Exec(layered{p: p, assume: true}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), nil)
 		})
 		return engine.ExecResult{}, err
 	}
@@ -415,9 +429,9 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 	if opts.Stdin != nil {
 		stdin = bytes.NewReader(opts.Stdin)
 	}
-	res, err := hostsim.Exec(layered{p}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), stdin)
+	res, err := hostsim.Exec(layered{p: p}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), stdin)
 	if errors.Is(err, hostsim.ErrUnknown) {
-		return b.askHost(ctx, p.base, argv, opts)
+		return b.askHost(ctx, ctid, p.base, argv, opts), ctx.Err()
 	}
 	if err != nil {
 		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, err)
@@ -425,18 +439,19 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 	return engine.ExecResult{Code: res.Code, Stdout: res.Stdout.String(), Stderr: res.Stderr.String()}, nil
 }
 
-// askHost forwards a probe the model cannot answer to the host container
-// whose files stand for the planned one's. A host that cannot answer (the
-// source is stopped) leaves nothing known to be installed.
-func (b *Backend) askHost(ctx context.Context, base int, argv []string, opts engine.ExecOptions) (engine.ExecResult, error) {
+// askHost forwards a probe the model cannot answer for ctid to the host
+// container whose files stand for the planned one's. A host that cannot
+// answer (that container is stopped) leaves nothing known to be
+// installed, and ctid blind.
+func (b *Backend) askHost(ctx context.Context, ctid, base int, argv []string, opts engine.ExecOptions) engine.ExecResult {
 	r, err := b.reads.Exec(ctx, base, argv, opts)
 	if err != nil {
-		if ctx.Err() != nil {
-			return engine.ExecResult{}, ctx.Err()
-		}
-		return plannedProbe(argv), nil
+		b.mu.Lock()
+		b.blind[ctid] = true
+		b.mu.Unlock()
+		return plannedProbe(argv)
 	}
-	return r, nil
+	return r
 }
 
 // plannedProbe is the answer of a container about which nothing is known
@@ -451,8 +466,12 @@ func plannedProbe(argv []string) engine.ExecResult {
 
 // layered is a planned container's files over its base on the host: what
 // the plan wrote is known; the rest is ErrUnknown when there is a base,
-// else absent.
-type layered struct{ p *planned }
+// else absent. With assume (applying a command's effects, which the plan
+// assumes succeeds), what is not known is taken to be there.
+type layered struct {
+	p      *planned
+	assume bool
+}
 
 func (l layered) miss(p string) error {
 	if l.p.base != 0 {
@@ -463,18 +482,27 @@ func (l layered) miss(p string) error {
 
 func (l layered) ReadFile(p string) ([]byte, error) {
 	data, err := l.p.files.ReadFile(p)
-	if err != nil {
-		return nil, l.miss(p)
+	switch {
+	case err == nil:
+		return data, nil
+	case l.assume:
+		return nil, nil
 	}
-	return data, nil
+	return nil, l.miss(p)
 }
 
 func (l layered) Stat(p string) (bool, int64, error) {
 	isDir, size, err := l.p.files.Stat(p)
-	if err != nil {
-		return false, 0, l.miss(p)
+	switch {
+	case err == nil:
+		return isDir, size, nil
+	case l.assume && l.p.base != 0:
+		// What a planned command needs on the host (docker for docker
+		// run) is taken to be there, and stays so for later probes.
+		_ = l.p.files.WriteFile(p, nil, 0o755)
+		return false, 0, nil
 	}
-	return isDir, size, nil
+	return false, 0, l.miss(p)
 }
 
 func (l layered) WriteFile(p string, data []byte, perm fs.FileMode) error {
