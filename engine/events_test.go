@@ -101,18 +101,10 @@ func TestRunInterruptedBetweenStages(t *testing.T) {
 	}
 }
 
-// ignoresConfigureSet drops the configure stage's pct set, as if Proxmox
-// had not applied it, so the docker stage finds its features missing.
-type ignoresConfigureSet struct{ *memhost.Backend }
-
-func (b ignoresConfigureSet) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
-	if engine.OriginFrom(ctx).Stage == "configure" {
-		return nil
-	}
-	return b.Backend.Set(ctx, ctid, opts, del)
-}
-
-func TestDockerStageSetsFeaturesAndRestarts(t *testing.T) {
+// The features Docker needs are set once, by the configure stage: the
+// docker stage trusts phoenix's own write (hostCache) and neither sets
+// them again nor restarts the container.
+func TestDockerFeaturesAreSetOnceByConfigure(t *testing.T) {
 	t.Parallel()
 	ct := plain()
 	ct.Named = []string{"docker"}
@@ -122,12 +114,14 @@ func TestDockerStageSetsFeaturesAndRestarts(t *testing.T) {
 	have := proxmoxConfig(ct)
 	have["features"] = "nesting=1"
 	host.Put(900, &memhost.Container{Config: have, Running: true})
-	res := run(t, engine.RunOptions{Config: cfg, Backend: ignoresConfigureSet{host}})
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	st := stageOf(container(t, res, 900), "docker")
 	require.NotNil(t, st)
-	assert.Equal(t, engine.StageDone, st.State)
-	assert.Equal(t, "features nesting=1,keyctl=1 set; restarted", st.Detail)
-	assert.Equal(t, []string{"set 900 --features keyctl=1,nesting=1", "shutdown 900 --timeout 60", "start 900"}, mutatingArgv(host, 900, "docker"))
+	assert.Equal(t, engine.StageAlready, st.State)
+	assert.Equal(t, "docker ready", st.Detail)
+	assert.Equal(t, []string{"set 900 --features keyctl=1,nesting=1"}, mutatingArgv(host, 900, "configure"))
+	assert.Empty(t, mutatingArgv(host, 900, "docker"))
+	assert.Equal(t, "keyctl=1,nesting=1", host.Get(900).Config["features"])
 }
 
 func TestRunHookInterrupted(t *testing.T) {

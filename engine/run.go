@@ -52,7 +52,8 @@ const (
 type runner struct {
 	o       RunOptions
 	cfg     *Config
-	b       Backend // o.Backend, observed
+	b       Backend // o.Backend, cached and observed
+	cache   *hostCache
 	hooks   HookRunner
 	sink    *collector
 	stopped atomic.Bool // fail-fast: no new stage starts
@@ -105,7 +106,10 @@ func newRunner(o RunOptions) (*runner, error) {
 		o.ProcDevices = func() ([]byte, error) { return os.ReadFile("/proc/devices") }
 	}
 	col := &collector{next: o.Events, actions: map[int][]Event{}}
-	return &runner{o: o, cfg: o.Config, b: Observe(o.Backend, col), hooks: o.Hooks, sink: col}, nil
+	r := &runner{o: o, cfg: o.Config, hooks: o.Hooks, sink: col}
+	r.cache = newHostCache(o.Backend, r.probesFor)
+	r.b = Observe(r.cache, col)
+	return r, nil
 }
 
 // Run provisions the planned containers: independent branches in

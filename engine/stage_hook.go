@@ -31,28 +31,11 @@ func HookFingerprint(cfg *Config, ct *Container, digest string) string {
 	}
 	h.Write(raw)
 	h.Write([]byte{0})
-	for _, kv := range hookEnvValues(cfg, ct) {
-		h.Write([]byte(kv + "\n"))
+	values := hookValues(cfg, ct)
+	for _, k := range hookValueVars {
+		h.Write([]byte(k + "=" + values[k] + "\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// hookEnvValues are the per-container values hooks get in their
-// environment (design.md, legacy shell hooks).
-func hookEnvValues(cfg *Config, ct *Container) []string {
-	agentPort := ""
-	if cfg.PortainerAgentPort != 0 {
-		agentPort = strconv.Itoa(cfg.PortainerAgentPort)
-	}
-	return []string{
-		"GPU_ASSIGNMENT=" + ct.GPUAssignment,
-		"NVIDIA_DRIVER_VERSION=" + cfg.NvidiaDriverVersion,
-		"NVIDIA_REPO_URL=" + cfg.NvidiaRepoURL,
-		"NVIDIA_RUNFILE_URL=" + cfg.NvidiaRunfileURL,
-		"PORTAINER_ROLE=" + ct.PortainerRole,
-		"PORTAINER_SERVER_IP=" + cfg.PortainerServerIP,
-		"PORTAINER_AGENT_PORT=" + agentPort,
-	}
 }
 
 // ErrHookNotRun is what a HookRunner wraps when it chose not to run a hook
@@ -116,7 +99,11 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 		hctx, cancel = context.WithTimeout(ctx, timeout+hookTimeoutGrace)
 		defer cancel()
 	}
-	if err := c.hooks.Run(hctx, req); err != nil {
+	err := c.hooks.Run(hctx, req)
+	// A hook may have changed anything in or about its container, also
+	// behind phoenix's back (a shell hook runs the real pct).
+	c.cache.Forget(c.ct.CTID)
+	if err != nil {
 		if errors.Is(err, ErrHookNotRun) {
 			c.log("WARN", err.Error())
 			return skipped("%v", err), nil

@@ -114,3 +114,29 @@ func pctError(err error, format string, args ...any) error {
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
 }
+
+// probesFor are the read-only checks the stages will make in ctid, so that
+// the first one asks them all in one batch (hostCache).
+func (r *runner) probesFor(ctid int) [][]string {
+	ct := r.cfg.Containers[ctid]
+	if ct == nil {
+		return nil
+	}
+	probes := [][]string{{"true"}}
+	if ct.HasGPU() {
+		probes = append(probes, nvidiaSmi)
+	}
+	if ct.WantsDocker() {
+		probes = append(probes, []string{"docker", "info"})
+		if ct.HasGPU() {
+			probes = append(probes, []string{"nvidia-ctk", "--version"})
+		}
+		if argv := portainerRun(r.cfg, ct.PortainerRole); argv != nil {
+			probes = append(probes, []string{"docker", "inspect", argv[4]})
+		}
+	}
+	if r.hooks.Describe(ct).Kind != "" {
+		probes = append(probes, []string{"cat", HookMarker(ctid)})
+	}
+	return probes
+}

@@ -22,19 +22,15 @@ import (
 
 // Default paths of the old system's layout: its scripts read these files
 // directly, so a hook sees them when the run has no other value.
+// Where the original system kept its configs (engine.HookEnv's defaults).
 const (
-	DefaultHypervisorConfig = "/usr/local/phoenix_hypervisor/etc/phoenix_hypervisor_config.json"
-	DefaultLXCConfig        = "/usr/local/phoenix_hypervisor/etc/phoenix_lxc_configs.json"
+	DefaultHypervisorConfig = engine.DefaultHypervisorConfig
+	DefaultLXCConfig        = engine.DefaultLXCConfig
 )
 
 // EnvVars are the variables Phoenix adds to a shell hook's environment (the
-// names `hook_args` may use as ${NAME}).
-var EnvVars = []string{
-	"HYPERVISOR_CONFIG_FILE", "LXC_CONFIG_FILE", "MAIN_LOG_FILE",
-	"PHOENIX_CTID", "PHOENIX_DRY_RUN", "PHOENIX_DEBUG",
-	"GPU_ASSIGNMENT", "NVIDIA_DRIVER_VERSION", "NVIDIA_REPO_URL", "NVIDIA_RUNFILE_URL",
-	"PORTAINER_ROLE", "PORTAINER_SERVER_IP", "PORTAINER_AGENT_PORT",
-}
+// names `hook_args` may use as ${NAME}): engine.HookEnvVars.
+var EnvVars = engine.HookEnvVars
 
 // ErrTimeout is wrapped by the error of a hook that ran out of time.
 var ErrTimeout = errors.New("hook timed out")
@@ -42,36 +38,9 @@ var ErrTimeout = errors.New("hook timed out")
 // stderrTail is how many last stderr lines a failure message quotes.
 const stderrTail = 5
 
-// HookEnv returns the variables of EnvVars for req, as the old orchestrator
-// passed them. MAIN_LOG_FILE is /dev/null when the run has no log file.
-// The file paths are absolute: a hook runs from the hooks dir, so a
-// relative --log-file must still name the run log, not a file beside the
-// hook.
-func HookEnv(req engine.HookRequest) map[string]string {
-	cfg, ct := req.Config, req.Container
-	if cfg == nil {
-		cfg = &engine.Config{}
-	}
-	env := map[string]string{
-		"HYPERVISOR_CONFIG_FILE": absPath(orDefault(cfg.HypervisorFile, DefaultHypervisorConfig)),
-		"LXC_CONFIG_FILE":        absPath(orDefault(cfg.LXCFile, DefaultLXCConfig)),
-		"MAIN_LOG_FILE":          absPath(orDefault(req.LogFile, os.DevNull)),
-		"PHOENIX_CTID":           strconv.Itoa(ct.CTID),
-		"PHOENIX_DRY_RUN":        map[bool]string{false: "0", true: "1"}[req.DryRun],
-		"PHOENIX_DEBUG":          strconv.FormatBool(req.Verbose),
-		"GPU_ASSIGNMENT":         orDefault(ct.GPUAssignment, "none"),
-		"NVIDIA_DRIVER_VERSION":  cfg.NvidiaDriverVersion,
-		"NVIDIA_REPO_URL":        cfg.NvidiaRepoURL,
-		"NVIDIA_RUNFILE_URL":     cfg.NvidiaRunfileURL,
-		"PORTAINER_ROLE":         orDefault(ct.PortainerRole, "none"),
-		"PORTAINER_SERVER_IP":    cfg.PortainerServerIP,
-		"PORTAINER_AGENT_PORT":   "",
-	}
-	if cfg.PortainerAgentPort != 0 {
-		env["PORTAINER_AGENT_PORT"] = strconv.Itoa(cfg.PortainerAgentPort)
-	}
-	return env
-}
+// HookEnv returns the variables of EnvVars for req: engine.HookEnv, the
+// one definition the Lua hooks and the marker fingerprint share.
+func HookEnv(req engine.HookRequest) map[string]string { return engine.HookEnv(req) }
 
 func orDefault(s, def string) string {
 	if s == "" {
@@ -82,12 +51,6 @@ func orDefault(s, def string) string {
 
 // absPath is path made absolute against phoenix's working dir (as it is
 // when Abs fails).
-func absPath(path string) string {
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
-	}
-	return path
-}
 
 var varRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 

@@ -16,6 +16,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/hooks"
 	"github.com/phoenix-hypervisor/phoenix/internal/cgrouptest"
 	"github.com/phoenix-hypervisor/phoenix/internal/fakepct"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 	"github.com/phoenix-hypervisor/phoenix/luaapi"
 )
 
@@ -282,6 +283,17 @@ func isMutating(argv []string) bool {
 		if a == "--" {
 			cmd = argv[i+1:]
 			break
+		}
+	}
+	if len(cmd) == 3 && cmd[0] == "sh" && cmd[1] == "-c" {
+		if batch, ok := pve.ProbesOf(cmd[2]); ok {
+			// A probe batch is read-only when every probe in it is.
+			for _, p := range batch {
+				if isMutating(append([]string{"exec", "0", "--"}, p...)) {
+					return true
+				}
+			}
+			return false
 		}
 	}
 	for _, p := range probes {

@@ -40,21 +40,7 @@ func Unhandled(c *engine.Container) []string {
 
 // HookVars are the variable names allowed in hook_args "${NAME}": the
 // environment a hook runs with (see the design's "Legacy shell hooks").
-var HookVars = []string{
-	"PHOENIX_CTID",
-	"PHOENIX_DRY_RUN",
-	"PHOENIX_DEBUG",
-	"HYPERVISOR_CONFIG_FILE",
-	"LXC_CONFIG_FILE",
-	"MAIN_LOG_FILE",
-	"GPU_ASSIGNMENT",
-	"NVIDIA_DRIVER_VERSION",
-	"NVIDIA_REPO_URL",
-	"NVIDIA_RUNFILE_URL",
-	"PORTAINER_ROLE",
-	"PORTAINER_SERVER_IP",
-	"PORTAINER_AGENT_PORT",
-}
+var HookVars = engine.HookEnvVars
 
 // parseFeatures splits features, the old "nesting=1,keyctl=1" string or
 // the later list, into pct key=value features and named features.

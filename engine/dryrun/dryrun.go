@@ -8,12 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var (
@@ -353,14 +353,7 @@ func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del [
 
 func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
 	return b.change(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), func(p *planned) {
-		for _, l := range lines {
-			k, v, _ := strings.Cut(l, ":")
-			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-			if old, ok := p.config[k]; ok && old != "" {
-				v = old + "\n" + v
-			}
-			p.config[k] = v
-		}
+		pve.AppendRaw(p.config, lines)
 	})
 }
 
@@ -424,6 +417,11 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 		return b.reads.Exec(ctx, ctid, argv, opts)
 	case p == nil || !p.exists:
 		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, engine.ErrNotExist)
+	}
+	if len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c" {
+		if probes, ok := pve.ProbesOf(argv[2]); ok {
+			return b.probeBatch(ctx, ctid, p, probes)
+		}
 	}
 	var stdin io.Reader
 	if opts.Stdin != nil {

@@ -82,6 +82,11 @@ type Backend struct {
 	env     []string
 
 	killGrace time.Duration
+	// retries of transient lock errors, and the pause between them
+	// (tests make it instant).
+	retries   int
+	retryBase time.Duration
+	sleep     func(ctx context.Context, d time.Duration) error
 }
 
 // New finds pct and returns the backend.
@@ -97,7 +102,8 @@ func New(opts Options) (*Backend, error) {
 		return nil, &engine.ExitError{Code: engine.ExitEnvironment,
 			Err: fmt.Errorf("%w (%s is not an executable file)", ErrNotFound, path)}
 	}
-	b := &Backend{path: path, pveDir: opts.PVEDir, lockDir: opts.LockDir, stderr: opts.Stderr, env: opts.Env, killGrace: defaultKillGrace}
+	b := &Backend{path: path, pveDir: opts.PVEDir, lockDir: opts.LockDir, stderr: opts.Stderr, env: opts.Env, killGrace: defaultKillGrace,
+		retries: defaultRetryAttempts, retryBase: defaultRetryBase, sleep: sleepCtx}
 	switch {
 	case b.pveDir == "" || b.pveDir == defaultPVEDir:
 		b.pveDir = defaultPVEDir
@@ -154,8 +160,12 @@ func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
 	return entries, nil
 }
 
-// Config runs `pct config`.
+// Config reads /etc/pve/lxc/<CTID>.conf when it can (no pct call), else
+// runs `pct config`.
 func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, error) {
+	if f, ok := b.readConf(ctid); ok {
+		return f.Current.Config(), nil
+	}
 	out, err := b.output(ctx, engine.ConfigArgv(ctid))
 	if err != nil {
 		return nil, err
@@ -163,8 +173,12 @@ func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, erro
 	return parseConfig(out), nil
 }
 
-// ListSnapshots runs `pct listsnapshot`.
+// ListSnapshots reads the snapshot sections of /etc/pve/lxc/<CTID>.conf
+// when it can, else runs `pct listsnapshot`.
 func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error) {
+	if f, ok := b.readConf(ctid); ok {
+		return f.SnapshotNames(), nil
+	}
 	out, err := b.output(ctx, engine.ListSnapshotsArgv(ctid))
 	if err != nil {
 		return nil, err

@@ -112,7 +112,24 @@ func TestConfigAndNet0AsProxmoxStoresIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "8", cfg["cores"])
 	assert.NotContains(t, cfg, "memory")
-	assert.Equal(t, []string{"set", "901", "--cores", "8", "--delete", "memory"}, h.calls(t)[len(h.calls(t))-2])
+	calls := h.calls(t)
+	assert.Equal(t, []string{"set", "901", "--cores", "8", "--delete", "memory"}, calls[len(calls)-1])
+	for _, c := range calls {
+		assert.NotEqual(t, "config", c[0], "the config is read from <PVEDir>/lxc/901.conf, not with pct config")
+	}
+}
+
+// Without a readable config file, pct answers.
+func TestConfigFallsBackToPct(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	h.create(t, 901, engine.Option{Key: "hostname", Value: "gpu"})
+	require.NoError(t, os.Rename(filepath.Join(h.state, "pve"), filepath.Join(h.state, "elsewhere")))
+	cfg, err := h.Config(ctx(t), 901)
+	require.NoError(t, err)
+	assert.Equal(t, "gpu", cfg["hostname"])
+	calls := h.calls(t)
+	assert.Equal(t, []string{"config", "901"}, calls[len(calls)-1])
 }
 
 func TestAppendRawShowsInConfig(t *testing.T) {

@@ -53,7 +53,7 @@ type host struct {
 	state string
 }
 
-func newHost(t *testing.T, env ...string) host {
+func newHost(t testing.TB, env ...string) host {
 	t.Helper()
 	state := t.TempDir()
 	b, err := New(Options{

@@ -117,9 +117,25 @@ type outcome struct {
 	code           int
 }
 
-// run runs pct with argv. A non-zero exit is returned as *Error, with the
-// outcome still filled in.
+// run runs pct with argv, again after a pause while pct refuses with a
+// transient lock error (a task of another clone or a backup holds the
+// container), at most b.retries times in all. exec is run once: its
+// stderr is the command's, and the command may have done its work.
 func (b *Backend) run(ctx context.Context, inv invocation) (outcome, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := b.runOnce(ctx, inv)
+		if err == nil || inv.argv[0] == "exec" || attempt >= b.retries || !pve.IsTransient(err) || ctx.Err() != nil {
+			return out, err
+		}
+		if serr := b.sleep(ctx, retryPause(b.retryBase, attempt-1)); serr != nil {
+			return out, err
+		}
+	}
+}
+
+// runOnce runs pct with argv. A non-zero exit is returned as *Error, with
+// the outcome still filled in.
+func (b *Backend) runOnce(ctx context.Context, inv invocation) (outcome, error) {
 	var so, se bytes.Buffer
 	cmd := exec.CommandContext(ctx, b.path, inv.argv...)
 	if len(b.env) > 0 {

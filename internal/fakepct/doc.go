@@ -13,6 +13,9 @@
 //     "fake failure injected" and changes nothing (it is still in
 //     calls.log). The ids of a call are
 //     its leading numeric arguments: for `clone 900 902` either matches.
+//     A rule may end in "=locked" ("CT is locked (backup)") or "=timeout"
+//     (the config file lock's timeout), pct's transient lock errors, and
+//     in "*N": only the first N matching calls fail ("set:901=locked*2").
 //   - FAKE_PCT_DELAY: a Go duration slept at the start of every call.
 //
 // # State directory

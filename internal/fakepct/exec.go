@@ -99,14 +99,7 @@ func (f *Fake) runInContainer(c *call, ctid int, ct *Container, cmd []string) er
 	for k, v := range ct.Config {
 		config[k] = v
 	}
-	for _, l := range raw {
-		k, v, _ := strings.Cut(l, ":")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if old, ok := config[k]; ok && old != "" {
-			v = old + "\n" + v
-		}
-		config[k] = v
-	}
+	pve.AppendRaw(config, raw)
 	res, err := hostsim.Exec(diskFS{dir: f.StateDir, ctid: ctid}, hostsim.GPUs(config), cmd, c.stdin)
 	if err != nil {
 		return err

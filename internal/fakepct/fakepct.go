@@ -1,7 +1,9 @@
 package fakepct
 
 import (
+	"encoding/json"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
+	"path/filepath"
 
 	"bytes"
 	"errors"
@@ -213,7 +215,11 @@ func (f *Fake) setCloneLock(c *call, on bool) error {
 }
 
 // injected fails the call when FAKE_PCT_FAIL names it. The ids of a call
-// are its leading numeric arguments (clone has two: either matches).
+// are its leading numeric arguments (clone has two: either matches). A
+// rule is op[:id][=KIND][*N]: KIND "locked" answers "CT is locked
+// (backup)" and "timeout" the config lock's timeout, as pct does for a
+// transient lock; *N fails only the first N matching calls (counted in
+// the state directory's fail_counts.json).
 func (f *Fake) injected(args []string) error {
 	if f.Fail == "" {
 		return nil
@@ -226,15 +232,57 @@ func (f *Fake) injected(args []string) error {
 		ids = append(ids, a)
 	}
 	for _, rule := range strings.Split(f.Fail, ",") {
-		op, id, hasID := strings.Cut(strings.TrimSpace(rule), ":")
-		if op != args[0] {
+		rule = strings.TrimSpace(rule)
+		n, counted := 0, false
+		if i := strings.LastIndex(rule, "*"); i >= 0 {
+			if v, err := strconv.Atoi(rule[i+1:]); err == nil {
+				rule, n, counted = rule[:i], v, true
+			}
+		}
+		rule, kind, _ := strings.Cut(rule, "=")
+		op, id, hasID := strings.Cut(rule, ":")
+		if op != args[0] || (hasID && id != "*" && !contains(ids, id)) {
 			continue
 		}
-		if !hasID || id == "*" || contains(ids, id) {
-			return refuse("fake failure injected")
+		if counted {
+			again, err := f.countFailure(rule+"="+kind, n)
+			if err != nil || !again {
+				return err
+			}
 		}
+		switch kind {
+		case "locked":
+			return pctError(pve.MsgLocked("backup"))
+		case "timeout":
+			ctid := 0
+			if len(ids) > 0 {
+				ctid, _ = strconv.Atoi(ids[0])
+			}
+			return pctError(pve.MsgLockTimeout(ctid))
+		}
+		return refuse("fake failure injected")
 	}
 	return nil
+}
+
+// countFailure counts one more failure of rule; false once n were made.
+func (f *Fake) countFailure(rule string, n int) (bool, error) {
+	again := false
+	err := f.withState(func() error {
+		path := filepath.Join(f.StateDir, "fail_counts.json")
+		counts := map[string]int{}
+		if data, err := os.ReadFile(path); err == nil {
+			_ = json.Unmarshal(data, &counts)
+		}
+		if counts[rule] >= n {
+			return nil
+		}
+		counts[rule]++
+		again = true
+		data, _ := json.Marshal(counts)
+		return writeFileAtomic(path, data)
+	})
+	return again, err
 }
 
 func (f *Fake) now() time.Time {

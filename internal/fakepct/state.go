@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // Container is the on-disk state of one fake container:
@@ -208,13 +210,34 @@ func configLines(c *Container, raw []string) []string {
 	return append(lines, raw...)
 }
 
+// renderConf writes /etc/pve/lxc/<CTID>.conf as Proxmox does: the current
+// config (with parent: naming the latest snapshot) and its raw lines, then
+// one section per snapshot with its config and snaptime.
 func renderConf(c *Container, raw []string) []byte {
-	var b bytes.Buffer
-	for _, l := range configLines(c, raw) {
-		b.WriteString(l)
-		b.WriteByte('\n')
+	f := pve.ConfFile{Current: pve.Section{Keys: map[string]string{}}}
+	for _, l := range configLines(c, nil) {
+		k, v, _ := strings.Cut(l, ": ")
+		f.Current.Keys[k] = v
 	}
-	return b.Bytes()
+	if c.Parent != "" {
+		f.Current.Keys["parent"] = c.Parent
+	}
+	for _, l := range raw {
+		k, v, _ := strings.Cut(l, ":")
+		f.Current.Raw = append(f.Current.Raw, pve.RawLine{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
+	}
+	for _, snap := range c.Snapshots {
+		sec := pve.Section{Name: snap.Name, Keys: map[string]string{}}
+		for k, v := range snap.Config {
+			sec.Keys[k] = v
+		}
+		sec.Keys["snaptime"] = strconv.FormatInt(snap.Time.Unix(), 10)
+		if snap.Parent != "" {
+			sec.Keys["parent"] = snap.Parent
+		}
+		f.Snapshots = append(f.Snapshots, sec)
+	}
+	return []byte(f.Format())
 }
 
 func writeFileAtomic(path string, data []byte) error {

@@ -393,6 +393,9 @@ func (c *ct) shell(args []string) error {
 	if len(args) < 2 || args[0] != "-c" {
 		return nil
 	}
+	if handled, err := c.batch(args[1]); handled {
+		return err
+	}
 	first, _, _ := strings.Cut(strings.TrimLeft(args[1], "\n"), "\n")
 	fields := strings.Fields(first)
 	tag := strings.Join(fields[:min(len(fields), 2)], " ")

@@ -142,3 +142,17 @@ func writeSection(b *strings.Builder, s Section) {
 		b.WriteString(r.Key + ": " + r.Value + "\n")
 	}
 }
+
+// AppendRaw adds raw `lxc.key: value` lines to a Config view (Section.Config):
+// a key seen before gets the value on a line of its own, as the file keeps
+// both lines.
+func AppendRaw(cfg map[string]string, lines []string) {
+	for _, l := range lines {
+		k, v, _ := strings.Cut(l, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if old, ok := cfg[k]; ok && old != "" {
+			v = old + "\n" + v
+		}
+		cfg[k] = v
+	}
+}
