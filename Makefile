@@ -17,7 +17,7 @@ EXAMPLE_FLAGS := --hypervisor-config examples/phoenix_hypervisor_config.json \
 	--lxc-config examples/phoenix_lxc_configs.json --hooks-dir examples \
 	--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock
 
-.PHONY: all deps build test race lint bench demo plan hook-test docs fresh-check clean
+.PHONY: all deps build test race lint bench demo plan hook-test docs fresh-check fuzz-plan clean
 
 all: build
 

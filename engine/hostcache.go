@@ -46,6 +46,10 @@ func newHostCache(b Backend, want func(int) [][]string) *hostCache {
 
 func (h *hostCache) Name() string { return h.b.Name() }
 
+// Unwrap is the backend the cache reads through, for the ports it does not
+// cache (PVEFiles, HostDirs).
+func (h *hostCache) Unwrap() Backend { return h.b }
+
 // GPUSupported asks the backend.
 func (h *hostCache) GPUSupported() (bool, string) {
 	if g, ok := h.b.(GPUSupport); ok {

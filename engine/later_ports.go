@@ -31,27 +31,36 @@ type HostDirs interface {
 	EnsureHostDir(ctx context.Context, ctid int, path string, uid, gid int) error
 }
 
+// unwrapped is the backend under the run's cache (hostCache), whose ports
+// these are.
+func unwrapped(b Backend) Backend {
+	if u, ok := b.(interface{ Unwrap() Backend }); ok {
+		return u.Unwrap()
+	}
+	return b
+}
+
 func pveFilesOf(b Backend) (PVEFiles, bool) {
 	if o, ok := b.(*observed); ok {
-		inner, ok := o.b.(PVEFiles)
+		inner, ok := unwrapped(o.b).(PVEFiles)
 		if !ok {
 			return nil, false
 		}
 		return observedPVE{o: o, inner: inner}, true
 	}
-	f, ok := b.(PVEFiles)
+	f, ok := unwrapped(b).(PVEFiles)
 	return f, ok
 }
 
 func hostDirsOf(b Backend) (HostDirs, bool) {
 	if o, ok := b.(*observed); ok {
-		inner, ok := o.b.(HostDirs)
+		inner, ok := unwrapped(o.b).(HostDirs)
 		if !ok {
 			return nil, false
 		}
 		return observedDirs{o: o, inner: inner}, true
 	}
-	d, ok := b.(HostDirs)
+	d, ok := unwrapped(b).(HostDirs)
 	return d, ok
 }
 

@@ -301,7 +301,7 @@ func actionsOf(res *engine.Result) []engine.Event {
 func memCalls(b *memhost.Backend) []engine.Event {
 	var out []engine.Event
 	for _, c := range b.MutatingCalls() {
-		out = append(out, engine.Event{Argv: c.Argv})
+		out = append(out, engine.Event{CTID: c.Origin.CTID, Argv: c.Argv})
 	}
 	return out
 }
@@ -309,11 +309,15 @@ func memCalls(b *memhost.Backend) []engine.Event {
 // step is one call as compared: its command line and the plan's note.
 type step struct{ cmd, note string }
 
-// byContainer groups calls by the container they change, in order.
+// byContainer groups calls by the container whose stage (or hook) made
+// them, in order.
 func byContainer(calls []engine.Event) map[int][]step {
 	out := map[int][]step{}
 	for _, e := range calls {
-		id := callCTID(e.Argv)
+		id := e.CTID
+		if id == 0 {
+			id = callCTID(e.Argv)
+		}
 		out[id] = append(out[id], step{cmd: engine.FormatArgv(e.Argv), note: e.Note})
 	}
 	return out
