@@ -7,6 +7,11 @@
 // Lua hooks and legacy shell hooks all reach containers through it, so
 // dry-run, logging and test fakes behave the same for all of them.
 //
+// The lifecycle verbs (lifecycle*.go: status, graph, start, stop, restart,
+// destroy) act on a deployment a run built, with the same machinery: the
+// plan's DAG for their order, Stage values and ctRun for their events and
+// results, Observe for what a dry-run previews.
+//
 // engine imports none of Phoenix's other packages: hooks are handed to it
 // through the HookRunner interface.
 package engine

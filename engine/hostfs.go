@@ -77,6 +77,14 @@ func (h LocalHost) ReadPVEFile(_ context.Context, rel string) ([]byte, error) {
 	return data, nil
 }
 
+// RemovePVEFile removes a file of the Proxmox config root.
+func (h LocalHost) RemovePVEFile(_ context.Context, _ int, rel string) error {
+	if err := os.Remove(h.pve(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", h.pve(rel), err)
+	}
+	return nil
+}
+
 // WritePVEFile replaces a file of the Proxmox config root: written beside
 // it, then renamed, so a reader never sees half a file.
 func (h LocalHost) WritePVEFile(_ context.Context, _ int, rel string, data []byte) error {

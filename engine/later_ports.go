@@ -19,6 +19,9 @@ type PVEFiles interface {
 	ReadPVEFile(ctx context.Context, rel string) ([]byte, error)
 	// WritePVEFile replaces the file at rel with data.
 	WritePVEFile(ctx context.Context, ctid int, rel string, data []byte) error
+	// RemovePVEFile removes the file at rel (destroy); none there is no
+	// error.
+	RemovePVEFile(ctx context.Context, ctid int, rel string) error
 }
 
 // HostDirs makes the host directories of bind mounts.
@@ -76,6 +79,11 @@ func (p observedPVE) ReadPVEFile(ctx context.Context, rel string) ([]byte, error
 func (p observedPVE) WritePVEFile(ctx context.Context, ctid int, rel string, data []byte) error {
 	p.o.emit(ctx, ctid, pve.WriteFileArgv(rel, data))
 	return p.inner.WritePVEFile(ctx, ctid, rel, data)
+}
+
+func (p observedPVE) RemovePVEFile(ctx context.Context, ctid int, rel string) error {
+	p.o.emit(ctx, ctid, pve.RemoveFileArgv(rel))
+	return p.inner.RemovePVEFile(ctx, ctid, rel)
 }
 
 type observedDirs struct {

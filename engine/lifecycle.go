@@ -32,10 +32,6 @@ type LifecycleOptions struct {
 	// Sleep waits boot_delay after a start; nil: a timer (ctx ends it).
 	// Dry-run never waits.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// PVEDir is the Proxmox config root (PHOENIX_PVE_DIR, /etc/pve) whose
-	// per-container files phoenix wrote go with a destroyed container
-	// (firewall/<CTID>.fw); "" (the lxc backend) has none.
-	PVEDir string
 }
 
 func (o *LifecycleOptions) defaults() {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -167,12 +165,10 @@ func firstFailedDependent(cfg *Config, id int, failed map[int]bool) int {
 }
 
 func (l *lifecycle) destroyStage() Stage {
-	return Stage{Key: StageDestroy, Name: named(StageDestroy), Applies: always, Run: func(c *ctRun, ctx context.Context) (outcome, error) {
-		return c.destroyContainer(ctx, l.lo.PVEDir)
-	}}
+	return Stage{Key: StageDestroy, Name: named(StageDestroy), Applies: always, Run: (*ctRun).destroyContainer}
 }
 
-func (c *ctRun) destroyContainer(ctx context.Context, pveDir string) (outcome, error) {
+func (c *ctRun) destroyContainer(ctx context.Context) (outcome, error) {
 	ctid := c.ct.CTID
 	st, err := c.status(ctx)
 	if err != nil {
@@ -186,7 +182,7 @@ func (c *ctRun) destroyContainer(ctx context.Context, pveDir string) (outcome, e
 	} else {
 		detail = "already gone"
 	}
-	removed, err := c.removeHostFiles(ctx, pveDir)
+	removed, err := c.removePVEFiles(ctx)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -200,8 +196,7 @@ func (c *ctRun) destroyContainer(ctx context.Context, pveDir string) (outcome, e
 }
 
 // destroyHint says what to do when pct refuses because linked clones of a
-// template still use its base volume (Proxmox: "base volume ... is still in
-// use by linked cloned").
+// template still use its base volume.
 func destroyHint(err error, ctid int) error {
 	if errors.Is(err, pve.ErrLinkedClones) {
 		return fmt.Errorf("%w: destroy the template's linked clones first (containers cloned from %d without --full; `pct list` names them)", err, ctid)
@@ -209,32 +204,30 @@ func destroyHint(err error, ctid int) error {
 	return withHint(err, ctid)
 }
 
-// hostFiles are the files phoenix writes for a container under the Proxmox
-// config root that `pct destroy` leaves behind (the container's own
+// pveFilesOfContainer are the files phoenix writes for a container under
+// the Proxmox config root that `pct destroy` leaves behind (its own
 // lxc/<CTID>.conf, raw lines included, goes with pct destroy).
-func hostFiles(pveDir string, ctid int) []string {
-	return []string{filepath.Join(pveDir, pve.FirewallRel(ctid))}
-}
+func pveFilesOfContainer(ctid int) []string { return []string{pve.FirewallRel(ctid)} }
 
-// removeHostFiles removes (in dry-run: lists) the container's hostFiles
-// that exist, each as an action of the destroy stage.
-func (c *ctRun) removeHostFiles(ctx context.Context, pveDir string) ([]string, error) {
-	if pveDir == "" {
+// removePVEFiles removes the container's pveFilesOfContainer that exist,
+// through the backend's PVEFiles (dry-run: recorded); a backend without
+// Proxmox files (lxc) has none.
+func (c *ctRun) removePVEFiles(ctx context.Context) ([]string, error) {
+	files, ok := pveFilesOf(c.b)
+	if !ok {
 		return nil, nil
 	}
 	var removed []string
-	for _, f := range hostFiles(pveDir, c.ct.CTID) {
-		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+	for _, rel := range pveFilesOfContainer(c.ct.CTID) {
+		if _, err := files.ReadPVEFile(ctx, rel); errors.Is(err, fs.ErrNotExist) {
 			continue
+		} else if err != nil {
+			return removed, fmt.Errorf("read /etc/pve/%s: %w", rel, err)
 		}
-		or := OriginFrom(ctx)
-		c.sink.Emit(Event{Kind: EventAction, CTID: c.ct.CTID, Stage: or.Stage, Argv: []string{"# rm", f}})
-		if !c.o.DryRun {
-			if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return removed, fmt.Errorf("remove %s: %w", f, err)
-			}
+		if err := files.RemovePVEFile(ctx, c.ct.CTID, rel); err != nil {
+			return removed, fmt.Errorf("remove /etc/pve/%s: %w", rel, err)
 		}
-		removed = append(removed, f)
+		removed = append(removed, "/etc/pve/"+rel)
 	}
 	return removed, nil
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -270,13 +268,10 @@ func TestPlanDestroyRefusesToLeaveAClonedOrDependentContainerBehind(t *testing.T
 func TestDestroyStopsThenPurgesClonesFirstAndRemovesTheFirewallFile(t *testing.T) {
 	cfg := exampleConfig()
 	b := builtHost(t, cfg, nil)
-	pve := t.TempDir()
-	fw := filepath.Join(pve, "firewall", "910.fw")
-	require.NoError(t, os.MkdirAll(filepath.Dir(fw), 0o755))
-	require.NoError(t, os.WriteFile(fw, []byte("[OPTIONS]\nenable: 1\n"), 0o644))
-	o := lifecycleOpts(cfg, b, 902, 910)
-	o.PVEDir = pve
 	ctx := context.Background()
+	require.NoError(t, b.WritePVEFile(ctx, 910, "firewall/910.fw", []byte("[OPTIONS]\nenable: 1\n")))
+	b.ResetCalls()
+	o := lifecycleOpts(cfg, b, 902, 910)
 
 	// Dry-run: the same plan, no call made, the file left.
 	rec := dryrun.New(b)
@@ -287,19 +282,22 @@ func TestDestroyStopsThenPurgesClonesFirstAndRemovesTheFirewallFile(t *testing.T
 	res, err := engine.Destroy(ctx, do, p)
 	require.NoError(t, err)
 	assert.Empty(t, b.MutatingCalls())
-	assert.FileExists(t, fw)
+	_, kept := b.PVEFile("firewall/910.fw")
+	assert.True(t, kept)
 	var plan bytes.Buffer
 	engine.WritePlan(&plan, res, engine.PlanOptions{})
 	assert.Contains(t, plan.String(), "pct destroy 910 --purge 1")
-	assert.Contains(t, plan.String(), "rm "+fw)
+	assert.Contains(t, plan.String(), "on the host: rm -f /etc/pve/firewall/910.fw")
 
 	p, err = engine.PlanDestroy(ctx, o)
 	require.NoError(t, err)
 	res, err = engine.Destroy(ctx, o, p)
 	require.NoError(t, err)
 	assert.Equal(t, engine.ExitOK, res.ExitCode())
-	assert.Equal(t, []string{"shutdown 910 --timeout 60", "destroy 910 --purge 1", "shutdown 902 --timeout 60", "destroy 902 --purge 1"}, mutating(b))
-	assert.NoFileExists(t, fw)
+	assert.Equal(t, []string{"shutdown 910 --timeout 60", "destroy 910 --purge 1", "# on the host: rm -f /etc/pve/firewall/910.fw",
+		"shutdown 902 --timeout 60", "destroy 902 --purge 1"}, mutating(b))
+	_, kept = b.PVEFile("firewall/910.fw")
+	assert.False(t, kept)
 	assert.Nil(t, b.Get(910))
 	assert.NotNil(t, b.Get(900), "only the named containers go")
 

@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/engine/pct"
 )
 
 // defaultShutdownTimeout is `pct shutdown --timeout` of stop, restart and
@@ -79,18 +78,7 @@ func lifecycleSession(c *cli.Context, env Env) (*session, engine.LifecycleOption
 		Events:          s.events,
 		ShutdownTimeout: time.Duration(c.Int("shutdown-timeout")) * time.Second,
 	}
-	if s.g.Backend == "pct" {
-		o.PVEDir = pveDir(env)
-	}
 	return s, o, nil
-}
-
-// pveDir is the Proxmox config root the pct backend writes under.
-func pveDir(env Env) string {
-	if d := env.Getenv(pct.EnvPVEDir); d != "" {
-		return d
-	}
-	return "/etc/pve"
 }
 
 // powerCmd runs start, stop or restart.

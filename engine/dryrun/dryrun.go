@@ -73,6 +73,7 @@ type Backend struct {
 	overlay map[int]*planned
 	calls   []Call
 	files   map[string][]byte  // Proxmox files the plan wrote, by path under /etc/pve
+	removed map[string]bool    // Proxmox files the plan removed
 	dirs    map[string]hostDir // host directories the plan made
 	// blind are the planned containers whose inside the host could not
 	// show (stopped there): what the plan does in them is known after run.

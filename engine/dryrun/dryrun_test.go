@@ -3,6 +3,7 @@ package dryrun
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"sync"
 	"testing"
 
@@ -306,4 +307,26 @@ func ctidOf(argv []string) int {
 	var id int
 	fmt.Sscan(argv[1], &id)
 	return id
+}
+
+func TestRemovePVEFileIsRecordedAndLaterReadsFindNone(t *testing.T) {
+	host := memhost.New()
+	ctx := context.Background()
+	require.NoError(t, host.WritePVEFile(ctx, 910, "firewall/910.fw", []byte("[OPTIONS]\n")))
+	host.ResetCalls()
+	b := New(host)
+	require.NoError(t, b.RemovePVEFile(ctx, 910, "firewall/910.fw"))
+	_, err := b.ReadPVEFile(ctx, "firewall/910.fw")
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	_, onHost := host.PVEFile("firewall/910.fw")
+	assert.True(t, onHost, "the host keeps its file")
+	assert.Empty(t, host.MutatingCalls())
+	require.Len(t, b.Calls(), 1)
+	assert.Equal(t, []string{"# on the host:", "rm -f /etc/pve/firewall/910.fw"}, b.Calls()[0].Argv)
+
+	// Written again after the removal: read back.
+	require.NoError(t, b.WritePVEFile(ctx, 910, "firewall/910.fw", []byte("x")))
+	data, err := b.ReadPVEFile(ctx, "firewall/910.fw")
+	require.NoError(t, err)
+	assert.Equal(t, "x", string(data))
 }

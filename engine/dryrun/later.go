@@ -22,9 +22,13 @@ type hostDir struct{ uid, gid int }
 func (b *Backend) ReadPVEFile(ctx context.Context, rel string) ([]byte, error) {
 	b.mu.Lock()
 	data, ok := b.files[rel]
+	gone := b.removed[rel]
 	b.mu.Unlock()
 	if ok {
 		return append([]byte(nil), data...), nil
+	}
+	if gone {
+		return nil, fmt.Errorf("dry-run: /etc/pve/%s: %w", rel, fs.ErrNotExist)
 	}
 	if f, ok := b.reads.(engine.PVEFiles); ok {
 		return f.ReadPVEFile(ctx, rel)
@@ -44,6 +48,23 @@ func (b *Backend) WritePVEFile(ctx context.Context, _ int, rel string, data []by
 		b.files = map[string][]byte{}
 	}
 	b.files[rel] = append([]byte(nil), data...)
+	delete(b.removed, rel)
+	return nil
+}
+
+// RemovePVEFile records the removal; later reads find no file.
+func (b *Backend) RemovePVEFile(ctx context.Context, _ int, rel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.record("remove", pve.RemoveFileArgv(rel))
+	delete(b.files, rel)
+	if b.removed == nil {
+		b.removed = map[string]bool{}
+	}
+	b.removed[rel] = true
 	return nil
 }
 

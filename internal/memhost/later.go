@@ -60,6 +60,15 @@ func (b *Backend) WritePVEFile(ctx context.Context, ctid int, rel string, data [
 	return nil
 }
 
+func (b *Backend) RemovePVEFile(ctx context.Context, ctid int, rel string) error {
+	if err := b.begin(ctx, "remove", ctid, pve.RemoveFileArgv(rel), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	delete(b.pveFiles, rel)
+	return nil
+}
+
 func (b *Backend) StatHostDir(ctx context.Context, path string) (bool, int, int, error) {
 	if err := b.begin(ctx, "stat-host-dir", 0, []string{"# stat " + path}, false); err != nil {
 		return false, 0, 0, err

@@ -18,6 +18,11 @@ func WriteFileArgv(rel string, content []byte) []string {
 	return append([]string{WriteFileVerb(rel)}, strings.Split(strings.TrimRight(string(content), "\n"), "\n")...)
 }
 
+// RemoveFileArgv is a file Phoenix wrote under /etc/pve removed (destroy).
+func RemoveFileArgv(rel string) []string {
+	return []string{"# on the host:", "rm -f " + ShellQuote("/etc/pve/"+rel)}
+}
+
 // HostDirArgv is a host directory made and given to the container's
 // mapped owner (uid or gid -1: left as it is).
 func HostDirArgv(path string, uid, gid int) []string {
