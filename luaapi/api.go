@@ -96,12 +96,7 @@ func (s *sandbox) pctExec(L *lua.LState) int {
 		}
 		s.raise(L, "%s", msg)
 	}
-	L.Push(s.newTable(map[string]lua.LValue{
-		"code":   lua.LNumber(res.Code),
-		"stdout": lua.LString(res.Stdout),
-		"stderr": lua.LString(res.Stderr),
-		"ok":     lua.LBool(res.Code == 0),
-	}))
+	L.Push(s.plain(execRecord{Code: res.Code, Stdout: res.Stdout, Stderr: res.Stderr, OK: res.Code == 0}))
 	return 1
 }
 

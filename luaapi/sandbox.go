@@ -52,6 +52,8 @@ type sandbox struct {
 	dropped  int
 	calls    int
 	spent    int // bytes of argv, env and paths handed to the backend
+
+	luarSealed bool // luar's metatables of luarTypes made read-only (plain)
 }
 
 // Run runs the hook o.Source in a fresh sandbox. A failure of the hook is

@@ -100,7 +100,8 @@ type harness struct {
 	// per case
 	ctx      context.Context
 	output   []string
-	last     *lua.LTable // the last t.run result, for t.called
+	last     *lua.LTable  // the last t.run result
+	calls    []callRecord // its calls, for t.called
 	cleanups []func()
 }
 
@@ -120,7 +121,7 @@ func (h *harness) runCase(ctx context.Context, c declared) TestCase {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, h.tf.Timeout)
 	defer cancel()
-	h.ctx, h.output, h.last = ctx, nil, nil
+	h.ctx, h.output, h.last, h.calls = ctx, nil, nil, nil
 	defer func() {
 		for i := len(h.cleanups) - 1; i >= 0; i-- {
 			h.cleanups[i]()
@@ -225,19 +226,13 @@ func (h *harness) fail(L *lua.LState) int {
 
 // calls matching pattern among the last run's calls (exec: the command;
 // others: the pct argv).
-func (h *harness) matching(L *lua.LState, pattern string) []lua.LValue {
+func (h *harness) matching(L *lua.LState, pattern string) []callRecord {
 	if h.last == nil {
 		L.RaiseError("no hook has run yet: call t.run first")
 	}
-	calls, _ := h.last.RawGetString("calls").(*lua.LTable)
-	var out []lua.LValue
-	if calls == nil {
-		return out
-	}
-	for i := 1; i <= calls.Len(); i++ {
-		c := calls.RawGetInt(i).(*lua.LTable)
-		text := lua.LVAsString(c.RawGetString("cmd"))
-		mds, err := pm.Find(pattern, []byte(text), 0, 1, h.s.budget())
+	var out []callRecord
+	for _, c := range h.calls {
+		mds, err := pm.Find(pattern, []byte(c.Cmd), 0, 1, h.s.budget())
 		if err != nil {
 			L.ArgError(1, err.Error())
 		}
@@ -254,28 +249,28 @@ func (h *harness) called(L *lua.LState) int {
 	if len(m) == 0 {
 		h.failf(L, "no call matches %q; calls were:%s%s", pattern, h.listCalls(), message(L, 2))
 	}
-	L.Push(m[0])
+	L.Push(h.s.plain(m[0]))
 	return 1
 }
 
 func (h *harness) notCalled(L *lua.LState) int {
 	pattern := L.CheckString(1)
 	if m := h.matching(L, pattern); len(m) > 0 {
-		h.failf(L, "%d call(s) match %q, e.g. %q (line %s)%s", len(m), pattern,
-			lua.LVAsString(m[0].(*lua.LTable).RawGetString("cmd")), lua.LVAsString(m[0].(*lua.LTable).RawGetString("line")), message(L, 2))
+		h.failf(L, "%d call(s) match %q, e.g. %q (line %d)%s", len(m), pattern, m[0].Cmd, m[0].Line, message(L, 2))
 	}
 	return 0
 }
 
 func (h *harness) listCalls() string {
-	calls, _ := h.last.RawGetString("calls").(*lua.LTable)
-	if calls == nil || calls.Len() == 0 {
+	if len(h.calls) == 0 {
 		return " none"
 	}
 	var b strings.Builder
-	for i := 1; i <= calls.Len() && i <= 20; i++ {
-		c := calls.RawGetInt(i).(*lua.LTable)
-		fmt.Fprintf(&b, "\n\t%s %s", lua.LVAsString(c.RawGetString("op")), lua.LVAsString(c.RawGetString("cmd")))
+	for i, c := range h.calls {
+		if i == 20 {
+			break
+		}
+		fmt.Fprintf(&b, "\n\t%s %s", c.Op, c.Cmd)
 	}
 	return b.String()
 }
@@ -525,25 +520,16 @@ func (h *harness) run(L *lua.LState) int {
 			res.RawSetString("line", lua.LNumber(he.Line))
 		}
 	}
+	// r.calls is a list (ipairs and # see it) of read-only records.
 	calls := L.NewTable()
+	h.calls = nil
 	for _, c := range sb.calls {
-		ct := L.NewTable()
-		ct.RawSetString("op", lua.LString(c.op))
-		ct.RawSetString("cmd", lua.LString(c.cmd))
-		argv := L.NewTable()
-		for _, a := range c.argv {
-			argv.Append(lua.LString(a))
-		}
-		ct.RawSetString("argv", argv)
+		cr := callRecord{Op: c.op, Cmd: c.cmd, Argv: c.argv, Line: sourceLine(c.source)}
 		if len(c.env) > 0 {
-			env := L.NewTable()
-			for k, v := range c.env {
-				env.RawSetString(k, lua.LString(v))
-			}
-			ct.RawSetString("env", env)
+			cr.Env = c.env
 		}
-		ct.RawSetString("line", lua.LNumber(sourceLine(c.source)))
-		calls.Append(ct)
+		h.calls = append(h.calls, cr)
+		calls.Append(h.s.plain(cr))
 	}
 	res.RawSetString("calls", calls)
 	// logs: log.* and print lines; output: the lines pct_exec's commands

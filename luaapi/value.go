@@ -3,6 +3,7 @@ package luaapi
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 
 	lua "github.com/yuin/gopher-lua"
@@ -98,6 +99,8 @@ func (s *sandbox) toGo(v lua.LValue, depth int) any {
 		return float64(x)
 	case lua.LBool:
 		return bool(x)
+	case *lua.LUserData:
+		return plainGo(reflect.ValueOf(x.Value), depth) // what plain made
 	case *lua.LTable:
 		x = s.data(x)
 		n := x.Len()
