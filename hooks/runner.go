@@ -50,7 +50,7 @@ type Runner struct {
 
 	// names is the hooks dir's listing, read once by CheckHook.
 	namesOnce sync.Once
-	names     []string
+	names     map[string][]string
 }
 
 // NewRunner returns a Runner for the hooks in o.Dir.

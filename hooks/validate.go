@@ -86,7 +86,7 @@ func problemText(p engine.Problem) string {
 // pct_exe (did you mean pct_exec?)), a shell hook that `bash -n` rejects;
 // and, as warnings, files in the hooks dir (names) named nearly as the
 // hook, which are not run.
-func checkContainer(dir string, ctid int, info engine.HookInfo, names []string) []engine.Problem {
+func checkContainer(dir string, ctid int, info engine.HookInfo, names map[string][]string) []engine.Problem {
 	out := nearNames(dir, ctid, names)
 	switch info.Kind {
 	case "":
@@ -103,41 +103,43 @@ func checkContainer(dir string, ctid int, info engine.HookInfo, names []string) 
 	return append(out, validateShell(info.Path)...)
 }
 
-// dirNames lists the hooks dir; nil when it cannot be read (the caller
-// says so elsewhere).
-func dirNames(dir string) []string {
+// dirNames indexes the hooks dir's file names by their normal form (see
+// normalName); nil when it cannot be read (the caller says so elsewhere).
+func dirNames(dir string) map[string][]string {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
-	names := make([]string, 0, len(des))
+	names := map[string][]string{}
 	for _, de := range des {
-		names = append(names, de.Name())
+		n := normalName(de.Name())
+		names[n] = append(names[n], de.Name())
 	}
 	return names
+}
+
+// normalName folds what makes a name near a hook's: case, '-' for '_',
+// .bash for .sh.
+func normalName(n string) string {
+	norm := strings.ReplaceAll(strings.ToLower(n), "-", "_")
+	if base, ok := strings.CutSuffix(norm, ".bash"); ok {
+		norm = base + ".sh"
+	}
+	return norm
 }
 
 // nearNames finds files named nearly as ctid's hook: another case
 // (.LUA), '-' for '_', .bash for .sh. They are not run, which is rarely
 // what was meant.
-func nearNames(dir string, ctid int, names []string) []engine.Problem {
-	want := map[string]string{}
-	for _, kind := range []string{engine.HookLua, engine.HookShell} {
-		name := filepath.Base(HookPath(dir, ctid, kind))
-		want[name] = name
-	}
+func nearNames(dir string, ctid int, names map[string][]string) []engine.Problem {
 	var out []engine.Problem
-	for _, n := range names {
-		if _, exact := want[n]; exact {
-			continue
-		}
-		norm := strings.ReplaceAll(strings.ToLower(n), "-", "_")
-		if base, ok := strings.CutSuffix(norm, ".bash"); ok {
-			norm = base + ".sh"
-		}
-		if expected, ok := want[norm]; ok {
-			out = append(out, engine.Problem{File: filepath.Join(dir, n), Warning: true,
-				Found: fmt.Sprintf("not run: the hook of container %d must be named %s (rename it)", ctid, expected)})
+	for _, kind := range []string{engine.HookLua, engine.HookShell} {
+		expected := filepath.Base(HookPath(dir, ctid, kind))
+		for _, n := range names[expected] {
+			if n != expected {
+				out = append(out, engine.Problem{File: filepath.Join(dir, n), Warning: true,
+					Found: fmt.Sprintf("not run: the hook of container %d must be named %s (rename it)", ctid, expected)})
+			}
 		}
 	}
 	return out

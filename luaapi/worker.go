@@ -2,16 +2,16 @@ package luaapi
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,6 +74,9 @@ type wireInit struct {
 	Limits   Limits      `json:"limits"`
 	BaseDir  string      `json:"base_dir"`
 	Deadline time.Time   `json:"deadline"`
+	// SameConfig: the configuration is the one of the worker's previous
+	// hook (Config is then not sent again).
+	SameConfig bool `json:"same_config,omitempty"`
 }
 
 // Strings a hook hands to the container, and what comes back, travel as
@@ -162,8 +165,8 @@ type fromWorker struct {
 }
 
 // RunIsolated runs the hook like Run, in a worker process re-executed from
-// exe. If the worker dies (out of memory, killed), the hook fails with the
-// last line it was known to run.
+// exe (reused from a pool: see pool.go). If the worker dies (out of
+// memory, killed), the hook fails with the last line it was known to run.
 func RunIsolated(ctx context.Context, o Options, exe string) error {
 	if o.Backend == nil {
 		return errors.New("lua worker: no backend given")
@@ -174,35 +177,40 @@ func RunIsolated(ctx context.Context, o Options, exe string) error {
 		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
 		defer cancel()
 	}
+	w, err := workers.get(exe, workerMemory(lim))
+	if err != nil {
+		return err
+	}
+	err, answered := runOn(ctx, w, o, lim)
+	if !answered && w.used && ctx.Err() == nil {
+		// A pooled worker that died while idle: once more on a new one.
+		if w, err = startWorker(exe, workerMemory(lim)); err != nil {
+			return err
+		}
+		err, _ = runOn(ctx, w, o, lim)
+	}
+	return err
+}
+
+// runOn runs one hook on worker w, then gives w back to the pool or kills
+// it. answered is false when the worker sent nothing at all.
+func runOn(ctx context.Context, w *workerProc, o Options, lim Limits) (err error, answered bool) {
 	init := &wireInit{CTID: o.CTID, Path: o.Path, Source: o.Source, DryRun: o.DryRun, Version: o.Version,
 		Limits: o.Limits, BaseDir: o.BaseDir}
 	if d, ok := ctx.Deadline(); ok {
 		init.Deadline = d
 	}
-	if o.Config != nil {
+	switch {
+	case o.Config != nil && o.Config == w.cfg:
+		init.SameConfig = true
+	case o.Config != nil:
 		wc := &wireConfig{Hypervisor: o.Config.Hypervisor, LXC: o.Config.LXC, Containers: map[int]map[string]any{}}
 		for id, c := range o.Config.Containers {
 			wc.Containers[id] = c.Raw
 		}
 		init.Config = wc
 	}
-
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return fmt.Errorf("lua worker: %w", err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("lua worker: %w", err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("lua worker: start %s: %w", exe, err)
-	}
-	p := &parent{o: o, lim: lim, enc: json.NewEncoder(stdin)}
+	p := &parent{o: o, lim: lim, enc: w.enc}
 	// The worker has the same deadline and reports a timeout itself, with
 	// its line; it is killed only if it does not within a grace period.
 	var (
@@ -213,38 +221,41 @@ func RunIsolated(ctx context.Context, o Options, exe string) error {
 		// Interrupted (Ctrl-C, SIGTERM) rather than timed out: ask the
 		// worker to stop now; it reports "interrupted" with its line.
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = w.cmd.Process.Signal(syscall.SIGTERM)
 		}
 		killMu.Lock()
 		defer killMu.Unlock()
-		kill = time.AfterFunc(workerGrace, func() { _ = cmd.Process.Kill() })
+		kill = time.AfterFunc(workerGrace, func() { _ = w.cmd.Process.Kill() })
 	})
-	defer func() {
-		stop()
-		killMu.Lock()
-		defer killMu.Unlock()
-		if kill != nil {
-			kill.Stop()
-		}
-	}()
-
-	result := p.serve(ctx, init, stdout)
-	_ = stdin.Close()
-	waitErr := cmd.Wait()
-	if result != nil || p.done {
-		return result
+	result := p.serve(ctx, init, w.dec)
+	clean := stop() && p.done
+	killMu.Lock()
+	if kill != nil {
+		kill.Stop()
+	}
+	killMu.Unlock()
+	if clean {
+		w.cfg = o.Config
+		workers.put(w)
+		return result, true
+	}
+	// Timed out, interrupted, dead or done with the protocol: never reused.
+	waitErr := w.kill()
+	if p.done {
+		return result, true
 	}
 	// The worker died without a result.
 	he := &HookError{File: o.Path, Line: int(p.line.Load())}
+	stderr := w.stderr.String()
 	switch {
 	case ctx.Err() != nil:
 		he.Message = timeoutMessage(ctx.Err(), lim.Timeout)
-	case strings.Contains(stderr.String(), "out of memory"):
+	case strings.Contains(stderr, "out of memory"):
 		he.Message = fmt.Sprintf("memory limit exceeded: the hook's worker ran out of memory (limit %d MiB)", workerMemory(lim)>>20)
 	default:
-		he.Message = fmt.Sprintf("the hook's worker died: %v: %s", waitErr, tail(strings.TrimSpace(stderr.String()), 300))
+		he.Message = fmt.Sprintf("the hook's worker died: %v: %s", waitErr, tail(strings.TrimSpace(stderr), 300))
 	}
-	return he
+	return he, p.got
 }
 
 func workerMemory(l Limits) uint64 {
@@ -271,6 +282,7 @@ type parent struct {
 	mu   sync.Mutex // enc
 	line atomic.Int64
 	done bool
+	got  bool // the worker sent something
 }
 
 func (p *parent) send(m toWorker) {
@@ -281,14 +293,14 @@ func (p *parent) send(m toWorker) {
 
 // serve sends the init message, then answers the worker until it reports
 // its result (returned) or its output ends (nil, p.done false).
-func (p *parent) serve(ctx context.Context, init *wireInit, stdout io.Reader) error {
+func (p *parent) serve(ctx context.Context, init *wireInit, dec *json.Decoder) error {
 	p.send(toWorker{Init: init})
-	dec := json.NewDecoder(bufio.NewReaderSize(stdout, 64<<10))
 	for {
 		var m fromWorker
 		if err := dec.Decode(&m); err != nil {
 			return nil
 		}
+		p.got = true
 		if m.Line > 0 {
 			p.line.Store(int64(m.Line))
 		}
@@ -353,63 +365,101 @@ func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
 	return r
 }
 
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(b []byte) (int, error) {
-	if l.n <= 0 {
-		return len(b), nil
-	}
-	k := min(len(b), l.n)
-	l.n -= k
-	_, _ = l.w.Write(b[:k])
-	return len(b), nil
-}
-
 // ---- the worker side ----------------------------------------------------------
 
-// WorkerMain runs one hook as a worker: it reads the init message on
-// stdin, limits its own memory, runs the hook and reports. It returns the
-// process exit code.
+// WorkerMain runs hooks as a worker, one at a time: it reads an init
+// message on stdin, limits its own memory (once, for life), runs the hook
+// in a fresh sandbox and reports; then waits for the next init message,
+// until stdin ends. It returns the process exit code.
 func WorkerMain() int {
 	watchParent(os.Getppid(), parentWatchEvery, func() { os.Exit(3) })
 	dec := json.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
-	var first toWorker
-	if err := dec.Decode(&first); err != nil || first.Init == nil {
-		fmt.Fprintln(os.Stderr, "phoenix lua worker: no init message on stdin")
-		return 2
-	}
-	in := first.Init
-	lim := in.Limits.withDefaults()
-	debug.SetMemoryLimit(int64(lim.MaxHeapBytes))
-	if err := limitMemory(workerMemory(lim)); err != nil {
-		fmt.Fprintln(os.Stderr, "phoenix lua worker:", err)
-		return 2
-	}
 	w := &workerConn{enc: json.NewEncoder(os.Stdout), dec: dec}
 	// SIGINT (Ctrl-C reaches the whole process group) and SIGTERM (from
-	// the parent when its run is interrupted) stop the hook, which then
-	// reports "interrupted" at its line instead of dying silently.
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
+	// the parent when its run is interrupted) stop the running hook, which
+	// then reports "interrupted" at its line instead of dying silently;
+	// between hooks they are ignored (the parent ends an idle worker by
+	// closing its stdin).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var cfg *engine.Config
+	limited := false
+	for n := 0; ; n++ {
+		var first toWorker
+		if err := dec.Decode(&first); err != nil || first.Init == nil {
+			if n > 0 && errors.Is(err, io.EOF) {
+				return 0
+			}
+			fmt.Fprintln(os.Stderr, "phoenix lua worker: no init message on stdin")
+			return 2
+		}
+		in := first.Init
+		lim := in.Limits.withDefaults()
+		debug.SetMemoryLimit(int64(lim.MaxHeapBytes))
+		if !limited {
+			if err := limitMemory(workerMemory(lim)); err != nil {
+				fmt.Fprintln(os.Stderr, "phoenix lua worker:", err)
+				return 2
+			}
+			limited = true
+		}
+		if !in.SameConfig {
+			cfg = configOf(in.Config)
+		}
+		w.send(runHook(in, cfg, w, sigs))
+		// What the hook allocated is garbage now: a large heap is
+		// collected before the next hook's ceiling is measured against it
+		// (always collecting costs most of a trivial hook's time).
+		if heapBytes() > lim.MaxHeapBytes/4 {
+			runtime.GC()
+		}
+	}
+}
+
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+func configOf(wc *wireConfig) *engine.Config {
+	if wc == nil {
+		return nil
+	}
+	cfg := &engine.Config{Hypervisor: wc.Hypervisor, LXC: wc.LXC, Containers: map[int]*engine.Container{}}
+	for id, raw := range wc.Containers {
+		cfg.Containers[id] = &engine.Container{CTID: id, Raw: raw}
+	}
+	return cfg
+}
+
+// runHook runs one hook of the worker and returns its done message.
+func runHook(in *wireInit, cfg *engine.Config, w *workerConn, sigs chan os.Signal) fromWorker {
+	for len(sigs) > 0 {
+		<-sigs // one that came between hooks
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if !in.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, in.Deadline)
-		defer cancel()
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, in.Deadline)
+		defer stop()
 	}
 	o := Options{CTID: in.CTID, Path: in.Path, Source: in.Source, DryRun: in.DryRun, Version: in.Version,
-		Limits: in.Limits, BaseDir: in.BaseDir, Backend: &workerBackend{w: w},
+		Limits: in.Limits, BaseDir: in.BaseDir, Backend: &workerBackend{w: w}, Config: cfg,
 		Events: engine.SinkFunc(func(e engine.Event) { w.send(fromWorker{Event: &e}) }),
 		Redact: func(secret string) { w.send(fromWorker{Secret: []byte(secret)}) },
 		onLine: func(line int) { w.send(fromWorker{Line: line}) },
-	}
-	if in.Config != nil {
-		o.Config = &engine.Config{Hypervisor: in.Config.Hypervisor, LXC: in.Config.LXC, Containers: map[int]*engine.Container{}}
-		for id, raw := range in.Config.Containers {
-			o.Config.Containers[id] = &engine.Container{CTID: id, Raw: raw}
-		}
 	}
 	done := fromWorker{Done: true}
 	if err := Run(ctx, o); err != nil {
@@ -417,8 +467,7 @@ func WorkerMain() int {
 		errors.As(err, &he)
 		done.Err = &wireHookError{File: he.File, Line: he.Line, Message: he.Message, Traceback: he.Traceback}
 	}
-	w.send(done)
-	return 0
+	return done
 }
 
 // parentWatchEvery is how often a worker checks that phoenix is still there.
