@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,6 +55,9 @@ type ContainerStatus struct {
 	MissingSnapshot string `json:"missing_snapshot,omitempty"`
 	Hook            string `json:"hook,omitempty"` // HookLua, HookShell, "" (none)
 	HookState       string `json:"hook_state"`
+	// Scripts are the feature hooks and the application script that run
+	// before the hook, in that order, each with its marker's state.
+	Scripts []ScriptStatus `json:"scripts,omitempty"`
 	// Drift holds each configured key whose host value differs and that a
 	// run sets in place (the configure stage's diff).
 	Drift []Drift `json:"drift,omitempty"`
@@ -65,6 +69,13 @@ type ContainerStatus struct {
 	// or the host could not be read) or missing.
 	State string `json:"state"`
 	Err   error  `json:"-"`
+}
+
+// ScriptStatus is a feature hook or the application script of a container.
+type ScriptStatus struct {
+	Name  string `json:"name"`  // its file name in the hooks dir
+	State string `json:"state"` // as HookState; "missing": the application script is not in the hooks dir
+	info  HookInfo
 }
 
 // DriftText is a drift as status shows it: "memory 32768 → 1234 on
@@ -211,20 +222,60 @@ func inspectOne(ctx context.Context, o StatusOptions, ct *Container, cs *Contain
 	if isTemplate(ct) && !slices.Contains(snaps, templateSnapshot(ct)) {
 		cs.MissingSnapshot = templateSnapshot(ct)
 	}
-	if info.Kind == "" || !cs.Running {
+	cs.Scripts = scripts(o.Hooks, ct)
+	if !cs.Running {
+		return
+	}
+	for i, sc := range cs.Scripts {
+		if sc.info.Kind != "" && sc.State == HookUnknown {
+			cs.Scripts[i].State, cs.Err = markerState(ctx, o, ct, FileMarker(sc.info.Path), sc.info)
+			if cs.Err != nil {
+				return
+			}
+		}
+	}
+	if info.Kind == "" {
 		return
 	}
 	if info.State != HookReady {
 		cs.HookState = info.State
 		return
 	}
-	cs.HookState, cs.Err = hookState(ctx, o, ct, info)
+	cs.HookState, cs.Err = markerState(ctx, o, ct, HookMarker(ct.CTID), info)
 }
 
-// hookState compares the hook marker in the running container with what
-// the hook stage would write now (HookFingerprint).
-func hookState(ctx context.Context, o StatusOptions, ct *Container, info HookInfo) (string, error) {
-	marker := HookMarker(ct.CTID)
+// scripts lists the container's feature hooks (of the features without a
+// built-in stage that have one) and its application script, as the run
+// finds them; their states are HookUnknown until a marker is read.
+func scripts(hr HookRunner, ct *Container) []ScriptStatus {
+	var out []ScriptStatus
+	add := func(info HookInfo, name string) {
+		st := ScriptStatus{Name: name, State: HookUnknown, info: info}
+		switch {
+		case info.Kind == "":
+			st.State = "missing"
+		case info.State != "" && info.State != HookReady:
+			st.State = info.State
+		}
+		out = append(out, st)
+	}
+	for _, f := range otherFeatures(ct) {
+		if info, err := featureHook(hr, f); err == nil && info.Kind != "" {
+			add(info, filepath.Base(info.Path))
+		} else if err != nil {
+			add(HookInfo{Kind: HookLua, State: HookAmbiguous}, FeatureHookName(f))
+		}
+	}
+	if hasApp(ct) {
+		info, _ := appScript(hr, ct.Later.ApplicationScript)
+		add(info, ct.Later.ApplicationScript)
+	}
+	return out
+}
+
+// markerState compares a marker in the running container with what the
+// stage that writes it would write now (HookFingerprint of info).
+func markerState(ctx context.Context, o StatusOptions, ct *Container, marker string, info HookInfo) (string, error) {
 	r, err := o.Backend.Exec(ctx, ct.CTID, []string{"cat", marker}, ExecOptions{Probe: true})
 	switch {
 	case err != nil:
@@ -241,13 +292,27 @@ func (c *ContainerStatus) summary() string {
 	switch {
 	case !c.Exists:
 		return StateMissing
-	case c.Err != nil, c.MissingSnapshot != "", c.HookState == HookNotRun,
-		c.HookState == HookNotExecutable, c.HookState == HookAmbiguous:
+	case c.Err != nil, c.MissingSnapshot != "", failedState(c.HookState), c.anyScript(failedState):
 		return StateFailed
-	case len(c.Drift) > 0, len(c.Rebuild) > 0, c.HookState == HookChanged:
+	case len(c.Drift) > 0, len(c.Rebuild) > 0, c.HookState == HookChanged,
+		c.anyScript(func(s string) bool { return s == HookChanged }):
 		return StateDrifted
 	}
 	return StateBuilt
+}
+
+// failedState: a hook or script that never completed or cannot run.
+func failedState(s string) bool {
+	return s == HookNotRun || s == HookNotExecutable || s == HookAmbiguous || s == "missing"
+}
+
+func (c *ContainerStatus) anyScript(f func(string) bool) bool {
+	for _, s := range c.Scripts {
+		if f(s.State) {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteStatus writes one line per container (state, running, snapshots,
@@ -309,13 +374,23 @@ func (c *ContainerStatus) power() string {
 }
 
 func (c *ContainerStatus) hookText() string {
+	var parts []string
+	for _, s := range c.Scripts {
+		if c.Exists {
+			parts = append(parts, s.Name+": "+s.State)
+		} else {
+			parts = append(parts, s.Name)
+		}
+	}
 	switch {
 	case c.Hook == "":
-		return HookNone
+		parts = append(parts, HookNone)
 	case !c.Exists:
-		return c.Hook
+		parts = append(parts, c.Hook)
+	default:
+		parts = append(parts, c.Hook+": "+c.HookState)
 	}
-	return c.Hook + ": " + c.HookState
+	return strings.Join(parts, "; ")
 }
 
 func (c *ContainerStatus) driftText() string {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -415,4 +417,53 @@ func TestStartOrderOfTheV08ReferenceConfigFollowsItsBootOrder(t *testing.T) {
 	assert.Equal(t, []int{900, 901, 902, 920, 953, 955, 957, 950, 951, 952, 954, 956, 910}, order)
 	delay := engine.BootDelay(cfg.Containers[953])
 	assert.Equal(t, 5*time.Second, delay)
+}
+
+func TestInspectReadsTheMarkersOfFeatureHooksAndTheApplicationScript(t *testing.T) {
+	ct := scriptContainer()
+	ct.Later.HealthCheck = nil
+	cfg := oneConfig(ct)
+	cfg.LXCFile = filepath.Join(writeFiles(t, map[string]string{"phoenix_lxc_configs.json": "{}"}), "phoenix_lxc_configs.json")
+	dir := writeFiles(t, map[string]string{
+		"phoenix_hypervisor_feature_install_web.lua":       "-- web",
+		"phoenix_hypervisor_feature_install_base_setup.sh": "#!/bin/sh\n",
+		"phoenix_hypervisor_lxc_960.sh":                    "#!/bin/bash\necho app\n",
+	})
+	hooks := &fileHooks{stubHooks: *luaHooks(cfg), dir: dir}
+	host, _ := newHost(cfg)
+	require.Equal(t, engine.ExitOK, run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}).ExitCode())
+	inspect := func() *engine.ContainerStatus {
+		host.ResetCalls()
+		rep, err := engine.Inspect(context.Background(), engine.StatusOptions{Config: cfg, Backend: host, Hooks: hooks})
+		require.NoError(t, err)
+		assert.Empty(t, host.MutatingCalls())
+		return rep.Containers[0]
+	}
+
+	cs := inspect()
+	assert.Equal(t, []engine.ScriptStatus{
+		{Name: "phoenix_hypervisor_feature_install_base_setup.sh", State: engine.HookConverged},
+		{Name: "phoenix_hypervisor_feature_install_web.lua", State: engine.HookConverged},
+		{Name: "phoenix_hypervisor_lxc_960.sh", State: engine.HookConverged},
+	}, stripInfo(cs.Scripts))
+	assert.Equal(t, engine.StateBuilt, cs.State)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "phoenix_hypervisor_lxc_960.sh"), []byte("#!/bin/bash\necho v2\n"), 0o644))
+	cs = inspect()
+	assert.Equal(t, engine.HookChanged, cs.Scripts[2].State)
+	assert.Equal(t, engine.StateDrifted, cs.State)
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "phoenix_hypervisor_lxc_960.sh")))
+	cs = inspect()
+	assert.Equal(t, "missing", cs.Scripts[2].State)
+	assert.Equal(t, engine.StateFailed, cs.State)
+}
+
+// stripInfo keeps what a ScriptStatus says (its unexported HookInfo aside).
+func stripInfo(in []engine.ScriptStatus) []engine.ScriptStatus {
+	out := make([]engine.ScriptStatus, len(in))
+	for i, s := range in {
+		out[i] = engine.ScriptStatus{Name: s.Name, State: s.State}
+	}
+	return out
 }

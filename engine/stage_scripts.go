@@ -192,14 +192,18 @@ func (c *ctRun) stageApp(ctx context.Context) (outcome, error) {
 	return done("%s ran", path.Base(info.Path)), nil
 }
 
+// FileMarker is where a container remembers which version of a feature
+// hook or application script (at path, in the hooks dir) it ran; it holds
+// HookFingerprint, as HookMarker does.
+func FileMarker(path string) string { return "/etc/phoenix/" + filepath.Base(path) + ".sha256" }
+
 // runFile runs a feature hook or the application script unless its
 // marker says it is converged; it reports whether it ran.
 func (c *ctRun) runFile(ctx context.Context, info HookInfo) (bool, error) {
 	if info.State != "" && info.State != HookReady {
 		return false, errors.New(info.Problem)
 	}
-	name := filepath.Base(info.Path)
-	marker := "/etc/phoenix/" + name + ".sha256"
+	marker := FileMarker(info.Path)
 	want := HookFingerprint(c.cfg, c.ct, info.Digest)
 	if !c.o.Force {
 		r, err := c.probe(ctx, "cat", marker)
