@@ -38,6 +38,8 @@ lint:
 test: deps lint build
 	$(GO) test $(PKGS)
 	$(BIN) $(EXAMPLE_FLAGS) hook test
+	$(BIN) --lxc-config examples/later/phoenix_lxc_configs.json --hooks-dir examples/later \
+		--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock hook test
 
 # The race detector is not part of make test: on two cores it multiplies the
 # end-to-end tests' time (every fake pct call is an instrumented process).
@@ -95,6 +97,8 @@ fuzz-plan:
 
 hook-test: build
 	$(BIN) $(EXAMPLE_FLAGS) hook test
+	$(BIN) --lxc-config examples/later/phoenix_lxc_configs.json --hooks-dir examples/later \
+		--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock hook test
 
 clean:
 	rm -rf bin $(DEMO_DIR)

@@ -90,6 +90,9 @@ type HookRequest struct {
 	Timeout   time.Duration // 0: none
 	LogFile   string        // MAIN_LOG_FILE
 	Events    Sink          // output lines, warnings, recorded actions
+	// Stage the hook runs as: "" is StageHook; a feature hook is
+	// StageFeatures.
+	Stage string
 }
 
 // NoHooks is the HookRunner used when no hooks are wired: every container

@@ -232,7 +232,7 @@ func (c *ctRun) runLuaFile(ctx context.Context, file string) error {
 		timeout = c.o.HookTimeout
 	}
 	req := HookRequest{Container: c.ct, Config: c.cfg, Backend: c.b, DryRun: c.o.DryRun, Verbose: c.o.Verbose,
-		Timeout: timeout, LogFile: c.o.LogFile, Events: ctSink{ctid: c.ct.CTID, next: c.sink}}
+		Timeout: timeout, LogFile: c.o.LogFile, Events: ctSink{ctid: c.ct.CTID, next: c.sink}, Stage: StageFeatures}
 	return c.hooks.(FileHooks).RunLuaFile(ctx, req, file)
 }
 

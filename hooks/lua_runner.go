@@ -37,7 +37,7 @@ func runLua(ctx context.Context, req engine.HookRequest, path string) error {
 	}
 	var he *luaapi.HookError
 	if errors.As(err, &he) && he.Traceback != "" && req.Events != nil {
-		req.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: o.CTID, Stage: "hook",
+		req.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: o.CTID, Stage: orHook(req.Stage),
 			Level: "DEBUG", Source: filepath.Base(path), Message: he.Error() + "\n" + he.Traceback})
 	}
 	return err
@@ -55,6 +55,7 @@ func luaOptions(ctx context.Context, req engine.HookRequest, path string, src []
 		Events:  req.Events,
 		Redact:  luaapi.RedactFrom(ctx),
 		Limits:  luaapi.Limits{Timeout: req.Timeout},
+		Stage:   req.Stage,
 	}
 	if o.Version == "" {
 		o.Version = buildVersion()
@@ -75,4 +76,12 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// orHook is a request's stage, "hook" when it names none.
+func orHook(stage string) string {
+	if stage == "" {
+		return "hook"
+	}
+	return stage
 }

@@ -74,7 +74,7 @@ func (s *sandbox) pctExec(L *lua.LState) int {
 	ctx := s.origin()
 	var flush func()
 	if s.o.Events != nil {
-		req.opts.Stdout, req.opts.Stderr, flush = execOutput(s.o.Events, s.o.CTID, engine.OriginFrom(ctx).Source, s.lim.MaxLogLineBytes, s.scrub)
+		req.opts.Stdout, req.opts.Stderr, flush = execOutput(s.o.Events, s.o.CTID, s.o.stage(), engine.OriginFrom(ctx).Source, s.lim.MaxLogLineBytes, s.scrub)
 	}
 	res, err := s.o.Backend.Exec(ctx, s.o.CTID, req.argv, req.opts)
 	if flush != nil {
@@ -186,10 +186,10 @@ func (s *sandbox) execArgs(L *lua.LState) execRequest {
 // into events line by line as they come, as a shell hook's output is
 // (stderr at WARN), and the flush of their last partial lines. clean
 // scrubs what the sandbox knows to be secret.
-func execOutput(events engine.Sink, ctid int, src string, maxLine int, clean func(string) string) (stdout, stderr io.Writer, flush func()) {
+func execOutput(events engine.Sink, ctid int, stage, src string, maxLine int, clean func(string) string) (stdout, stderr io.Writer, flush func()) {
 	line := func(level string) *engine.LineWriter {
 		return &engine.LineWriter{Emit: func(l string) {
-			events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventOutput, CTID: ctid, Stage: "hook", Level: level, Source: src,
+			events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventOutput, CTID: ctid, Stage: stage, Level: level, Source: src,
 				Message: truncate(escapeControl(clean(l), false), maxLine)})
 		}}
 	}
@@ -515,12 +515,12 @@ func (s *sandbox) emit(level, msg string) {
 		src += ":" + strconv.Itoa(line)
 	}
 	msg = truncate(escapeControl(s.scrub(msg), false), s.lim.MaxLogLineBytes)
-	s.o.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: s.o.CTID, Stage: "hook", Level: level, Message: msg, Source: src})
+	s.o.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: s.o.CTID, Stage: s.o.stage(), Level: level, Message: msg, Source: src})
 }
 
 func (s *sandbox) flushDropped() {
 	if s.dropped > 0 && s.o.Events != nil {
-		s.o.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: s.o.CTID, Stage: "hook", Level: "WARN",
+		s.o.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: s.o.CTID, Stage: s.o.stage(), Level: "WARN",
 			Message: fmt.Sprintf("%d log lines dropped: the hook logged more than %d lines", s.dropped, s.lim.MaxLogLines), Source: s.chunk})
 	}
 }

@@ -39,6 +39,18 @@ type Options struct {
 
 	// onLine, in a worker, reports the line the hook is running.
 	onLine func(line int)
+
+	// Stage is the stage the hook's actions and lines are recorded under;
+	// "" is "hook" (a feature hook runs as "features").
+	Stage string
+}
+
+// stage is o.Stage, "hook" by default.
+func (o Options) stage() string {
+	if o.Stage == "" {
+		return "hook"
+	}
+	return o.Stage
 }
 
 // Limits bound one hook run. Zero fields take the defaults of

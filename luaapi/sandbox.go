@@ -356,7 +356,7 @@ func (s *sandbox) origin() context.Context {
 	if line := s.hookLine(1); line > 0 {
 		src = s.chunk + ":" + strconv.Itoa(line)
 	}
-	return engine.WithOrigin(s.ctx, engine.Origin{CTID: s.o.CTID, Stage: "hook", Source: src})
+	return engine.WithOrigin(s.ctx, engine.Origin{CTID: s.o.CTID, Stage: s.o.stage(), Source: src})
 }
 
 // spend counts n bytes the hook hands to the backend against

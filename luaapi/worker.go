@@ -328,7 +328,7 @@ func (p *parent) serve(ctx context.Context, init *wireInit, dec *json.Decoder) e
 // handle performs one backend call for the worker, always on the hook's
 // own container: the worker cannot name another one.
 func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
-	ctx = engine.WithOrigin(ctx, engine.Origin{CTID: p.o.CTID, Stage: "hook", Source: c.Origin.Source})
+	ctx = engine.WithOrigin(ctx, engine.Origin{CTID: p.o.CTID, Stage: p.o.stage(), Source: c.Origin.Source})
 	r := toWorker{ID: id}
 	var err error
 	switch c.Method {
@@ -338,7 +338,7 @@ func (p *parent) handle(ctx context.Context, id int64, c *wireCall) toWorker {
 		// The output streams from here: the worker sees it only at the end.
 		flush := func() {}
 		if p.o.Events != nil {
-			eo.Stdout, eo.Stderr, flush = execOutput(p.o.Events, p.o.CTID, c.Origin.Source, p.lim.MaxLogLineBytes, func(s string) string { return s })
+			eo.Stdout, eo.Stderr, flush = execOutput(p.o.Events, p.o.CTID, p.o.stage(), c.Origin.Source, p.lim.MaxLogLineBytes, func(s string) string { return s })
 		}
 		res, err = p.o.Backend.Exec(ctx, p.o.CTID, fromBytes(c.Argv), eo)
 		flush()

@@ -101,6 +101,8 @@ func TestScripts(t *testing.T) {
 			// can lack every outside tool and still run phoenix.
 			e.Setenv("PHOENIXBIN", phoenixBin(e.Getenv("PATH")))
 			e.Setenv("EXAMPLES", examples)
+			// The reference configs of every era (read-only).
+			e.Setenv("REFCONFIGS", filepath.Join(filepath.Dir(examples), "engine", "config", "testdata", "original-configs"))
 			e.Setenv("FAKE_PCT_STATE", filepath.Join(e.WorkDir, "pct-state"))
 			// Never the machine's /var/log, /run/lock or /usr/local paths.
 			e.Setenv("PHOENIX_LOG_FILE", filepath.Join(e.WorkDir, "phoenix.log"))
