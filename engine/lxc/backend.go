@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var (
@@ -44,6 +45,9 @@ type Options struct {
 	// LXCPath is the container directory every tool gets with -P;
 	// "" is /var/lib/lxc.
 	LXCPath string
+	// HostRoot is prepended to bind mounts' host directories
+	// (PHOENIX_HOST_ROOT, for tests); "" is /.
+	HostRoot string
 	// Network is NetworkAuto ("" too) or NetworkNone.
 	Network string
 	// BridgeExists reports whether a bridge of that name exists on the
@@ -59,15 +63,18 @@ type Options struct {
 
 // OptionsFromEnv reads PHOENIX_LXC_PATH and PHOENIX_LXC_NETWORK.
 func OptionsFromEnv(getenv func(string) string) Options {
-	return Options{LXCPath: getenv(EnvLXCPath), Network: getenv(EnvNetwork)}
+	return Options{LXCPath: getenv(EnvLXCPath), Network: getenv(EnvNetwork), HostRoot: getenv("PHOENIX_HOST_ROOT")}
 }
 
 // Backend runs LXC containers named by CTID in one lxcpath. Reads never
 // change the host (the dry-run backend reads through it); the lxcpath is
 // made by the first Create or Clone.
 type Backend struct {
-	path  string
-	host  host
+	path string
+	host host
+	// dirs makes bind mounts' host directories (mount_points). There is
+	// no Proxmox config root here: no firewall file.
+	dirs  engine.LocalHost
 	log   *slog.Logger
 	locks sync.Map // ctid -> *sync.Mutex: config read-modify-write
 	notes sync.Map // note text -> struct{}
@@ -105,7 +112,7 @@ func newBackend(o Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lxc backend: lxcpath: %w", err)
 	}
-	h := host{network: o.Network != NetworkNone, bridge: o.BridgeExists, cgroup2: isCgroup2()}
+	h := host{network: o.Network != NetworkNone, bridge: o.BridgeExists, cgroup2: isCgroup2(), apparmor: appArmorEnabled()}
 	if h.bridge == nil {
 		h.bridge = bridgeExists
 	}
@@ -119,7 +126,7 @@ func newBackend(o Options) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Backend{path: path, host: h, log: log}, nil
+	return &Backend{path: path, host: h, log: log, dirs: engine.LocalHost{Root: o.HostRoot}}, nil
 }
 
 const nestingConf = "/usr/share/lxc/config/nesting.conf"
@@ -318,7 +325,11 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 			if !ok || !strings.HasPrefix(strings.TrimSpace(k), "lxc.") {
 				return fmt.Errorf("raw line %q: want `lxc.key: value`", l)
 			}
-			c.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+			if k = strings.TrimSpace(k); k == "lxc.idmap" {
+				recordIDMap(c, strings.TrimSpace(v))
+				continue
+			}
+			c.Add(k, strings.TrimSpace(v))
 		}
 		return nil
 	})
@@ -408,4 +419,32 @@ func (b *Backend) Destroy(ctx context.Context, ctid int) error {
 		return fmt.Errorf("destroy %d: %w", ctid, err)
 	}
 	return nil
+}
+
+// appArmorEnabled reads whether the kernel's AppArmor module is on.
+func appArmorEnabled() bool {
+	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(data)) == "Y"
+}
+
+var _ engine.HostDirs = (*Backend)(nil)
+
+// StatHostDir reports a bind mount's host directory.
+func (b *Backend) StatHostDir(ctx context.Context, path string) (bool, int, int, error) {
+	return b.dirs.StatHostDir(ctx, path)
+}
+
+// EnsureHostDir makes a bind mount's host directory. The containers run
+// privileged here (no id map applies): an owner shifted by Proxmox's
+// default map (100000+id, what the stage asks for an unprivileged config)
+// is given back its container id, which is the host id here.
+func (b *Backend) EnsureHostDir(ctx context.Context, ctid int, path string, uid, gid int) error {
+	return b.dirs.EnsureHostDir(ctx, ctid, path, unshift(uid), unshift(gid))
+}
+
+func unshift(id int) int {
+	if id >= pve.DefaultIDOffset && id < pve.DefaultIDOffset+pve.DefaultIDCount {
+		return id - pve.DefaultIDOffset
+	}
+	return id
 }

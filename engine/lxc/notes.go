@@ -3,6 +3,7 @@ package lxc
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 )
@@ -48,6 +49,18 @@ func (b *Backend) containerNotes(ct *engine.Container) []string {
 	if ct.HasGPU() {
 		out = append(out, "nvidia stage skipped: no GPU on this backend")
 	}
+	if ct.Later.Firewall != nil {
+		out = append(out, "firewall skipped: no Proxmox firewall on this backend")
+	}
+	if len(ct.Later.Volumes) > 0 {
+		out = append(out, "zfs_volumes are recorded, not created: no Proxmox storage on this backend")
+	}
+	if len(ct.Later.IDMaps) > 0 {
+		out = append(out, "id_maps are recorded, not applied: containers run privileged on this backend")
+	}
+	if hasAppArmorLine(ct) && !b.host.apparmor {
+		out = append(out, "lxc.apparmor.profile is written but AppArmor is not enabled on this host: LXC may refuse to start the container")
+	}
 	if ct.Unprivileged {
 		out = append(out, "runs privileged: unprivileged is recorded, not applied on this backend")
 	}
@@ -57,4 +70,13 @@ func (b *Backend) containerNotes(ct *engine.Container) []string {
 		}
 	}
 	return out
+}
+
+func hasAppArmorLine(ct *engine.Container) bool {
+	for _, l := range ct.Later.LXCLines {
+		if strings.HasPrefix(l.Key, "lxc.apparmor.") {
+			return true
+		}
+	}
+	return false
 }

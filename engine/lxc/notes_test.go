@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 func TestPlanNotes(t *testing.T) {
@@ -50,4 +51,32 @@ func TestPlanNotesWithoutTools(t *testing.T) {
 	assert.NoDirExists(t, path, "notes create nothing")
 	_, err = PlanNotesFor(Options{Network: "bogus"}, cfg)
 	assert.ErrorContains(t, err, "network mode")
+}
+
+// TestPlanNotesOfTheLaterEra: what this backend cannot do of the later
+// era is said in the notes: the firewall, new volumes, id maps, and an
+// AppArmor line on a host without AppArmor.
+func TestPlanNotesOfTheLaterEra(t *testing.T) {
+	b := &Backend{path: t.TempDir(), host: testHost(true)}
+	ct := &engine.Container{CTID: 960, CloneFrom: 900}
+	ct.Later.Firewall = &engine.Firewall{Enabled: true}
+	ct.Later.Volumes = []engine.Volume{{Pool: "local-zfs", SizeGB: 1, Path: "/data"}}
+	ct.Later.IDMaps = []pve.IDMap{{Kind: "u", CT: 0, Host: 100000, Size: 65536}}
+	ct.Later.LXCLines = []pve.RawLine{{Key: "lxc.apparmor.profile", Value: "generated"}}
+	notes := b.PlanNotes(&engine.Config{Containers: map[int]*engine.Container{960: ct}})
+	assert.Equal(t, []string{
+		"CT 960: firewall skipped: no Proxmox firewall on this backend",
+		"CT 960: zfs_volumes are recorded, not created: no Proxmox storage on this backend",
+		"CT 960: id_maps are recorded, not applied: containers run privileged on this backend",
+		"CT 960: lxc.apparmor.profile is written but AppArmor is not enabled on this host: LXC may refuse to start the container",
+	}, notes)
+	b.host.apparmor = true
+	assert.Len(t, b.PlanNotes(&engine.Config{Containers: map[int]*engine.Container{960: ct}}), 3)
+}
+
+func TestHostDirOwnerIsTheContainerIDOnAPrivilegedBackend(t *testing.T) {
+	assert.Equal(t, 33, unshift(100033))
+	assert.Equal(t, 33, unshift(33))
+	assert.Equal(t, -1, unshift(-1))
+	assert.Equal(t, 200000, unshift(200000))
 }

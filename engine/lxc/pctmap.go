@@ -15,6 +15,9 @@ type host struct {
 	network bool // false: never give a container a network
 	bridge  func(name string) bool
 	nesting string // path of LXC's nesting.conf, "" when absent
+	// apparmor: the kernel has AppArmor enabled (lxc.apparmor.* lines
+	// take effect).
+	apparmor bool
 }
 
 const (
@@ -72,9 +75,11 @@ func applyOption(c *lxcConf, key, value string, h host) (note string, err error)
 		return applyFeatures(c, value, h), nil
 	case strings.HasPrefix(key, "lxc."):
 		c.Add(key, value)
-	case strings.HasPrefix(key, "dev") || strings.HasPrefix(key, "mp"):
+	case strings.HasPrefix(key, "mp"):
+		return applyMountPoint(c, key, value)
+	case strings.HasPrefix(key, "dev"):
 		c.SetMeta(key, value)
-		return key + " is recorded, not applied: no device passthrough or mount points on this backend", nil
+		return key + " is recorded, not applied: no device passthrough on this backend", nil
 	case key == "unprivileged":
 		c.SetMeta(key, value)
 		if value == "1" {
@@ -226,7 +231,32 @@ func pctConfig(c *lxcConf) map[string]string {
 	for _, k := range c.Keys() {
 		out[k] = strings.Join(c.Get(k), "\n")
 	}
+	if v, ok := c.Meta(idmapMeta); ok {
+		out["lxc.idmap"] = strings.ReplaceAll(v, idmapSep, "\n")
+	}
 	return out
+}
+
+// Id maps are recorded, never applied: containers run privileged on this
+// backend, and lxc.idmap lines would make LXC shift a rootfs that is not
+// shifted. They are kept in one meta line so `pct config` still shows them.
+const (
+	idmapMeta = "idmap"
+	idmapSep  = " ; "
+)
+
+// recordIDMap adds one lxc.idmap value to the meta line.
+func recordIDMap(c *lxcConf, value string) {
+	old, _ := c.Meta(idmapMeta)
+	for _, v := range strings.Split(old, idmapSep) {
+		if v == value {
+			return
+		}
+	}
+	if old != "" {
+		value = old + idmapSep + value
+	}
+	c.SetMeta(idmapMeta, value)
 }
 
 func cores(c *lxcConf) (int, bool) {
@@ -308,4 +338,32 @@ func nonNegativeInt(key, v string) (int, error) {
 		return 0, fmt.Errorf("%s: want a non-negative integer, got %q", key, v)
 	}
 	return n, nil
+}
+
+// applyMountPoint is `pct set --mpN`: a bind mount of a host directory
+// becomes an lxc.mount.entry line (the one of the mount point's previous
+// host path goes); a new storage volume is recorded only, since there is
+// no Proxmox storage here.
+func applyMountPoint(c *lxcConf, key, value string) (string, error) {
+	props, err := pve.ParseProps(pve.KindVolume, value)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	if old, ok := c.Meta(key); ok {
+		if op, err := pve.ParseProps(pve.KindVolume, old); err == nil && strings.HasPrefix(op["volume"], "/") {
+			c.DelValue("lxc.mount.entry", bindEntry(op["volume"], op["mp"]))
+		}
+	}
+	c.SetMeta(key, value)
+	if !strings.HasPrefix(props["volume"], "/") {
+		return key + " " + props["volume"] + " is recorded, not created: no Proxmox storage on this backend", nil
+	}
+	c.Add("lxc.mount.entry", bindEntry(props["volume"], props["mp"]))
+	return "", nil
+}
+
+// bindEntry is LXC's mount entry of a bind mount (the target relative to
+// the rootfs, created when missing).
+func bindEntry(host, ct string) string {
+	return host + " " + strings.TrimPrefix(ct, "/") + " none bind,create=dir 0 0"
 }

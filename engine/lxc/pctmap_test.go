@@ -115,7 +115,7 @@ func TestOptionNotesAndErrors(t *testing.T) {
 	notes := apply(t, c, h, "features", "nesting=1,keyctl=1,fuse=1", "dev0", "/dev/nvidia0", "unprivileged", "1", "swap", "256")
 	assert.Equal(t, []string{
 		"features fuse,keyctl are recorded, not applied on this backend",
-		"dev0 is recorded, not applied: no device passthrough or mount points on this backend",
+		"dev0 is recorded, not applied: no device passthrough on this backend",
 		"unprivileged=1 is recorded, not applied: containers are privileged on this backend",
 		"swap is recorded, not enforced (cgroup v1 host)",
 	}, notes)
@@ -147,4 +147,34 @@ func TestParseSnapshots(t *testing.T) {
 	out := "snap0 (/tmp/x/100/snaps) 2026:11:25 21:27:11\nphoenix-snapshot: base-snap\nsnap1 (/tmp/x/100/snaps) 2026:11:25 21:30:00\nsome user comment\n"
 	assert.Equal(t, []snapshot{{name: "base-snap", lxcName: "snap0"}, {name: "snap1", lxcName: "snap1"}}, parseSnapshots(out))
 	assert.Empty(t, parseSnapshots("No snapshots\n"))
+}
+
+// TestBindMountsAreRealVolumesRecorded: a bind mount of a host directory
+// is an lxc.mount.entry; re-pointing it replaces its line; a new storage
+// volume is recorded with a note; `pct config` answers with the mpN.
+func TestBindMountsAreRealVolumesRecorded(t *testing.T) {
+	c := parseConf("")
+	h := testHost(true)
+	assert.Empty(t, apply(t, c, h, "mp0", "/srv/a,mp=/var/www/html"))
+	assert.Equal(t, []string{"/srv/a var/www/html none bind,create=dir 0 0"}, c.Get("lxc.mount.entry"))
+	assert.Empty(t, apply(t, c, h, "mp0", "/srv/b,mp=/var/www/html"))
+	assert.Equal(t, []string{"/srv/b var/www/html none bind,create=dir 0 0"}, c.Get("lxc.mount.entry"))
+	notes := apply(t, c, h, "mp1", "local-zfs:10,mp=/data")
+	assert.Equal(t, []string{"mp1 local-zfs:10 is recorded, not created: no Proxmox storage on this backend"}, notes)
+	assert.Len(t, c.Get("lxc.mount.entry"), 1)
+	cfg := pctConfig(parseConf(c.String()))
+	assert.Equal(t, "/srv/b,mp=/var/www/html", cfg["mp0"])
+	assert.Equal(t, "local-zfs:10,mp=/data", cfg["mp1"])
+}
+
+// TestIDMapsAreRecordedNotApplied: the containers are privileged here, so
+// lxc.idmap lines are kept as a note for `pct config`, never as LXC keys.
+func TestIDMapsAreRecordedNotApplied(t *testing.T) {
+	c := parseConf("")
+	recordIDMap(c, "u 0 100000 65536")
+	recordIDMap(c, "g 33 33 1")
+	recordIDMap(c, "g 33 33 1")
+	again := parseConf(c.String())
+	assert.Empty(t, again.Get("lxc.idmap"))
+	assert.Equal(t, "u 0 100000 65536\ng 33 33 1", pctConfig(again)["lxc.idmap"])
 }
