@@ -352,22 +352,28 @@ func (b *Backend) Start(ctx context.Context, ctid int) error {
 	logf := filepath.Join(b.dir(ctid), "start.log")
 	_ = os.Remove(logf)
 	if _, err := b.run(ctx, nil, "lxc-start", "-n", b.name(ctid), "-P", b.path, "-d", "-o", logf, "-l", "ERROR"); err != nil {
-		if tail := lastLines(logf, 5); tail != "" {
-			return fmt.Errorf("start %d: %w; %s", ctid, err, tail)
+		// lxc-start's stderr (in err) ends with its generic "failed to
+		// start"; the cause is the start log's first errors.
+		if head := firstLines(logf, 3); head != "" {
+			return fmt.Errorf("start %d: %w; first errors in %s: %s", ctid, err, logf, head)
 		}
 		return fmt.Errorf("start %d: %w", ctid, err)
 	}
 	return nil
 }
 
-func lastLines(path string, n int) string {
+// firstLines is the first n non-blank lines of the file at path, joined
+// with "; " ("" when it cannot be read).
+func firstLines(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	var lines []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && len(lines) < n {
+			lines = append(lines, l)
+		}
 	}
 	return strings.Join(lines, "; ")
 }

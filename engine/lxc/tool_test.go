@@ -91,3 +91,28 @@ func TestLXCLogArgs(t *testing.T) {
 	keep := []string{"-n", "1", "-o", "f", "-l", "ERROR"}
 	assert.Equal(t, keep, lxcLogArgs("lxc-start", keep))
 }
+
+// lxc-start's own stderr ends with "The container failed to start": its
+// error carries the start log's first errors too, where LXC says why.
+func TestStartFailureCarriesTheStartLogsFirstErrors(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lxc-info"), []byte("#!/bin/sh\necho STOPPED\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lxc-start"), []byte(`#!/bin/sh
+while [ $# -gt 0 ]; do [ "$1" = -o ] && log=$2; shift; done
+echo "lxc-start 100 ERROR conf - Failed to pivot_root()" >> "$log"
+echo "lxc-start 100 ERROR start - Failed to setup container" >> "$log"
+echo "lxc-start 100 ERROR sync - An error occurred in another process" >> "$log"
+echo "lxc-start 100 ERROR lxc_start - The container failed to start" >> "$log"
+echo "lxc-start: 100: The container failed to start" >&2
+exit 1
+`), 0o755))
+	t.Setenv("PATH", dir+":/usr/bin:/bin")
+	b := &Backend{path: t.TempDir()}
+	require.NoError(t, os.MkdirAll(b.dir(100), 0o755))
+	require.NoError(t, os.WriteFile(b.confPath(100), []byte("lxc.uts.name = x\n"), 0o644))
+	err := b.Start(context.Background(), 100)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exit status 1: lxc-start: 100: The container failed to start; first errors in ")
+	assert.Contains(t, err.Error(), "Failed to pivot_root(); lxc-start 100 ERROR start - Failed to setup container; lxc-start 100 ERROR sync")
+	assert.NotContains(t, err.Error(), "lxc_start - The container failed to start", "the first errors only")
+}

@@ -63,10 +63,15 @@ var _ engine.Sink = (*Progress)(nil)
 // Emit passes e on; a stage's running and end events start and stop its
 // tracking.
 func (p *Progress) Emit(e engine.Event) {
-	p.next.Emit(e)
-	if e.Kind != engine.EventStage || e.CTID == 0 {
-		return
+	if e.Kind == engine.EventStage && e.CTID != 0 {
+		p.track(e)
 	}
+	p.next.Emit(e)
+}
+
+// track starts or ends the tracking of e's stage; an ended one leaves the
+// status before its end is shown.
+func (p *Progress) track(e engine.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := stageKey{e.CTID, e.Stage}

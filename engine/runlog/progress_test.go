@@ -126,7 +126,7 @@ func TestProgressLiveStatusOnATerminal(t *testing.T) {
 
 	// 940 ends: its line goes at once.
 	p.Emit(stage(940, "start", engine.StageDone, clock.t))
-	assert.Equal(t, "\x1b[2F\x1b[J[940] start: done\n[940] start: running 11s\n[950] hook: running 16s\n\x1b[2F\x1b[J[950] hook: running 16s\n", out.String())
+	assert.Equal(t, "\x1b[2F\x1b[J[950] hook: running 16s\n\x1b[1F\x1b[J[940] start: done\n[950] hook: running 16s\n", out.String())
 	out.Reset()
 
 	// 30 s: a progress event, for the run log; not a console line here.
@@ -136,7 +136,7 @@ func TestProgressLiveStatusOnATerminal(t *testing.T) {
 	out.Reset()
 
 	p.Emit(stage(950, "hook", engine.StageDone, clock.t))
-	assert.Equal(t, "\x1b[1F\x1b[J[950] hook: done\n[950] hook: running 30s\n\x1b[1F\x1b[J", out.String(), "the last running stage ends: the status is cleared")
+	assert.Equal(t, "\x1b[1F\x1b[J[950] hook: done\n", out.String(), "the last running stage ends: the status is cleared")
 }
 
 // Start ticks on its own until stop, which clears the status.
