@@ -53,7 +53,9 @@ func globalFlags() []cli.Flag {
 			Category:    "global",
 		})
 	}
-	return append(fs, &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show debug events; hooks get PHOENIX_DEBUG=true", Category: "global"})
+	return append(fs,
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show debug events; hooks get PHOENIX_DEBUG=true", Category: "global"},
+		&cli.BoolFlag{Name: "strict", Usage: "every configuration key unknown to the schema is an error, not a warning [$" + strictEnv + "=1]", Category: "global"})
 }
 
 // withGlobals adds fresh copies of the global flags to a command's own
@@ -73,7 +75,11 @@ type globals struct {
 	LXCPath            string
 	PVEDir             string
 	Verbose            bool
+	// Strict: unknown configuration keys are errors (--strict, PHOENIX_STRICT=1).
+	Strict bool
 }
+
+const strictEnv = "PHOENIX_STRICT"
 
 // lookupFlag finds a flag set on the command line at any level of c's
 // lineage, the innermost first.
@@ -105,6 +111,18 @@ func resolveGlobals(c *cli.Context, env Env) (globals, error) {
 	if !verbose {
 		_, verbose = lookupFlag(c, "v")
 	}
+	strict := false
+	if cc, ok := lookupFlag(c, "strict"); ok {
+		strict = cc.Bool("strict")
+	} else if v := env.Getenv(strictEnv); v != "" {
+		switch v {
+		case "1", "true", "yes":
+			strict = true
+		case "0", "false", "no":
+		default:
+			return globals{}, usageError("%s=%q: expected 1 or 0", strictEnv, v)
+		}
+	}
 	g := globals{
 		HypervisorConfig:   vals["hypervisor-config"],
 		HypervisorExplicit: explicit["hypervisor-config"],
@@ -116,6 +134,7 @@ func resolveGlobals(c *cli.Context, env Env) (globals, error) {
 		LXCPath:            vals["lxc-path"],
 		PVEDir:             vals["pve-dir"],
 		Verbose:            verbose,
+		Strict:             strict,
 	}
 	if g.Backend != "pct" && g.Backend != "lxc" {
 		return g, usageError("--backend %q: expected pct or lxc", g.Backend)

@@ -32,7 +32,7 @@ func loadConfig(g globals, w io.Writer) (*engine.Config, []string, error) {
 	if w := g.hooksDirWarning(); w != "" {
 		warnings = append(warnings, w)
 	}
-	cfg, err := config.Load(hyp, g.LXCConfig)
+	cfg, err := config.LoadWith(config.Options{Strict: g.Strict}, hyp, g.LXCConfig)
 	if err != nil {
 		var ve *config.ValidationError
 		if errors.As(err, &ve) {

@@ -261,30 +261,35 @@ func checkMAC(p problems, path, mac string) {
 	}
 }
 
-// checkDuplicates warns when two containers share an IP address, a MAC
-// address or a hostname, naming both.
+// checkDuplicates reports two containers sharing an IP address or a MAC
+// address, naming both: an error, because they all run at the same time
+// (a template is started again after its snapshot, so it runs beside its
+// clones; nothing Phoenix builds stays stopped). "dhcp" and "manual" are
+// not addresses. A shared hostname is only a warning: Proxmox and the
+// network accept it, though it confuses people and DNS.
 func checkDuplicates(p problems, cfg *engine.Config, ids []int) {
 	ips, macs, names := map[string]int{}, map[string]int{}, map[string]int{}
+	const atOnce = " not used by another container (all run at once)"
 	for _, id := range ids {
 		c := cfg.Containers[id]
 		base := ctPath(id)
 		if c.Net != nil {
 			if pf, err := netip.ParsePrefix(c.Net.IP); err == nil {
-				dupe(p, ips, pf.Addr().String(), id, base+"/network_config/ip", "IP address")
+				dupe(p.errorf, ips, pf.Addr().String(), id, base+"/network_config/ip", "an IP address"+atOnce)
 			}
 			if macRE.MatchString(c.Net.HWAddr) {
-				dupe(p, macs, strings.ToLower(c.Net.HWAddr), id, base+"/mac_address", "MAC address")
+				dupe(p.errorf, macs, strings.ToLower(c.Net.HWAddr), id, base+"/mac_address", "a MAC address"+atOnce)
 			}
 		}
 		if c.Hostname != "" {
-			dupe(p, names, strings.ToLower(c.Hostname), id, base+"/name", "hostname")
+			dupe(p.warnf, names, strings.ToLower(c.Hostname), id, base+"/name", "hostname not used by another container")
 		}
 	}
 }
 
-func dupe(p problems, seen map[string]int, key string, id int, path, what string) {
+func dupe(report func(path, expected, found string, args ...any), seen map[string]int, key string, id int, path, expected string) {
 	if first, ok := seen[key]; ok {
-		p.warnf(path, what+" not used by another container", "%s, also used by %d", key, first)
+		report(path, expected, "%s, also used by %d", key, first)
 		return
 	}
 	seen[key] = id

@@ -16,6 +16,19 @@ import (
 // success, warnings are in cfg.Warnings. A file that cannot be read is a
 // plain error (wrapping the fs error) naming the file.
 func Load(hypervisorFile, lxcFile string) (*engine.Config, error) {
+	return LoadWith(Options{}, hypervisorFile, lxcFile)
+}
+
+// Options change how strictly a configuration is loaded.
+type Options struct {
+	// Strict makes every unknown key an error (validate --strict,
+	// PHOENIX_STRICT=1); without it an unknown key is a warning, unless it
+	// is a near miss of a known one.
+	Strict bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(o Options, hypervisorFile, lxcFile string) (*engine.Config, error) {
 	var hv []byte
 	if hypervisorFile != "" {
 		b, err := readConfig(hypervisorFile)
@@ -28,7 +41,7 @@ func Load(hypervisorFile, lxcFile string) (*engine.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read LXC config: %w (set --lxc-config to the file's path)", err)
 	}
-	cfg, err := LoadBytes(hypervisorFile, hv, lxcFile, lxc)
+	cfg, err := LoadBytesWith(o, hypervisorFile, hv, lxcFile, lxc)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +93,11 @@ func absOrSame(path string) string {
 // and as Config.HypervisorFile / LXCFile); for tests and benchmarks. A
 // nil hypervisor document means there is none.
 func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []byte) (*engine.Config, error) {
+	return LoadBytesWith(Options{}, hypervisorName, hypervisor, lxcName, lxc)
+}
+
+// LoadBytesWith is LoadBytes with options.
+func LoadBytesWith(o Options, hypervisorName string, hypervisor []byte, lxcName string, lxc []byte) (*engine.Config, error) {
 	sch, err := compiledSchemas()
 	if err != nil {
 		return nil, fmt.Errorf("load configuration: embedded schema: %w", err)
@@ -96,6 +114,9 @@ func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []b
 		hp := problems{file: hypervisorName, list: &all}
 		if doc, ok := decodeDocument(hp, hypervisor); ok {
 			validateSchema(hp, sch.hypervisor, doc, nil)
+			if err := checkKeys(hp, hypervisorSchemaFile, doc, o.Strict); err != nil {
+				return nil, fmt.Errorf("load configuration: %w", err)
+			}
 			cfg.Hypervisor = doc
 			findSecretFiles(hp, cfg, doc, filepath.Dir(hypervisorName))
 		}
@@ -109,6 +130,9 @@ func LoadBytes(hypervisorName string, hypervisor []byte, lxcName string, lxc []b
 		// One error per place: where the schema found the value wrong,
 		// the Go checks of the same value say nothing more.
 		lp.skip = validateSchema(lp, sch.lxc, doc, reported)
+		if err := checkKeys(lp, lxcSchemaFile, doc, o.Strict); err != nil {
+			return nil, fmt.Errorf("load configuration: %w", err)
+		}
 		applyLXC(lp, cfg, doc)
 		crossCheck(lp, cfg)
 	}

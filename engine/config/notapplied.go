@@ -9,12 +9,10 @@ import (
 )
 
 // Nothing in a configuration is dropped without a word: every field that
-// no stage applies (engine.Fields says which) and every field Phoenix does
-// not know is reported as a warning "not applied: FIELD (why)", which
-// validate, plan and run print. A field left out by several containers is
-// one warning naming them.
-
-const whyUnknown = "unknown to Phoenix: hooks can read it with config.get or config.container"
+// no stage applies (engine.Fields says which) is reported as a warning
+// "not applied: FIELD (why)", which validate, plan and run print; a field
+// the schema does not know is reported by checkKeys (strict.go) instead.
+// A field left out by several containers is one warning naming them.
 
 // notApplied lists the fields of cfg's two documents that nothing
 // applies, sorted like every other problem.
@@ -115,8 +113,7 @@ func (w walker) field(ptr, path string, v any) {
 	f, ok := engine.LookupField(w.scope, path)
 	switch {
 	case !ok:
-		w.fs.add(path, whyUnknown, ptr, w.ctid)
-		return
+		return // unknown to the schema: checkKeys reports it
 	case f.Use == engine.HostSetup:
 		*w.host = append(*w.host, path)
 		return

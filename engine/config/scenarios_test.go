@@ -96,6 +96,11 @@ func TestInvalidConfigs(t *testing.T) {
 			`/lxc_configs/900/features: expected nesting=0 or nesting=1, found "nesting=2"`,
 			`/lxc_configs/901/features/1: expected mount=<fs>[;<fs>...] such as "mount=nfs;cifs", found "mount="`,
 		}, 0},
+		{"bad/duplicate_addresses", []string{
+			`/lxc_configs/901/mac_address: expected a MAC address not used by another container (all run at once), found 52:54:00:aa:00:01, also used by 900`,
+			`/lxc_configs/901/network_config/ip: expected an IP address not used by another container (all run at once), found 10.0.0.10, also used by 900`,
+			`/lxc_configs/902/network_config/ip: expected an IP address not used by another container (all run at once), found 10.0.0.10, also used by 900`,
+		}, 0},
 		{"bad/bad_hypervisor", []string{
 			`/docker/portainer_server_image: expected a Docker image like "portainer/agent:latest" (no spaces, not starting with '-'), found string ""`,
 			`/network/portainer_agent_port: expected a number <= 65535, found integer 70000`,
@@ -152,7 +157,7 @@ func TestManyProblemsAtOnce(t *testing.T) {
 	assert.Len(t, ve.Problems, 8)
 }
 
-// TestWarningsOnly: duplicates, a gateway outside the network and a VM
+// TestWarningsOnly: a duplicate hostname, an unknown field, a gateway outside the network and a VM
 // dependency are warnings: the configuration loads, and the new Phoenix
 // fields are normalised.
 func TestWarningsOnly(t *testing.T) {
@@ -164,10 +169,9 @@ func TestWarningsOnly(t *testing.T) {
 		got = append(got, strings.TrimPrefix(Format(w), "warning: "+w.File+": "))
 	}
 	assert.Equal(t, []string{
-		`/lxc_configs/901/mac_address: expected MAC address not used by another container, found 52:54:00:aa:00:01, also used by 900`,
 		`/lxc_configs/901/name: expected hostname not used by another container, found web, also used by 900`,
-		`/lxc_configs/901/network_config/ip: expected IP address not used by another container, found 10.0.0.10, also used by 900`,
 		`/lxc_configs/902/network_config/gw: expected a gateway inside 10.0.0.0/24, found 192.168.1.1, outside the container's network: it will not be reachable directly`,
+		`/lxc_configs/903/an_unknown_field: unknown field "an_unknown_field": not a field of any supported version; kept for hooks (config.get, config.container)`,
 		`/lxc_configs/903/dependencies/0: 1002 is not an LXC in this file (a VM?): ordering against it is not enforced`,
 	}, got)
 
