@@ -107,6 +107,12 @@ func setUsageHandler(c *cli.Command, h cli.OnUsageErrorFunc) {
 	}
 }
 
+// strictFlag is --strict: every configuration key unknown to the schema
+// is an error, not a warning; more says what else it does for a command.
+func strictFlag(more string) cli.Flag {
+	return &cli.BoolFlag{Name: "strict", Usage: "every configuration key unknown to the schema is an error" + more + " [$" + strictEnv + "=1]"}
+}
+
 func commands(env Env) []*cli.Command {
 	runFlags := func(withDryRun bool) []cli.Flag {
 		fs := []cli.Flag{
@@ -116,7 +122,7 @@ func commands(env Env) []*cli.Command {
 			&cli.StringFlag{Name: "output", Value: "text", Usage: "`FORMAT` of the plan and events: text or json (JSON lines)"},
 			&cli.BoolFlag{Name: "fail-fast", Usage: "stop at the first failed container"},
 			&cli.BoolFlag{Name: "force", Usage: "run hooks again on containers that are already converged"},
-			&cli.BoolFlag{Name: "strict", Usage: "a feature with neither a built-in stage nor a feature hook fails its container"},
+			strictFlag("; a feature with neither a built-in stage nor a feature hook fails its container"),
 		}
 		if withDryRun {
 			fs = append([]cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "change nothing: print the plan (same as phoenix plan)"}}, fs...)
@@ -142,7 +148,7 @@ func commands(env Env) []*cli.Command {
 			Name:      "validate",
 			Usage:     "check both configuration files and every hook; exit 2 on any error",
 			ArgsUsage: " ",
-			Flags:     withGlobals(nil),
+			Flags:     withGlobals([]cli.Flag{strictFlag("")}),
 			Action:    func(c *cli.Context) error { return validateCmd(c, env) },
 		},
 		{

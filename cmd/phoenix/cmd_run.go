@@ -260,7 +260,7 @@ func (s *session) options(c *cli.Context) engine.RunOptions {
 		HookTimeout: c.Duration("hook-timeout"),
 		FailFast:    c.Bool("fail-fast"),
 		Force:       c.Bool("force"),
-		Strict:      c.Bool("strict"),
+		Strict:      s.g.Strict,
 		HooksDir:    s.g.HooksDir,
 		Verbose:     s.g.Verbose,
 		LogFile:     s.g.LogFile,

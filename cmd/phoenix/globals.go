@@ -53,9 +53,7 @@ func globalFlags() []cli.Flag {
 			Category:    "global",
 		})
 	}
-	return append(fs,
-		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show debug events; hooks get PHOENIX_DEBUG=true", Category: "global"},
-		&cli.BoolFlag{Name: "strict", Usage: "every configuration key unknown to the schema is an error, not a warning [$" + strictEnv + "=1]", Category: "global"})
+	return append(fs, &cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show debug events; hooks get PHOENIX_DEBUG=true", Category: "global"})
 }
 
 // withGlobals adds fresh copies of the global flags to a command's own
@@ -75,7 +73,9 @@ type globals struct {
 	LXCPath            string
 	PVEDir             string
 	Verbose            bool
-	// Strict: unknown configuration keys are errors (--strict, PHOENIX_STRICT=1).
+	// Strict: the --strict of validate, run and plan, or PHOENIX_STRICT=1:
+	// unknown configuration keys are errors (and, in a run, a feature
+	// nothing handles fails its container).
 	Strict bool
 }
 
