@@ -35,6 +35,9 @@ type Options struct {
 	// gets a cgroup of its own (ct<CTID>). "": $PHOENIX_HOOK_CGROUP, else
 	// <cgroup2 mount>/phoenix-hooks.
 	CgroupRoot string
+	// MaxShimCalls bounds the pct, qm, ... calls of one shell hook run
+	// through the shim; later calls fail. 0: DefaultMaxShimCalls.
+	MaxShimCalls int
 }
 
 // Runner runs per-container hooks; it implements engine.HookRunner.

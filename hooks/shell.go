@@ -245,14 +245,16 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
+// maxLineBytes bounds one output line of a shell hook: the rest of a
+// longer line is dropped and the line marked. The pipe is read on to its
+// end either way, so the hook never dies of SIGPIPE.
+const maxLineBytes = 1 << 20
+
 // stream emits each line of r as an EventOutput as soon as it is read.
 func (p *proc) stream(wg *sync.WaitGroup, r io.ReadCloser, level string, keepTail bool) {
 	defer wg.Done()
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
+	readLines(r, maxLineBytes, func(line string) {
 		if keepTail {
 			p.mu.Lock()
 			p.tail = append(p.tail, line)
@@ -263,6 +265,39 @@ func (p *proc) stream(wg *sync.WaitGroup, r io.ReadCloser, level string, keepTai
 		}
 		if p.events != nil {
 			p.events.Emit(p.outputEvent(line, level))
+		}
+	})
+}
+
+// readLines calls emit with each line of r, without its "\n" or "\r\n"
+// (a last line without "\n" too). A line longer than max bytes is cut
+// there and marked with how many bytes were dropped.
+func readLines(r io.Reader, max int, emit func(string)) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	dropped := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		eol := err == nil
+		if eol {
+			frag = frag[:len(frag)-1]
+		}
+		n := min(max-len(buf), len(frag))
+		buf = append(buf, frag[:n]...)
+		dropped += len(frag) - n
+		last := err != nil && err != bufio.ErrBufferFull
+		if eol || (last && (len(buf) > 0 || dropped > 0)) {
+			line := string(buf)
+			if dropped > 0 {
+				line += fmt.Sprintf(" … [line cut at %d bytes, %d more dropped]", max, dropped)
+			} else {
+				line = strings.TrimSuffix(line, "\r")
+			}
+			emit(line)
+			buf, dropped = buf[:0], 0
+		}
+		if last {
+			return
 		}
 	}
 }

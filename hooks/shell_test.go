@@ -424,3 +424,33 @@ echo "2026-01-02 03:04:07 [WARN] $(basename "$0"): on stderr" >&2
 	assert.Contains(t, log, "[INFO] phoenix_hypervisor_setup_940.sh: plain line\n")
 	assert.Equal(t, 1, strings.Count(log, "phoenix_hypervisor_setup_940.sh: Container 940"), "no prefix inside a prefix:\n%s", log)
 }
+
+func TestReadLines(t *testing.T) {
+	t.Parallel()
+	read := func(in string, max int) []string {
+		var out []string
+		readLines(strings.NewReader(in), max, func(l string) { out = append(out, l) })
+		return out
+	}
+	assert.Equal(t, []string{"a", "b"}, read("a\nb", 10), "a last line without newline")
+	assert.Equal(t, []string{"a", ""}, read("a\r\n\n", 10))
+	assert.Nil(t, read("", 10))
+	assert.Equal(t, []string{"abcd … [line cut at 4 bytes, 4 more dropped]", "x"}, read("abcdefgh\nx\n", 4))
+	assert.Equal(t, []string{"abcd … [line cut at 4 bytes, 1 more dropped]"}, read("abcde", 4))
+	long := strings.Repeat("y", 200<<10) // past bufio's 64 KiB buffer
+	assert.Equal(t, []string{strings.Repeat("y", 100<<10) + " … [line cut at 102400 bytes, 102400 more dropped]", "z"},
+		read(long+"\nz\n", 100<<10))
+}
+
+// A line over 1 MiB is cut and marked; the hook reads on and succeeds
+// (it used to die of SIGPIPE when the reader gave up).
+func TestShellLongLineIsCutNotFatal(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.hook(t, "#!/bin/bash\nset -o pipefail\nhead -c 3145728 /dev/zero | tr '\\0' a; echo\necho after\n")
+	require.NoError(t, f.runner.Run(context.Background(), f.req()))
+	out := f.events.output("INFO")
+	require.Len(t, out, 2)
+	assert.Equal(t, strings.Repeat("a", maxLineBytes)+" … [line cut at 1048576 bytes, 2097152 more dropped]", out[0])
+	assert.Equal(t, "after", out[1])
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
@@ -154,14 +155,23 @@ func shimClientWith(sock string, args []string, stdin io.Reader, stdout, stderr 
 	}
 }
 
+// DefaultMaxShimCalls bounds the shim calls of one shell hook run, as
+// luaapi's MaxBackendCalls bounds a Lua hook's pct_* calls: a hook calling
+// pct in an endless loop during plan must not fill phoenix's memory with
+// recorded actions.
+const DefaultMaxShimCalls = 10000
+
 // shimServer answers the shim calls of one hook run.
 type shimServer struct {
-	dir  string // holds bin/ (the symlinks) and the socket
-	ln   net.Listener
-	req  engine.HookRequest
-	ctx  context.Context // carries the hook's Origin
-	wg   sync.WaitGroup
-	stop context.CancelFunc
+	limit     int64        // calls answered; later ones are refused
+	calls     atomic.Int64 // calls received
+	overLimit sync.Once    // the warning, once
+	dir       string       // holds bin/ (the symlinks) and the socket
+	ln        net.Listener
+	req       engine.HookRequest
+	ctx       context.Context // carries the hook's Origin
+	wg        sync.WaitGroup
+	stop      context.CancelFunc
 }
 
 // startShim creates the shim dir and starts serving calls for req.
@@ -191,7 +201,11 @@ func (r *Runner) startShim(ctx context.Context, req engine.HookRequest, source s
 		return nil, fmt.Errorf("pct shim: %w", err)
 	}
 	sctx, stop := context.WithCancel(engine.WithOrigin(ctx, engine.Origin{CTID: req.Container.CTID, Stage: "hook", Source: source}))
-	s := &shimServer{dir: dir, ln: ln, req: req, ctx: sctx, stop: stop}
+	limit := r.o.MaxShimCalls
+	if limit <= 0 {
+		limit = DefaultMaxShimCalls
+	}
+	s := &shimServer{dir: dir, ln: ln, req: req, ctx: sctx, stop: stop, limit: int64(limit)}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -258,7 +272,10 @@ func (s *shimServer) handle(conn net.Conn) {
 	out := &frameWriter{mu: &mu, enc: enc, stream: "stdout"}
 	errw := &frameWriter{mu: &mu, enc: enc, stream: "stderr"}
 	var code int
-	if req.Cmd == "pct" && len(req.Args) > 0 && req.Args[0] == "exec" {
+	if s.calls.Add(1) > s.limit {
+		s.refuse(req, errw)
+		code = 255
+	} else if req.Cmd == "pct" && len(req.Args) > 0 && req.Args[0] == "exec" {
 		code = s.call(req, out, errw)
 	} else {
 		// One write each, as pct does when it exits: `pct listsnapshot |
@@ -276,6 +293,20 @@ func (s *shimServer) handle(conn net.Conn) {
 	mu.Lock()
 	defer mu.Unlock()
 	_ = enc.Encode(shimFrame{Code: &code})
+}
+
+// refuse answers a call past the limit: an error for the hook, and once a
+// warning for the run.
+func (s *shimServer) refuse(req shimRequest, stderr io.Writer) {
+	msg := fmt.Sprintf("phoenix shim: this hook made more than %d pct/qm/pvesm/... calls (a loop running away?): later calls are refused", s.limit)
+	fmt.Fprintf(stderr, "%s: %s\n", req.Cmd, msg)
+	s.overLimit.Do(func() {
+		if s.req.Events != nil {
+			or := engine.OriginFrom(s.ctx)
+			s.req.Events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: or.CTID, Stage: or.Stage,
+				Source: or.Source, Level: "WARN", Message: msg})
+		}
+	})
 }
 
 // call answers one shim request, writing its output to stdout and stderr.

@@ -313,3 +313,32 @@ func (zeroReader) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A hook calling pct in a loop gets MaxShimCalls answers; later calls fail
+// with a message and the run warns once.
+func TestShimCallLimit(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	f.runner.o.MaxShimCalls = 3
+	f.hook(t, "#!/bin/bash\nfor i in 1 2 3 4 5; do pct status \"$1\" || echo \"refused $i\"; done\n")
+	require.NoError(t, f.runner.Run(context.Background(), f.req()))
+	assert.Equal(t, []string{"status: running", "status: running", "status: running", "refused 4", "refused 5"}, f.events.output("INFO"))
+	assert.Len(t, f.fake.Calls(), 3, "only the calls within the limit reach the backend")
+	msg := "phoenix shim: this hook made more than 3 pct/qm/pvesm/... calls (a loop running away?): later calls are refused"
+	assert.Equal(t, []string{"pct: " + msg, "pct: " + msg}, f.events.output("WARN"))
+	assert.Equal(t, []string{msg}, f.events.warnings())
+}
+
+// In dry-run the recorded actions are bounded the same way.
+func TestShimCallLimitDryRun(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	f := newShellFixture(t, 940)
+	f.runner.o.MaxShimCalls = 2
+	f.hook(t, "#!/bin/bash\nfor i in $(seq 10); do qm list || true; done\n")
+	req := f.req()
+	req.DryRun = true
+	require.NoError(t, f.runner.Run(context.Background(), req))
+	assert.Len(t, f.events.kind(engine.EventAction), 2)
+	assert.Len(t, f.events.warnings(), 1)
+}
