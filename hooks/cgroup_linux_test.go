@@ -91,7 +91,7 @@ func TestRealRunKeepProcesses(t *testing.T) {
 	f.ct.HookKeepProcesses = true
 	bg := probeMarker(t)
 	killMarked(t, bg)
-	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) </dev/null >/dev/null 2>&1 &\nexit 0\n")
+	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) </dev/null >/dev/null 2>&1 &\nuntil pgrep -f ^"+bg+" >/dev/null; do sleep 0.01; done\nexit 0\n")
 	require.NoError(t, f.runner.Run(context.Background(), f.req()))
 	assert.Len(t, hostProcesses(bg), 1, "the kept process runs on")
 	assert.Empty(t, f.events.warnings())
@@ -104,7 +104,7 @@ func TestRealRunWithoutCgroups(t *testing.T) {
 	f.runner.o.CgroupRoot = t.TempDir() // not a cgroup2 filesystem
 	bg := probeMarker(t)
 	killMarked(t, bg)
-	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) &\nexit 0\n")
+	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) &\nuntil pgrep -f ^"+bg+" >/dev/null; do sleep 0.01; done\nexit 0\n")
 	require.NoError(t, f.runner.Run(context.Background(), f.req()))
 	w := f.events.warnings()
 	require.Len(t, w, 1, "%q", w)
@@ -148,7 +148,9 @@ func TestKilledPhoenixNextRunEndsTheHooksLeftovers(t *testing.T) {
 	killMarked(t, hookName)
 	killMarked(t, daemon)
 	ready := filepath.Join(t.TempDir(), "ready")
-	f.hook(t, "#!/bin/bash\nsetsid bash -c 'exec -a "+daemon+" sleep 1000' </dev/null >/dev/null 2>&1 &\ntouch "+ready+"\nexec -a "+hookName+" sleep 1000\n")
+	// Ready once the daemon runs under its name (pgrep -f ^name).
+	f.hook(t, "#!/bin/bash\nsetsid bash -c 'exec -a "+daemon+" sleep 1000' </dev/null >/dev/null 2>&1 &\n"+
+		"until pgrep -f ^"+daemon+" >/dev/null; do sleep 0.01; done\ntouch "+ready+"\nexec -a "+hookName+" sleep 1000\n")
 
 	spec, _ := json.Marshal(realHookSpec{Dir: f.dir, CgroupRoot: f.runner.o.CgroupRoot, CTID: 940})
 	exe, err := os.Executable()
