@@ -165,6 +165,16 @@ func (r *Runner) runReal(ctx context.Context, p *proc, path, dir string, args, e
 		p.cg = r.trackReal(p, p.cmd)
 	}
 	wait, err := p.start()
+	// ETXTBSY: the hook file is still open for writing somewhere (a fork
+	// of a process that just wrote it holds the fd until its exec); it
+	// clears in a moment.
+	for i := 0; errors.Is(err, syscall.ETXTBSY) && i < 50; i++ {
+		time.Sleep(20 * time.Millisecond)
+		cmd := newCmd()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = p.cmd.SysProcAttr.UseCgroupFD, p.cmd.SysProcAttr.CgroupFD
+		p.cmd = cmd
+		wait, err = p.start()
+	}
 	if err != nil && p.cg != nil && cgroupStartFailed(err) {
 		p.warn(fmt.Sprintf("cannot start the hook in its cgroup (%v): what it leaves running is ended only within its process group", err))
 		p.endLeftovers()
