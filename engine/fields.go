@@ -116,7 +116,7 @@ var Fields = []Field{
 	{Scope: ScopeContainer, Path: "health_check", Subtree: true, Use: Applied, Stage: StageHealth, InPlace: "yes: it runs on every run", Form: "pct exec CTID -- sh -c COMMAND, up to retries times, interval seconds apart; a host script of the hooks dir is not run yet (skipped, saying so)"},
 	{Scope: ScopeContainer, Path: "health_checks", Subtree: true, Use: Applied, Stage: StageHealth, InPlace: "yes", Form: "the first entry, as health_check"},
 	{Scope: ScopeContainer, Path: "enable_lifecycle_snapshots", Use: Applied, Stage: StagePreConfigured + ", " + StageFinalForm, InPlace: "yes: a missing snapshot is taken, never one again", Form: "pct snapshot CTID pre-configured (after start, before the features), pct snapshot CTID final-form (at the end; a template's is template_snapshot_name)"},
-	{Scope: ScopeContainer, Path: "tests", Subtree: true, Use: NotApplied, Why: "no phoenix test command yet"},
+	{Scope: ScopeContainer, Path: "tests", Subtree: true, Use: Applied, Stage: "phoenix test", InPlace: "—", Form: "each integration_tests[] script (path under HOOKS_DIR/tests) pushed to /tmp/phoenix_run/tests/ and run in the container (python3 for .py, else bash); never part of run"},
 	{Scope: ScopeContainer, Path: "integration_tests", Subtree: true, Use: NotApplied, Why: "the v08 form of tests.integration_tests; nothing runs it"},
 	{Scope: ScopeContainer, Path: "run_integration_tests", Use: NotApplied, Why: "the v08 switch for integration_tests; nothing runs them"},
 	{Scope: ScopeContainer, Path: "ports", Subtree: true, Use: NotApplied, Why: "a note of the service's published ports; the firewall rules are what opens ports"},

@@ -188,6 +188,15 @@ func commands(env Env) []*cli.Command {
 			},
 		},
 		{
+			Name:      "test",
+			Usage:     "run the config's integration tests (tests.integration_tests[]) against a built deployment; exit 1 when one fails",
+			ArgsUsage: " ",
+			Flags: withGlobals([]cli.Flag{
+				&cli.IntSliceFlag{Name: "ctid", Usage: "test only container `N` (repeatable)"},
+			}),
+			Action: func(c *cli.Context) error { return testCmd(c, env) },
+		},
+		{
 			Name:      "doctor",
 			Usage:     "check the outside tools and kernel features the --backend needs; exit 3 when something is missing",
 			ArgsUsage: " ",
