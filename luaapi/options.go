@@ -72,6 +72,7 @@ type Limits struct {
 	MaxBackendCalls int           // pct_* calls per run (a runaway loop would fill the plan)
 	MaxActionBytes  int           // argv, env and paths of all pct_* calls of a run (each is kept as an action)
 	WorkerMemory    uint64        // address-space limit of a hook worker (RunIsolated); 0: DefaultWorkerMemory
+	WorkerGrace     time.Duration // how long a stopped worker has to report before it is killed; 0: 2s
 }
 
 // DefaultLimits are used for every zero field of Options.Limits.

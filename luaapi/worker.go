@@ -38,8 +38,16 @@ const WorkerEnv = "PHOENIX_LUA_WORKER"
 // the Go runtime reserved at start, when Limits.WorkerMemory is zero.
 const DefaultWorkerMemory = 2 << 30
 
-// workerGrace is how long a worker has to report after its deadline.
-const workerGrace = 2 * time.Second
+// defaultWorkerGrace is how long a worker has to report after its
+// deadline or an interrupt (Limits.WorkerGrace) before it is killed.
+const defaultWorkerGrace = 2 * time.Second
+
+func workerGrace(l Limits) time.Duration {
+	if l.WorkerGrace > 0 {
+		return l.WorkerGrace
+	}
+	return defaultWorkerGrace
+}
 
 // IsWorker reports whether this process is a hook worker.
 func IsWorker() bool { return os.Getenv(WorkerEnv) == "1" }
@@ -225,10 +233,13 @@ func runOn(ctx context.Context, w *workerProc, o Options, lim Limits) (err error
 		}
 		killMu.Lock()
 		defer killMu.Unlock()
-		kill = time.AfterFunc(workerGrace, func() { _ = w.cmd.Process.Kill() })
+		kill = time.AfterFunc(workerGrace(lim), func() { _ = w.cmd.Process.Kill() })
 	})
 	result := p.serve(ctx, init, w.dec)
-	clean := stop() && p.done
+	// A worker that stopped its hook at the deadline itself reports a
+	// timeout as a clean result; it is still one "after a timeout", so it
+	// is not reused, whichever of it and ctx saw the deadline first.
+	clean := stop() && p.done && ctx.Err() == nil && !pastDeadline(ctx)
 	killMu.Lock()
 	if kill != nil {
 		kill.Stop()
@@ -263,6 +274,13 @@ func workerMemory(l Limits) uint64 {
 		return l.WorkerMemory
 	}
 	return DefaultWorkerMemory
+}
+
+// pastDeadline reports whether ctx's deadline has come, even if its timer
+// has not fired yet.
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 func timeoutMessage(err error, timeout time.Duration) string {
