@@ -17,8 +17,8 @@ import (
 // StatusOptions configure Inspect.
 type StatusOptions struct {
 	Config *Config
-	// Backend is only read (List, Config, ListSnapshots, and a probe
-	// reading the hook marker). The CLI hands the dry-run recorder over the
+	// Backend is only read (List, Config, ListSnapshots, and one batched
+	// probe per running container reading its markers). The CLI hands the dry-run recorder over the
 	// host, so that not even a bug here could change anything.
 	Backend Backend
 	Hooks   HookRunner // nil: NoHooks
@@ -121,9 +121,12 @@ func (c *ContainerStatus) MarshalJSON() ([]byte, error) {
 // statusParallel bounds the containers read at once.
 const statusParallel = 4
 
-// Inspect reads the deployment from the host: one `pct list`, then per
-// existing container its config, its snapshots and (running, with a hook)
-// its hook marker. It changes nothing.
+// Inspect reads the deployment from the host through the run's cache
+// (hostCache), with the run's call economy: one `pct list`, then per
+// existing container its config and snapshots (from <PVEDir>/lxc/<CTID>.conf
+// when the backend can read it) and, running, every marker of its hook,
+// feature hooks and application script in one batched probe. It changes
+// nothing.
 func Inspect(ctx context.Context, o StatusOptions) (*StatusReport, error) {
 	if o.Config == nil || o.Backend == nil {
 		return nil, fmt.Errorf("status: no configuration or backend")
@@ -144,6 +147,15 @@ func Inspect(ctx context.Context, o StatusOptions) (*StatusReport, error) {
 			return nil, fmt.Errorf("status: container %d is not in lxc_configs: check --ctid", id)
 		}
 	}
+	// What each container runs is described once: for its status and for
+	// the markers its batched probe reads.
+	desc := make(map[int]*described, len(ids))
+	for _, id := range ids {
+		desc[id] = describe(o.Hooks, o.Config.Containers[id])
+	}
+	o.Backend = newHostCache(o.Backend, func(ctid int) [][]string {
+		return desc[ctid].probes(ctid)
+	})
 	list, err := o.Backend.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pct list: %w", err)
@@ -161,7 +173,7 @@ func Inspect(ctx context.Context, o StatusOptions) (*StatusReport, error) {
 		rep.Containers = append(rep.Containers, cs)
 		e, exists := onHost[id]
 		g.Go(func() error {
-			inspectOne(gctx, o, ct, cs, e, exists)
+			inspectOne(gctx, o, ct, desc[id], cs, e, exists)
 			return nil
 		})
 	}
@@ -191,9 +203,37 @@ func configRange(cfg *Config) [2]int {
 	return r
 }
 
+// described is what a container runs: its hook, feature hooks and
+// application script.
+type described struct {
+	hook    HookInfo
+	scripts []ScriptStatus
+}
+
+func describe(hr HookRunner, ct *Container) *described {
+	return &described{hook: hr.Describe(ct), scripts: scripts(hr, ct)}
+}
+
+// probes are the marker reads of a running container, the hook's last
+// (inspectOne's order): what its one batched probe answers.
+func (d *described) probes(ctid int) [][]string {
+	var out [][]string
+	for _, sc := range d.scripts {
+		if sc.info.Kind != "" && sc.State == HookUnknown {
+			out = append(out, markerProbe(FileMarker(sc.info.Path)))
+		}
+	}
+	if d.hook.Kind != "" && d.hook.State == HookReady {
+		out = append(out, markerProbe(HookMarker(ctid)))
+	}
+	return out
+}
+
+func markerProbe(marker string) []string { return []string{"cat", marker} }
+
 // inspectOne fills cs from the host.
-func inspectOne(ctx context.Context, o StatusOptions, ct *Container, cs *ContainerStatus, e ListEntry, exists bool) {
-	info := o.Hooks.Describe(ct)
+func inspectOne(ctx context.Context, o StatusOptions, ct *Container, d *described, cs *ContainerStatus, e ListEntry, exists bool) {
+	info := d.hook
 	cs.Hook = info.Kind
 	cs.HookState = HookUnknown
 	if info.Kind == "" {
@@ -222,7 +262,7 @@ func inspectOne(ctx context.Context, o StatusOptions, ct *Container, cs *Contain
 	if isTemplate(ct) && !slices.Contains(snaps, templateSnapshot(ct)) {
 		cs.MissingSnapshot = templateSnapshot(ct)
 	}
-	cs.Scripts = scripts(o.Hooks, ct)
+	cs.Scripts = append([]ScriptStatus(nil), d.scripts...)
 	if !cs.Running {
 		return
 	}
@@ -276,7 +316,7 @@ func scripts(hr HookRunner, ct *Container) []ScriptStatus {
 // markerState compares a marker in the running container with what the
 // stage that writes it would write now (HookFingerprint of info).
 func markerState(ctx context.Context, o StatusOptions, ct *Container, marker string, info HookInfo) (string, error) {
-	r, err := o.Backend.Exec(ctx, ct.CTID, []string{"cat", marker}, ExecOptions{Probe: true})
+	r, err := o.Backend.Exec(ctx, ct.CTID, markerProbe(marker), ExecOptions{Probe: true})
 	switch {
 	case err != nil:
 		return HookUnknown, fmt.Errorf("pct exec %d -- cat %s: %w", ct.CTID, marker, err)

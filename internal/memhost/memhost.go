@@ -434,6 +434,34 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 	if err != nil {
 		return engine.ExecResult{}, err
 	}
+	if probes, ok := scriptedBatch(b.model, argv); ok {
+		// A probe batch (pve.ProbeScript): each probe answered as a
+		// single one would be, in one call.
+		answers := make([]pve.ProbeAnswer, len(probes))
+		for i, p := range probes {
+			r, err := b.answer(ctid, h, p, o)
+			if err != nil {
+				return engine.ExecResult{}, err
+			}
+			answers[i] = pve.ProbeAnswer{Code: r.Code, Output: strings.TrimRight(r.Stdout+r.Stderr, "\n")}
+		}
+		return engine.ExecResult{Stdout: pve.FormatProbeOutput(answers)}, nil
+	}
+	return b.answer(ctid, h, argv, o)
+}
+
+// scriptedBatch reads the probes of a batch New's scripted inside answers
+// (NewModel's hostsim runs batches itself).
+func scriptedBatch(model bool, argv []string) ([][]string, bool) {
+	if model || len(argv) != 3 || argv[0] != "sh" || argv[1] != "-c" {
+		return nil, false
+	}
+	return pve.ProbesOf(argv[2])
+}
+
+// answer is one command's result inside ctid: the test's Exec_ h, else
+// the scripted or modelled inside.
+func (b *Backend) answer(ctid int, h ExecFunc, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
 	if h != nil {
 		if res, ok := h(ctid, argv, o); ok {
 			return res, nil
@@ -441,7 +469,7 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	c, err = b.get(ctid)
+	c, err := b.get(ctid)
 	if err != nil {
 		return engine.ExecResult{}, err
 	}
