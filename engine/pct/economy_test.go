@@ -110,3 +110,56 @@ func TestPctCallsPerContainer(t *testing.T) {
 	assert.Equal(t, map[int]int{0: 1, 900: 7, 901: 14, 902: 10, 910: 5, 920: 12, 940: 4, 950: 4}, perContainer(fresh),
 		"the fresh run's calls (deterministic)")
 }
+
+// markerHooks gives every container a ready Lua hook (never run here: the
+// status reads its marker).
+type markerHooks struct{}
+
+func (markerHooks) Describe(*engine.Container) engine.HookInfo {
+	return engine.HookInfo{Kind: engine.HookLua, State: engine.HookReady}
+}
+
+func (markerHooks) Run(context.Context, engine.HookRequest) error { return nil }
+
+// Status has the run's economy: one `pct list` and, per running container,
+// one batched probe of its markers; its config and snapshots come from the
+// conf file, else from pct config and pct listsnapshot.
+func TestStatusPctCallsPerContainer(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig(t)
+	h := newHost(t)
+	runOn(t, cfg, h.Backend)
+	status := func(b engine.Backend) map[int]int {
+		require.NoError(t, os.Remove(filepath.Join(h.state, "calls.log")))
+		_, err := engine.Inspect(context.Background(), engine.StatusOptions{Config: cfg, Backend: b, Hooks: markerHooks{}})
+		require.NoError(t, err)
+		calls := h.calls(t)
+		ops := map[string]int{}
+		for _, c := range calls {
+			ops[c[0]]++
+		}
+		n := len(cfg.Containers)
+		want := map[string]int{"list": 1, "exec": n}
+		if b != h.Backend {
+			want["config"], want["listsnapshot"] = n, n
+		}
+		assert.Equal(t, want, ops)
+		return perContainer(calls)
+	}
+	want := map[int]int{0: 1}
+	for id := range cfg.Containers {
+		want[id] = 1
+	}
+	got := status(h.Backend)
+	t.Logf("status, pct calls per container, conf file read: %s", formatCounts(got))
+	assert.Equal(t, want, got)
+
+	noConf, err := New(Options{Path: fakePct, PVEDir: filepath.Join(h.state, "elsewhere"), Env: []string{"FAKE_PCT_STATE=" + h.state}})
+	require.NoError(t, err)
+	for id := range cfg.Containers {
+		want[id] = 3
+	}
+	got = status(noConf)
+	t.Logf("status, pct calls per container, no conf file: %s", formatCounts(got))
+	assert.Equal(t, want, got)
+}
