@@ -92,3 +92,16 @@ type ExecResult struct {
 type GPUSupport interface {
 	GPUSupported() (ok bool, reason string)
 }
+
+// Resizer is implemented by backends that can grow a disk
+// (`pct resize CTID DISK SIZE`, size absolute as "64G"). A larger
+// storage_size_gb needs it; without it the configure stage fails, saying so.
+type Resizer interface {
+	Resize(ctx context.Context, ctid int, disk, size string) error
+}
+
+// SnapshotDeleter is implemented by backends that can delete a snapshot
+// (`pct delsnapshot CTID NAME`): --refresh-templates needs it.
+type SnapshotDeleter interface {
+	DeleteSnapshot(ctx context.Context, ctid int, name string) error
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // Drift is a difference between a container's config entry and the
@@ -94,64 +96,16 @@ func provenance(description string) (template string, source int, ok bool) {
 	return "", 0, false
 }
 
-// Rootfs is the root disk as `pct config` reports it:
-// "local-lvm:vm-910-disk-0,size=32G", or the new-volume form
-// "local-lvm:32" a plan has not allocated yet.
-type Rootfs struct {
-	Storage string
-	SizeMiB int // 0: unknown
-}
+// Rootfs is the root disk as `pct config` reports it (internal/pve).
+type Rootfs = pve.Volume
 
 // ParseRootfs parses a rootfs value; ok is false when it is empty.
-func ParseRootfs(v string) (Rootfs, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return Rootfs{}, false
-	}
-	parts := strings.Split(v, ",")
-	storage, volume, hasColon := strings.Cut(parts[0], ":")
-	r := Rootfs{}
-	if hasColon {
-		r.Storage = storage
-		if gb, err := strconv.ParseFloat(volume, 64); err == nil {
-			r.SizeMiB = int(gb * 1024)
-		}
-	}
-	for _, p := range parts[1:] {
-		if size, found := strings.CutPrefix(p, "size="); found {
-			r.SizeMiB = parseSizeMiB(size)
-		}
-	}
-	return r, true
-}
+func ParseRootfs(v string) (Rootfs, bool) { return pve.ParseVolume(v) }
 
-// parseSizeMiB reads a Proxmox disk size (32G, 512M, 1T, 1.5G; bare: G).
-func parseSizeMiB(s string) int {
-	unit := 1024.0
-	switch {
-	case strings.HasSuffix(s, "T"):
-		unit, s = 1024*1024, strings.TrimSuffix(s, "T")
-	case strings.HasSuffix(s, "G"):
-		s = strings.TrimSuffix(s, "G")
-	case strings.HasSuffix(s, "M"):
-		unit, s = 1, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "K"):
-		unit, s = 1.0/1024, strings.TrimSuffix(s, "K")
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
-		return 0
-	}
-	return int(f * unit)
-}
+// WithSize is a volume value with its size set (pve.WithSize).
+func WithSize(volume, size string) string { return pve.WithSize(volume, size) }
 
-// fmtSizeGB spells MiB as the config's storage_size_gb does.
-func fmtSizeGB(mib int) string {
-	if mib%1024 == 0 {
-		return strconv.Itoa(mib / 1024)
-	}
-	return strconv.FormatFloat(float64(mib)/1024, 'f', 1, 64)
-}
+func fmtSizeGB(mib int) string { return pve.FormatSizeGB(mib) }
 
 // ResizeRootfs reports the size the root disk must grow to ("64G"), or
 // "" when it is as large as the config asks (or larger: that is drift).
@@ -172,8 +126,8 @@ func boolFlag(b bool) string {
 
 // DriftOf lists what the config asks of an existing container that pct
 // cannot change in place, comparing with its `pct config`:
-//   - unprivileged (fixed when the container is made; a clone is checked
-//     only when its entry sets the key, else it inherits its source's);
+//   - unprivileged, when the entry sets it (fixed when the container is
+//     made; an entry without it takes what the host has);
 //   - storage_pool (the part of rootfs before ':');
 //   - a smaller storage_size_gb (a disk only grows; a larger one is
 //     `pct resize`, see ResizeRootfs);
@@ -181,8 +135,7 @@ func boolFlag(b bool) string {
 //     provenance line says it was made from.
 func DriftOf(ct *Container, have map[string]string) []Drift {
 	var out []Drift
-	_, explicit := ct.Raw["unprivileged"]
-	if explicit || ct.CloneFrom == 0 {
+	if _, explicit := ct.Raw["unprivileged"]; explicit {
 		host := strings.TrimSpace(have["unprivileged"]) == "1"
 		if host != ct.Unprivileged {
 			out = append(out, Drift{Key: "unprivileged", Host: boolFlag(host), Want: boolFlag(ct.Unprivileged),

@@ -18,7 +18,8 @@ func driftKeys(ds []engine.Drift) []string {
 
 func TestDriftOfWhatPctCannotChangeInPlace(t *testing.T) {
 	t.Parallel()
-	created := &engine.Container{CTID: 910, Template: "local:vztmpl/debian-12.tar.zst", StoragePool: "local-lvm", StorageSizeGB: 32, Unprivileged: true}
+	created := &engine.Container{CTID: 910, Template: "local:vztmpl/debian-12.tar.zst", StoragePool: "local-lvm", StorageSizeGB: 32,
+		Unprivileged: true, Raw: map[string]any{"unprivileged": true}}
 	host := map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=32G",
 		"description": engine.CreatedDescription("local:vztmpl/debian-12.tar.zst")}
 	assert.Empty(t, engine.DriftOf(created, host), "a container that matches has no drift")
@@ -46,7 +47,7 @@ func TestDriftOfACloneSource(t *testing.T) {
 	t.Parallel()
 	clone := &engine.Container{CTID: 910, CloneFrom: 902, Unprivileged: false, Raw: map[string]any{}}
 	host := map[string]string{"unprivileged": "1", "description": engine.ClonedDescription(902, "docker-snapshot")}
-	assert.Empty(t, engine.DriftOf(clone, host), "a clone inherits unprivileged unless its entry sets it")
+	assert.Empty(t, engine.DriftOf(clone, host), "an entry without unprivileged takes the host's")
 
 	clone.CloneFrom = 901
 	d := engine.DriftOf(clone, host)

@@ -33,7 +33,7 @@ func TestRunEmitsStageTransitions(t *testing.T) {
 	for _, e := range ev.Of(engine.EventAction) {
 		actions = append(actions, e.Stage+": "+engine.FormatAction(e))
 	}
-	assert.Equal(t, []string{"create: pct create 900 " + ubuntu + " --hostname BaseTemplate --memory 2048 --cores 2 --rootfs lxc-disks:32 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.200/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CC --unprivileged 1",
+	assert.Equal(t, []string{"create: pct create 900 " + ubuntu + " --hostname BaseTemplate --memory 2048 --cores 2 --rootfs lxc-disks:32 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.200/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CC --unprivileged 1 --description 'phoenix: created from " + ubuntu + "'",
 		"start: pct start 900"}, actions, "actions reach the run's sink as they happen")
 	logs := ev.Of(engine.EventLog)
 	require.NotEmpty(t, logs)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -21,8 +22,10 @@ func Observe(b Backend, sink Sink) Backend {
 }
 
 var (
-	_ Backend    = (*observed)(nil)
-	_ GPUSupport = (*observed)(nil)
+	_ Backend         = (*observed)(nil)
+	_ GPUSupport      = (*observed)(nil)
+	_ Resizer         = (*observed)(nil)
+	_ SnapshotDeleter = (*observed)(nil)
 )
 
 type observed struct {
@@ -139,4 +142,24 @@ func (o *observed) Exec(ctx context.Context, ctid int, argv []string, opts ExecO
 		o.emitNote(ctx, ctid, ExecArgv(ctid, argv, opts.Env), note)
 	}
 	return o.b.Exec(ctx, ctid, argv, opts)
+}
+
+// Resize is emitted, then delegated to b when it can resize.
+func (o *observed) Resize(ctx context.Context, ctid int, disk, size string) error {
+	r, ok := o.b.(Resizer)
+	if !ok {
+		return fmt.Errorf("pct resize %d %s %s: the %s backend cannot resize a disk: grow it by hand or keep storage_size_gb as it is", ctid, disk, size, o.b.Name())
+	}
+	o.emit(ctx, ctid, ResizeArgv(ctid, disk, size))
+	return r.Resize(ctx, ctid, disk, size)
+}
+
+// DeleteSnapshot is emitted, then delegated to b when it can delete one.
+func (o *observed) DeleteSnapshot(ctx context.Context, ctid int, name string) error {
+	d, ok := o.b.(SnapshotDeleter)
+	if !ok {
+		return fmt.Errorf("pct delsnapshot %d %s: the %s backend cannot delete a snapshot: delete it by hand, then run again", ctid, name, o.b.Name())
+	}
+	o.emit(ctx, ctid, DelSnapshotArgv(ctid, name))
+	return d.DeleteSnapshot(ctx, ctid, name)
 }

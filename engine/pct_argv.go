@@ -32,6 +32,8 @@ func StopArgv(ctid int) []string                             { return pve.StopAr
 func ShutdownArgv(ctid int, timeout time.Duration) []string  { return pve.ShutdownArgv(ctid, timeout) }
 func SnapshotArgv(ctid int, name string) []string            { return pve.SnapshotArgv(ctid, name) }
 func DestroyArgv(ctid int) []string                          { return pve.DestroyArgv(ctid) }
+func DelSnapshotArgv(ctid int, name string) []string         { return pve.DelSnapshotArgv(ctid, name) }
+func ResizeArgv(ctid int, disk, size string) []string        { return pve.ResizeArgv(ctid, disk, size) }
 func StatusArgv(ctid int) []string                           { return pve.StatusArgv(ctid) }
 func ConfigArgv(ctid int) []string                           { return pve.ConfigArgv(ctid) }
 func ListSnapshotsArgv(ctid int) []string                    { return pve.ListSnapshotsArgv(ctid) }

@@ -223,6 +223,11 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 		case c.State == StageSkipped && c.Reason != "":
 			below = append(below, fmt.Sprintf("%d %s: skipped: %s", c.CTID, c.Name, c.Reason))
 		}
+		if !r.DryRun { // a dry-run's plan just said them
+			for _, w := range c.Warnings {
+				below = append(below, fmt.Sprintf("%d %s: warning: %s", c.CTID, c.Name, w))
+			}
+		}
 		for _, s := range c.Stages {
 			if s.State == StageSkipped && s.Detail != "" && s.Detail != "no hook" {
 				below = append(below, fmt.Sprintf("%d %s: %s skipped: %s", c.CTID, c.Name, s.Stage, s.Detail))

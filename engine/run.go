@@ -17,19 +17,22 @@ import (
 // RunOptions configure a run. The CLI turns flags into these; the engine
 // never sees a flag.
 type RunOptions struct {
-	Config       *Config
-	Backend      Backend       // the dry-run backend when DryRun (the CLI builds it)
-	Hooks        HookRunner    // nil: NoHooks{}
-	DryRun       bool          // the Result says so; nothing else differs
-	CTIDs        []int         // empty: every container
-	Parallel     int           // <=0: 4
-	HookTimeout  time.Duration // per hook; a container's HookTimeout overrides
-	FailFast     bool
-	Force        bool // re-run hooks on converged containers
-	Verbose      bool
-	LogFile      string        // handed to hooks as MAIN_LOG_FILE
-	Events       Sink          // may be nil
-	StartTimeout time.Duration // start+wait bound; <=0: 2m
+	Config      *Config
+	Backend     Backend       // the dry-run backend when DryRun (the CLI builds it)
+	Hooks       HookRunner    // nil: NoHooks{}
+	DryRun      bool          // the Result says so; nothing else differs
+	CTIDs       []int         // empty: every container
+	Parallel    int           // <=0: 4
+	HookTimeout time.Duration // per hook; a container's HookTimeout overrides
+	FailFast    bool
+	Force       bool // re-run hooks on converged containers
+	// RefreshTemplates re-takes a template snapshot that is older than its
+	// container's config or hook (existing clones are left alone).
+	RefreshTemplates bool
+	Verbose          bool
+	LogFile          string        // handed to hooks as MAIN_LOG_FILE
+	Events           Sink          // may be nil
+	StartTimeout     time.Duration // start+wait bound; <=0: 2m
 	// HooksDir is the hooks dir: a health check naming a script in it is
 	// a host script.
 	HooksDir string

@@ -51,14 +51,16 @@ func TestRunProvisionsExampleStack(t *testing.T) {
 	// 900: created from the OS template, snapshot taken after its hook.
 	assert.Equal(t, []string{
 		"create 900 " + ubuntu + " --hostname BaseTemplate --memory 2048 --cores 2 --rootfs lxc-disks:32" +
-			" --net0 name=eth0,bridge=vmbr0,ip=10.0.0.200/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CC --unprivileged 1",
+			" --net0 name=eth0,bridge=vmbr0,ip=10.0.0.200/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CC --unprivileged 1" +
+			" --description phoenix: created from " + ubuntu,
 	}, mutatingArgv(host, 900, "create"))
 	assert.Equal(t, map[string]string{"create": "done", "configure": "already done", "start": "done", "hook": "done", "template": "done"},
 		stageStates(container(t, res, 900)))
-	assert.Equal(t, []string{"shutdown 900 --timeout 60", "snapshot 900 base-snapshot", "start 900"}, mutatingArgv(host, 900, "template"))
+	assert.Equal(t, []string{"exec 900 -- mkdir -p /etc/phoenix", "push 900 <content> /etc/phoenix/template-900.sha256 --perms 0644",
+		"shutdown 900 --timeout 60", "snapshot 900 base-snapshot", "start 900"}, mutatingArgv(host, 900, "template"))
 
 	// 901: cloned from 900's snapshot, re-addressed, GPU passthrough + driver.
-	assert.Equal(t, []string{"clone 900 901 --snapname base-snapshot --hostname BaseTemplateGPU"}, mutatingArgv(host, 901, "clone"))
+	assert.Equal(t, []string{"clone 900 901 --snapname base-snapshot --hostname BaseTemplateGPU --description phoenix: cloned from 900@base-snapshot"}, mutatingArgv(host, 901, "clone"))
 	assert.Equal(t, []string{"set 901 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.201/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CD"},
 		mutatingArgv(host, 901, "configure"))
 	assert.Equal(t, []string{

@@ -2,13 +2,17 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 )
 
 // configureStage brings the container's options to the configured values.
-// Reads: `pct config` (hostname, memory, cores, swap, net0, features).
-// Writes: `pct set` of the options that differ, nothing when they match.
+// Reads: `pct config` (hostname, memory, cores, swap, net0, features,
+// unprivileged, rootfs, description, ostemplate).
+// Writes: `pct set` of the options that differ, `pct resize` of a root
+// disk smaller than storage_size_gb, nothing when they match. What pct
+// cannot change in place (drift.go) fails the container before any change.
 var configureStage = Stage{Key: StageConfigure, Name: named(StageConfigure), Applies: always, Run: (*ctRun).stageConfigure}
 
 func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
@@ -20,18 +24,42 @@ func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, pctError(err, "pct config %d", ct.CTID)
 	}
+	if d := DriftOf(ct, have); len(d) > 0 {
+		c.res.Drift = d
+		return outcome{}, &DriftError{CTID: ct.CTID, Drift: d}
+	}
 	opts := configDiff(ct, have)
-	if len(opts) == 0 {
+	grow := ResizeRootfs(ct, have)
+	if len(opts) == 0 && grow == "" {
 		return already("matches"), nil
 	}
-	if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
-		return outcome{}, pctError(err, "pct set %d", ct.CTID)
+	var details []string
+	if len(opts) > 0 {
+		if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
+			return outcome{}, pctError(err, "pct set %d", ct.CTID)
+		}
+		details = append(details, ChangeDetail(opts, have))
 	}
-	keys := make([]string, len(opts))
-	for i, o := range opts {
-		keys[i] = o.Key
+	if grow != "" {
+		if err := c.resize(ctx, "rootfs", grow); err != nil {
+			return outcome{}, err
+		}
+		old, _ := ParseRootfs(have["rootfs"])
+		details = append(details, "rootfs "+fmtSizeGB(old.SizeMiB)+"G → "+grow)
 	}
-	return done("set %s", strings.Join(keys, ", ")), nil
+	return done("%s", strings.Join(details, "; ")), nil
+}
+
+// resize grows a disk; a backend that cannot is an error saying so.
+func (c *ctRun) resize(ctx context.Context, disk, size string) error {
+	r, ok := c.b.(Resizer)
+	if !ok {
+		return fmt.Errorf("pct resize %d %s %s: the %s backend cannot resize a disk", c.ct.CTID, disk, size, c.b.Name())
+	}
+	if err := r.Resize(ctx, c.ct.CTID, disk, size); err != nil {
+		return pctError(err, "pct resize %d %s %s", c.ct.CTID, disk, size)
+	}
+	return nil
 }
 
 // configDiff returns the options whose configured value differs from what

@@ -10,7 +10,9 @@ import (
 // source's template snapshot) or `pct create` from its template.
 // Reads: the container's status; the clone source's config entry.
 // Writes: a new container (create: every option of createOptions; clone:
-// the source's snapshot, with the hostname).
+// the source's snapshot, with the hostname), its description saying what
+// it was made from (drift.go: a later change of template or clone source
+// is then drift).
 var createStage = Stage{Key: StageCreate, Name: func(ct *Container) string {
 	if ct.CloneFrom != 0 {
 		return StageClone
@@ -35,6 +37,7 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 		if src := c.cfg.Containers[ct.CloneFrom]; src != nil && isTemplate(src) {
 			spec.Snapshot = templateSnapshot(src)
 		}
+		spec.Description = ClonedDescription(spec.Source, spec.Snapshot)
 		release, err := c.lockSource(ctx, spec.Source)
 		if err != nil {
 			return outcome{}, err
@@ -89,5 +92,6 @@ func createOptions(ct *Container) []Option {
 	} else {
 		add("unprivileged", "0")
 	}
+	add("description", CreatedDescription(ct.Template))
 	return opts
 }

@@ -116,7 +116,8 @@ func TestCreateStageWithSwapFeaturesAndPrivileged(t *testing.T) {
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
 	assert.Equal(t, []string{"create 900 " + ubuntu + " --hostname BaseTemplate --memory 2048 --cores 2 --swap 512 --rootfs lxc-disks:32" +
-		" --net0 name=eth0,bridge=vmbr1,ip=dhcp --features mknod=1 --unprivileged 0"}, mutatingArgv(host, 900, "create"))
+		" --net0 name=eth0,bridge=vmbr1,ip=dhcp --features mknod=1 --unprivileged 0" +
+		" --description phoenix: created from " + ubuntu}, mutatingArgv(host, 900, "create"))
 	assert.Equal(t, "created from "+ubuntu, stageOf(container(t, res, 900), "create").Detail)
 }
 
@@ -372,7 +373,8 @@ func TestTemplateStage(t *testing.T) {
 	cfg := oneConfig(ct)
 	host, _ := newHost(cfg)
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
-	assert.Equal(t, []string{"shutdown 900 --timeout 60", "snapshot 900 phoenix-template", "start 900"}, mutatingArgv(host, 900, "template"))
+	assert.Equal(t, []string{"exec 900 -- mkdir -p /etc/phoenix", "push 900 <content> /etc/phoenix/template-900.sha256 --perms 0644",
+		"shutdown 900 --timeout 60", "snapshot 900 phoenix-template", "start 900"}, mutatingArgv(host, 900, "template"))
 	assert.Equal(t, "snapshot phoenix-template taken", stageOf(container(t, res, 900), "template").Detail)
 
 	host.ResetCalls()

@@ -282,6 +282,7 @@ func pctMutate(ctx context.Context, b engine.Backend, sub string, args []string,
 		spec := engine.CloneSpec{Source: id, CTID: newid}
 		spec.Snapshot, _ = optValue(opts, "snapname")
 		spec.Hostname, _ = optValue(opts, "hostname")
+		spec.Description, _ = optValue(opts, "description")
 		full, _ := optValue(opts, "full")
 		spec.Full = full == "1"
 		return b.Clone(ctx, spec)

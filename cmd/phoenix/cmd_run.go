@@ -251,20 +251,21 @@ func hookRunner(g globals) engine.HookRunner {
 
 func (s *session) options(c *cli.Context) engine.RunOptions {
 	return engine.RunOptions{
-		Config:      s.cfg,
-		Backend:     s.backend,
-		Hooks:       s.hookRunner(),
-		DryRun:      s.dryRun,
-		CTIDs:       c.IntSlice("ctid"),
-		Parallel:    c.Int("parallel"),
-		HookTimeout: c.Duration("hook-timeout"),
-		FailFast:    c.Bool("fail-fast"),
-		Force:       c.Bool("force"),
-		Strict:      s.g.Strict,
-		HooksDir:    s.g.HooksDir,
-		Verbose:     s.g.Verbose,
-		LogFile:     s.g.LogFile,
-		Events:      s.events,
+		Config:           s.cfg,
+		Backend:          s.backend,
+		Hooks:            s.hookRunner(),
+		DryRun:           s.dryRun,
+		CTIDs:            c.IntSlice("ctid"),
+		Parallel:         c.Int("parallel"),
+		HookTimeout:      c.Duration("hook-timeout"),
+		FailFast:         c.Bool("fail-fast"),
+		Force:            c.Bool("force"),
+		RefreshTemplates: c.Bool("refresh-templates"),
+		Strict:           s.g.Strict,
+		HooksDir:         s.g.HooksDir,
+		Verbose:          s.g.Verbose,
+		LogFile:          s.g.LogFile,
+		Events:           s.events,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -17,10 +18,12 @@ import (
 )
 
 var (
-	_ engine.Recorder   = (*Backend)(nil)
-	_ engine.BlindSpots = (*Backend)(nil)
-	_ engine.Backend    = (*Backend)(nil)
-	_ engine.GPUSupport = (*Backend)(nil)
+	_ engine.Recorder        = (*Backend)(nil)
+	_ engine.BlindSpots      = (*Backend)(nil)
+	_ engine.Backend         = (*Backend)(nil)
+	_ engine.GPUSupport      = (*Backend)(nil)
+	_ engine.Resizer         = (*Backend)(nil)
+	_ engine.SnapshotDeleter = (*Backend)(nil)
 )
 
 // noHostNote is HostNote's text when there is no host to read from.
@@ -340,6 +343,9 @@ func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
 	if spec.Hostname != "" {
 		p.config["hostname"] = spec.Hostname
 	}
+	if spec.Description != "" {
+		p.config["description"] = spec.Description
+	}
 	return b.replace(ctx, "clone", spec.CTID, engine.CloneArgv(spec), p)
 }
 
@@ -377,6 +383,20 @@ func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
 			p.taken = map[string]*planned{}
 		}
 		p.taken[name] = copyPlanned(p)
+	})
+}
+
+// Resize sets the planned rootfs size (absolute, "64G").
+func (b *Backend) Resize(ctx context.Context, ctid int, disk, size string) error {
+	return b.change(ctx, "resize", ctid, engine.ResizeArgv(ctid, disk, size), func(p *planned) {
+		p.config[disk] = engine.WithSize(p.config[disk], size)
+	})
+}
+
+func (b *Backend) DeleteSnapshot(ctx context.Context, ctid int, name string) error {
+	return b.change(ctx, "delsnapshot", ctid, engine.DelSnapshotArgv(ctid, name), func(p *planned) {
+		p.snaps = slices.DeleteFunc(p.snaps, func(s string) bool { return s == name })
+		delete(p.taken, name)
 	})
 }
 

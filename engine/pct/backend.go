@@ -218,6 +218,14 @@ func (b *Backend) Destroy(ctx context.Context, ctid int) error {
 	return b.do(ctx, engine.DestroyArgv(ctid))
 }
 
+func (b *Backend) Resize(ctx context.Context, ctid int, disk, size string) error {
+	return b.do(ctx, engine.ResizeArgv(ctid, disk, size))
+}
+
+func (b *Backend) DeleteSnapshot(ctx context.Context, ctid int, name string) error {
+	return b.do(ctx, engine.DelSnapshotArgv(ctid, name))
+}
+
 // Push writes content to a private temporary file and runs `pct push`.
 func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, opts engine.PushOptions) error {
 	f, err := os.CreateTemp("", "phoenix-push-*")

@@ -73,6 +73,8 @@
 //     "`-> current  You are here!". delsnapshot, rollback [--start]
 //     ("snapshot 'x' does not exist"); rollback restores config and rootfs
 //     and leaves the container stopped unless --start.
+//   - resize CTID DISK SIZE: SIZE absolute (64G) or relative (+2G); sets
+//     size= of the disk; "unable to shrink disk size" for a smaller one.
 //   - destroy: refuses a running one ("CT 901 is running - destroy
 //     failed"), a locked one, and a template whose linked clones (clones
 //     of it made without --full) still exist ("base volume

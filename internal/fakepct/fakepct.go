@@ -128,6 +128,7 @@ var commands = map[string]command{
 	"push":         (*Fake).push,
 	"template":     (*Fake).template,
 	"unlock":       (*Fake).unlock,
+	"resize":       (*Fake).resize,
 	"exec":         (*Fake).exec,
 }
 

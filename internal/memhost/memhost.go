@@ -300,6 +300,9 @@ func (b *Backend) Clone(ctx context.Context, s engine.CloneSpec) error {
 	if s.Hostname != "" {
 		c.Config["hostname"] = s.Hostname
 	}
+	if s.Description != "" {
+		c.Config["description"] = s.Description
+	}
 	b.containers[s.CTID] = c
 	return nil
 }

@@ -28,6 +28,9 @@ type CloneSpec struct {
 	Snapshot string
 	Hostname string
 	Full     bool
+	// Description is the new container's notes (phoenix writes where it
+	// made the container from: engine.ClonedDescription).
+	Description string
 }
 
 // PushOptions are pct push's --user/--group/--perms.
@@ -49,7 +52,7 @@ func CreateArgv(s CreateSpec) []string {
 	return appendOptions([]string{"create", id(s.CTID), s.Template}, s.Options)
 }
 
-// CloneArgv is `pct clone SRC CTID --snapname SNAP --hostname NAME [--full 1]`.
+// CloneArgv is `pct clone SRC CTID --snapname SNAP --hostname NAME [--full 1] [--description D]`.
 func CloneArgv(s CloneSpec) []string {
 	argv := []string{"clone", id(s.Source), id(s.CTID)}
 	if s.Snapshot != "" {
@@ -60,6 +63,9 @@ func CloneArgv(s CloneSpec) []string {
 	}
 	if s.Full {
 		argv = append(argv, "--full", "1")
+	}
+	if s.Description != "" {
+		argv = append(argv, "--description", s.Description)
 	}
 	return argv
 }
@@ -92,6 +98,11 @@ func SnapshotArgv(ctid int, name string) []string { return []string{"snapshot", 
 // DestroyArgv is `pct destroy CTID --purge 1`: the container goes from backup
 // jobs, replication and HA too, so nothing refers to a CTID that is gone.
 func DestroyArgv(ctid int) []string { return []string{"destroy", id(ctid), "--purge", "1"} }
+
+// DelSnapshotArgv is `pct delsnapshot CTID NAME`.
+func DelSnapshotArgv(ctid int, name string) []string {
+	return []string{"delsnapshot", id(ctid), name}
+}
 
 // ResizeArgv is `pct resize CTID DISK SIZE` (e.g. rootfs 64G).
 func ResizeArgv(ctid int, disk, size string) []string {

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// TemplateMarker is where a template remembers what its snapshot was taken
+// from: the HookFingerprint (its hook, its config entry, the values its
+// hook gets) at the time, written just before the snapshot. The snapshot
+// holds it, and so does the container, until the next refresh rewrites it.
+func TemplateMarker(ctid int) string {
+	return path.Join(path.Dir(HookMarker(ctid)), "template-"+strconv.Itoa(ctid)+".sha256")
+}
+
+// snapshotStale says why the existing template snapshot no longer matches
+// the container, or "" when it does (or nothing tells: a snapshot taken
+// before the marker existed is stale only for --refresh-templates).
+//
+// A stage of this run that acted (configure, nvidia, docker, hook) changed
+// the container after its snapshot: the plan knows that without reading
+// the marker, so plan and run agree on it.
+func (c *ctRun) snapshotStale(ctx context.Context, want string) (string, error) {
+	var acted []string
+	for _, s := range c.res.Stages {
+		switch s.Stage {
+		case StageConfigure, StageNvidia, StageDocker, StageHook:
+			if s.State == StageDone {
+				acted = append(acted, s.Stage)
+			}
+		}
+	}
+	if len(acted) > 0 {
+		return strings.Join(acted, ", ") + " changed the container after it was taken", nil
+	}
+	r, err := c.probe(ctx, "cat", TemplateMarker(c.ct.CTID))
+	switch {
+	case err != nil:
+		return "", err
+	case r.Code == 0 && strings.TrimSpace(r.Stdout) == want:
+		return "", nil
+	case r.Code == 0:
+		return "the config entry or hook of " + strconv.Itoa(c.ct.CTID) + " changed since it was taken", nil
+	case c.o.RefreshTemplates:
+		return "nothing records what it was taken from", nil
+	}
+	return "", nil
+}
+
+// madeFrom lists the config's existing clones of this template.
+func (c *ctRun) madeFrom(ctx context.Context) []int {
+	var ids []int
+	for id, ct := range c.cfg.Containers {
+		if ct.CloneFrom != c.ct.CTID {
+			continue
+		}
+		if st, err := c.b.Status(ctx, id); err == nil && st.Exists {
+			ids = append(ids, id)
+		}
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+func joinIDs(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(id)
+	}
+	return strings.Join(s, ", ")
+}
+
+// staleWarning says what a stale snapshot means and what to do.
+func (c *ctRun) staleWarning(ctx context.Context, name, why string) string {
+	w := fmt.Sprintf("snapshot %s is stale: %s", name, why)
+	if ids := c.madeFrom(ctx); len(ids) > 0 {
+		w += "; clones made from it miss the change: " + joinIDs(ids)
+	}
+	return w + "; `phoenix run --refresh-templates` re-takes it (existing clones are left alone)"
+}
+
+// refreshedDetail is the template stage's detail after a refresh.
+func (c *ctRun) refreshedDetail(ctx context.Context, name, why string) string {
+	d := fmt.Sprintf("snapshot %s re-taken: %s", name, why)
+	if ids := c.madeFrom(ctx); len(ids) > 0 {
+		d += fmt.Sprintf("; existing clones %s are left alone (destroy and run them to rebuild from it)", joinIDs(ids))
+	}
+	return d
+}
+
+// deleteSnapshot deletes the old template snapshot before it is re-taken
+// under the same name, which the clones' config entries name. Phoenix's
+// templates are snapshots of ordinary containers, whose clones are full
+// copies: nothing depends on the old snapshot, so pct delsnapshot works.
+func (c *ctRun) deleteSnapshot(ctx context.Context, name string) error {
+	d, ok := c.b.(SnapshotDeleter)
+	if !ok {
+		return fmt.Errorf("pct delsnapshot %d %s: the %s backend cannot delete a snapshot: delete it by hand, then run again", c.ct.CTID, name, c.b.Name())
+	}
+	if err := d.DeleteSnapshot(ctx, c.ct.CTID, name); err != nil {
+		return pctError(err, "pct delsnapshot %d %s", c.ct.CTID, name)
+	}
+	return nil
+}
+
+// warn logs a warning and keeps it for the plan and the summary.
+func (c *ctRun) warn(msg string) {
+	c.res.Warnings = append(c.res.Warnings, msg)
+	c.log("WARN", msg)
+}
