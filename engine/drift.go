@@ -129,13 +129,17 @@ func boolFlag(b bool) string {
 //   - unprivileged, when the entry sets it (fixed when the container is
 //     made; an entry without it takes what the host has);
 //   - storage_pool (the part of rootfs before ':');
+//     both only for a created container: pct clone copies its source's,
+//     so a clone's entry cannot ask for others (v05 clones privileged
+//     containers from an unprivileged template);
 //   - a smaller storage_size_gb (a disk only grows; a larger one is
 //     `pct resize`, see ResizeRootfs);
 //   - another template, or another clone source, than the container's
 //     provenance line says it was made from.
 func DriftOf(ct *Container, have map[string]string) []Drift {
 	var out []Drift
-	if _, explicit := ct.Raw["unprivileged"]; explicit {
+	_, explicit := ct.Raw["unprivileged"]
+	if explicit && ct.CloneFrom == 0 {
 		host := strings.TrimSpace(have["unprivileged"]) == "1"
 		if host != ct.Unprivileged {
 			out = append(out, Drift{Key: "unprivileged", Host: boolFlag(host), Want: boolFlag(ct.Unprivileged),
@@ -143,7 +147,7 @@ func DriftOf(ct *Container, have map[string]string) []Drift {
 		}
 	}
 	if r, ok := ParseRootfs(have["rootfs"]); ok {
-		if ct.StoragePool != "" && r.Storage != "" && r.Storage != ct.StoragePool {
+		if ct.CloneFrom == 0 && ct.StoragePool != "" && r.Storage != "" && r.Storage != ct.StoragePool {
 			out = append(out, Drift{Key: "storage_pool", Host: r.Storage, Want: ct.StoragePool,
 				Why: "the root disk lives there", Back: strconv.Quote(r.Storage)})
 		}

@@ -60,8 +60,9 @@ func TestDriftOfACloneSource(t *testing.T) {
 	assert.Empty(t, engine.DriftOf(clone, map[string]string{"description": engine.CreatedDescription("t")}))
 	assert.Empty(t, engine.DriftOf(clone, map[string]string{"ostemplate": "t"}))
 
-	clone.Raw["unprivileged"] = false
-	assert.Equal(t, []string{"unprivileged 1 → 0"}, driftKeys(engine.DriftOf(clone, map[string]string{"unprivileged": "1"})))
+	// unprivileged and the storage pool are the source's: pct clone copies them.
+	clone.Raw["unprivileged"], clone.StoragePool = false, "lxc-disks"
+	assert.Empty(t, engine.DriftOf(clone, map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=4G"}))
 }
 
 func TestParseRootfs(t *testing.T) {

@@ -107,8 +107,13 @@ func (c *ctRun) deleteSnapshot(ctx context.Context, name string) error {
 	return nil
 }
 
-// warn logs a warning and keeps it for the plan and the summary.
+// warn keeps a warning for the plan and the summary, and logs it: as a
+// warning in a run; in a dry-run the plan says it (the log still has it).
 func (c *ctRun) warn(msg string) {
 	c.res.Warnings = append(c.res.Warnings, msg)
-	c.log("WARN", msg)
+	level := "WARN"
+	if c.o.DryRun {
+		level = "INFO"
+	}
+	c.log(level, msg)
 }
