@@ -129,17 +129,19 @@ func boolFlag(b bool) string {
 //   - unprivileged, when the entry sets it (fixed when the container is
 //     made; an entry without it takes what the host has);
 //   - storage_pool (the part of rootfs before ':');
-//     both only for a created container: pct clone copies its source's,
-//     so a clone's entry cannot ask for others (v05 clones privileged
-//     containers from an unprivileged template);
+//     both fixed by the created container at the root of a clone chain:
+//     pct clone copies them, so a clone is checked only where its entry
+//     asks what its root has (v05 asks privileged clones of an
+//     unprivileged template: pct cannot make them, and no run could);
 //   - a smaller storage_size_gb (a disk only grows; a larger one is
 //     `pct resize`, see ResizeRootfs);
 //   - another template, or another clone source, than the container's
 //     provenance line says it was made from.
-func DriftOf(ct *Container, have map[string]string) []Drift {
+func DriftOf(cfg *Config, ct *Container, have map[string]string) []Drift {
 	var out []Drift
+	root := madeFrom(cfg, ct)
 	_, explicit := ct.Raw["unprivileged"]
-	if explicit && ct.CloneFrom == 0 {
+	if explicit && root != nil && root.Unprivileged == ct.Unprivileged {
 		host := strings.TrimSpace(have["unprivileged"]) == "1"
 		if host != ct.Unprivileged {
 			out = append(out, Drift{Key: "unprivileged", Host: boolFlag(host), Want: boolFlag(ct.Unprivileged),
@@ -147,7 +149,7 @@ func DriftOf(ct *Container, have map[string]string) []Drift {
 		}
 	}
 	if r, ok := ParseRootfs(have["rootfs"]); ok {
-		if ct.CloneFrom == 0 && ct.StoragePool != "" && r.Storage != "" && r.Storage != ct.StoragePool {
+		if root != nil && root.StoragePool == ct.StoragePool && ct.StoragePool != "" && r.Storage != "" && r.Storage != ct.StoragePool {
 			out = append(out, Drift{Key: "storage_pool", Host: r.Storage, Want: ct.StoragePool,
 				Why: "the root disk lives there", Back: strconv.Quote(r.Storage)})
 		}
@@ -157,6 +159,18 @@ func DriftOf(ct *Container, have map[string]string) []Drift {
 		}
 	}
 	return append(out, originDrift(ct, have)...)
+}
+
+// madeFrom is the created container at the root of ct's clone chain
+// (ct itself when it is created), nil when the config does not tell.
+func madeFrom(cfg *Config, ct *Container) *Container {
+	for seen := 0; ct != nil && ct.CloneFrom != 0; seen++ {
+		if cfg == nil || seen > len(cfg.Containers) {
+			return nil
+		}
+		ct = cfg.Containers[ct.CloneFrom]
+	}
+	return ct
 }
 
 // originDrift compares what the container was made from with the config.

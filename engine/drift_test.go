@@ -22,17 +22,17 @@ func TestDriftOfWhatPctCannotChangeInPlace(t *testing.T) {
 		Unprivileged: true, Raw: map[string]any{"unprivileged": true}}
 	host := map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=32G",
 		"description": engine.CreatedDescription("local:vztmpl/debian-12.tar.zst")}
-	assert.Empty(t, engine.DriftOf(created, host), "a container that matches has no drift")
+	assert.Empty(t, engine.DriftOf(nil, created, host), "a container that matches has no drift")
 
 	ct := *created
 	ct.Unprivileged, ct.StoragePool, ct.StorageSizeGB, ct.Template = false, "lxc-disks", 16, "local:vztmpl/ubuntu.tar.zst"
 	assert.Equal(t, []string{"unprivileged 1 → 0", "storage_pool local-lvm → lxc-disks", "storage_size_gb 32 → 16",
-		"template local:vztmpl/debian-12.tar.zst → local:vztmpl/ubuntu.tar.zst"}, driftKeys(engine.DriftOf(&ct, host)))
+		"template local:vztmpl/debian-12.tar.zst → local:vztmpl/ubuntu.tar.zst"}, driftKeys(engine.DriftOf(nil, &ct, host)))
 
 	// A larger disk is not drift: it is pct resize.
 	ct = *created
 	ct.StorageSizeGB = 64
-	assert.Empty(t, engine.DriftOf(&ct, host))
+	assert.Empty(t, engine.DriftOf(nil, &ct, host))
 	assert.Equal(t, "64G", engine.ResizeRootfs(&ct, host))
 	assert.Equal(t, "", engine.ResizeRootfs(created, host))
 	// The plan's own new-volume form counts too.
@@ -40,29 +40,29 @@ func TestDriftOfWhatPctCannotChangeInPlace(t *testing.T) {
 
 	// Without the provenance line, pct create's ostemplate tells the template.
 	noDesc := map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=32G", "ostemplate": "local:vztmpl/old.tar.zst"}
-	assert.Equal(t, []string{"template local:vztmpl/old.tar.zst → local:vztmpl/debian-12.tar.zst"}, driftKeys(engine.DriftOf(created, noDesc)))
+	assert.Equal(t, []string{"template local:vztmpl/old.tar.zst → local:vztmpl/debian-12.tar.zst"}, driftKeys(engine.DriftOf(nil, created, noDesc)))
 }
 
 func TestDriftOfACloneSource(t *testing.T) {
 	t.Parallel()
 	clone := &engine.Container{CTID: 910, CloneFrom: 902, Unprivileged: false, Raw: map[string]any{}}
 	host := map[string]string{"unprivileged": "1", "description": engine.ClonedDescription(902, "docker-snapshot")}
-	assert.Empty(t, engine.DriftOf(clone, host), "an entry without unprivileged takes the host's")
+	assert.Empty(t, engine.DriftOf(nil, clone, host), "an entry without unprivileged takes the host's")
 
 	clone.CloneFrom = 901
-	d := engine.DriftOf(clone, host)
+	d := engine.DriftOf(nil, clone, host)
 	assert.Equal(t, []string{"clone_from_ctid 902 → 901"}, driftKeys(d))
 	assert.Equal(t, "clone_from_ctid 902 → 901 (the root disk was copied from it): to apply it, `phoenix destroy --ctid 910` then `phoenix run --ctid 910`, or set clone_from_ctid back to 902 in the config",
 		d[0].Line(910))
 
 	// Its source's "created from" line, copied by a clone made by hand, is no finding;
 	// nor is a container without any provenance.
-	assert.Empty(t, engine.DriftOf(clone, map[string]string{"description": engine.CreatedDescription("t")}))
-	assert.Empty(t, engine.DriftOf(clone, map[string]string{"ostemplate": "t"}))
+	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"description": engine.CreatedDescription("t")}))
+	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"ostemplate": "t"}))
 
 	// unprivileged and the storage pool are the source's: pct clone copies them.
 	clone.Raw["unprivileged"], clone.StoragePool = false, "lxc-disks"
-	assert.Empty(t, engine.DriftOf(clone, map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=4G"}))
+	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=4G"}))
 }
 
 func TestParseRootfs(t *testing.T) {
@@ -89,4 +89,21 @@ func TestChangeDetailShowsOldAndNew(t *testing.T) {
 		{Key: "net0", Value: "name=eth0,bridge=vmbr0,ip=10.0.0.99/24,hwaddr=52:54:00:AA:BB:CC"}, {Key: "features", Value: "keyctl=1,nesting=1"}}
 	assert.Equal(t, "memory 2048 → 4096; cores (none) → 4; net0.ip 10.0.0.200/24 → 10.0.0.99/24; features.keyctl (none) → 1; features.nesting (none) → 1",
 		engine.ChangeDetail(opts, have))
+}
+
+// TestDriftOfACloneAgainstItsRoot: a clone's unprivileged and storage pool
+// are its root's (pct clone copies them): drift where its entry asks what
+// the root has and the host differs; an entry asking otherwise is what no
+// run could make (v05), not drift.
+func TestDriftOfACloneAgainstItsRoot(t *testing.T) {
+	t.Parallel()
+	root := &engine.Container{CTID: 900, Unprivileged: true, StoragePool: "local-lvm", Raw: map[string]any{}}
+	mid := &engine.Container{CTID: 902, CloneFrom: 900, Unprivileged: true, Raw: map[string]any{}}
+	clone := &engine.Container{CTID: 910, CloneFrom: 902, Unprivileged: true, StoragePool: "local-lvm", Raw: map[string]any{"unprivileged": true}}
+	cfg := &engine.Config{Containers: map[int]*engine.Container{900: root, 902: mid, 910: clone}}
+	host := map[string]string{"rootfs": "lxc-disks:vm-910-disk-0,size=4G"}
+	assert.Equal(t, []string{"unprivileged 0 → 1", "storage_pool lxc-disks → local-lvm"}, driftKeys(engine.DriftOf(cfg, clone, host)))
+
+	clone.Unprivileged, clone.StoragePool = false, "other"
+	assert.Empty(t, engine.DriftOf(cfg, clone, host))
 }

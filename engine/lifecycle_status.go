@@ -252,7 +252,7 @@ func inspectOne(ctx context.Context, o StatusOptions, ct *Container, d *describe
 	for _, opt := range configDiff(ct, have) {
 		cs.Drift = append(cs.Drift, Drift{Key: opt.Key, Want: opt.Value, Host: strings.TrimSpace(have[opt.Key])})
 	}
-	cs.Rebuild = DriftOf(ct, have)
+	cs.Rebuild = DriftOf(o.Config, ct, have)
 	snaps, err := o.Backend.ListSnapshots(ctx, ct.CTID)
 	if err != nil {
 		cs.Err = pctError(err, "pct listsnapshot %d", ct.CTID)

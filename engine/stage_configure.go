@@ -24,7 +24,7 @@ func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, pctError(err, "pct config %d", ct.CTID)
 	}
-	if d := DriftOf(ct, have); len(d) > 0 {
+	if d := DriftOf(c.cfg, ct, have); len(d) > 0 {
 		c.res.Drift = d
 		return outcome{}, &DriftError{CTID: ct.CTID, Drift: d}
 	}
