@@ -148,7 +148,7 @@ func (o *observed) Exec(ctx context.Context, ctid int, argv []string, opts ExecO
 func (o *observed) Resize(ctx context.Context, ctid int, disk, size string) error {
 	r, ok := o.b.(Resizer)
 	if !ok {
-		return fmt.Errorf("pct resize %d %s %s: the %s backend cannot resize a disk: grow it by hand or keep storage_size_gb as it is", ctid, disk, size, o.b.Name())
+		return fmt.Errorf("the %s backend cannot resize a disk: grow it by hand or keep storage_size_gb as it is", o.b.Name())
 	}
 	o.emit(ctx, ctid, ResizeArgv(ctid, disk, size))
 	return r.Resize(ctx, ctid, disk, size)
@@ -158,7 +158,7 @@ func (o *observed) Resize(ctx context.Context, ctid int, disk, size string) erro
 func (o *observed) DeleteSnapshot(ctx context.Context, ctid int, name string) error {
 	d, ok := o.b.(SnapshotDeleter)
 	if !ok {
-		return fmt.Errorf("pct delsnapshot %d %s: the %s backend cannot delete a snapshot: delete it by hand, then run again", ctid, name, o.b.Name())
+		return fmt.Errorf("the %s backend cannot delete a snapshot: delete it by hand, then run again", o.b.Name())
 	}
 	o.emit(ctx, ctid, DelSnapshotArgv(ctid, name))
 	return d.DeleteSnapshot(ctx, ctid, name)
