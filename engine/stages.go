@@ -138,5 +138,8 @@ func (r *runner) probesFor(ctid int) [][]string {
 	if r.hooks.Describe(ct).Kind != "" {
 		probes = append(probes, []string{"cat", HookMarker(ctid)})
 	}
+	if isTemplate(ct) {
+		probes = append(probes, []string{"cat", TemplateMarker(ctid)})
+	}
 	return probes
 }
