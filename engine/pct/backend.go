@@ -170,7 +170,7 @@ func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, erro
 	if err != nil {
 		return nil, err
 	}
-	return parseConfig(out), nil
+	return parseConfig(out)
 }
 
 // ListSnapshots reads the snapshot sections of /etc/pve/lxc/<CTID>.conf

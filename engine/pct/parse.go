@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // parseStatus reads "status: running|stopped".
@@ -28,26 +29,15 @@ func parseStatus(out string) (running bool, err error) {
 	return false, fmt.Errorf("no status line in %q", strings.TrimSpace(out))
 }
 
-// parseConfig reads `pct config`: "key: value" lines; a repeated key (the
-// raw lxc.* lines) is joined with "\n". Snapshot sections, if any, end it.
-func parseConfig(out string) map[string]string {
-	cfg := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "[") {
-			break
-		}
-		k, v, ok := strings.Cut(line, ":")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.HasPrefix(k, "#") {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if old, seen := cfg[k]; seen {
-			v = old + "\n" + v
-		}
-		cfg[k] = v
+// parseConfig reads `pct config`: the current section of the conf format
+// (internal/pve), a raw lxc.* key's repeated lines joined with "\n".
+// Snapshot sections, if any, are not part of it.
+func parseConfig(out string) (map[string]string, error) {
+	f, err := pve.ParseConf(out)
+	if err != nil {
+		return nil, fmt.Errorf("read pct config: %w", err)
 	}
-	return cfg
+	return f.Current.Config(), nil
 }
 
 // parseSnapshots reads the tree of `pct listsnapshot`, lines like

@@ -31,7 +31,8 @@ func TestParseConfigFromPVE(t *testing.T) {
 	t.Parallel()
 	out, err := os.ReadFile(filepath.Join("testdata", "config.txt"))
 	require.NoError(t, err)
-	cfg := parseConfig(string(out))
+	cfg, err := parseConfig(string(out))
+	require.NoError(t, err)
 	assert.Equal(t, "name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:5E:7A:01,ip=10.0.0.101/24,type=veth", cfg["net0"])
 	assert.Equal(t, "keyctl=1,nesting=1", cfg["features"])
 	assert.Equal(t, "/dev/nvidia0,mode=0666", cfg["dev0"])
@@ -39,6 +40,12 @@ func TestParseConfigFromPVE(t *testing.T) {
 	assert.Equal(t, "/dev/nvidia0 dev/nvidia0 none bind,optional,create=file\n/dev/nvidiactl dev/nvidiactl none bind,optional,create=file", cfg["lxc.mount.entry"])
 	assert.Equal(t, "1", cfg["unprivileged"])
 	assert.NotContains(t, cfg, "snaptime", "snapshot sections are not the current config")
+}
+
+func TestParseConfigRefusesGarbage(t *testing.T) {
+	t.Parallel()
+	_, err := parseConfig("memory: 512\nthis is not a key line\n")
+	assert.ErrorContains(t, err, "line 2")
 }
 
 func TestParseSnapshotsFromPVE(t *testing.T) {
