@@ -29,14 +29,11 @@ func (c *ctRun) stageBoot(ctx context.Context) (outcome, error) {
 	if len(opts) == 0 {
 		return already("matches"), nil
 	}
-	if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
-		return outcome{}, pctError(err, "pct set %d", ct.CTID)
+	keys, err := c.set(ctx, opts)
+	if err != nil {
+		return outcome{}, err
 	}
-	keys := make([]string, len(opts))
-	for i, o := range opts {
-		keys[i] = o.Key
-	}
-	return done("set %s", strings.Join(keys, ", ")), nil
+	return done("set %s", keys), nil
 }
 
 // bootDiff returns onboot, startup and nameserver where they differ from

@@ -50,6 +50,19 @@ func (c *ctRun) stageConfigure(ctx context.Context) (outcome, error) {
 	return done("%s", strings.Join(details, "; ")), nil
 }
 
+// set applies opts with `pct set` and names the keys it set ("memory,
+// cores"), for a stage's detail.
+func (c *ctRun) set(ctx context.Context, opts []Option) (string, error) {
+	if err := c.b.Set(ctx, c.ct.CTID, opts, nil); err != nil {
+		return "", pctError(err, "pct set %d", c.ct.CTID)
+	}
+	keys := make([]string, len(opts))
+	for i, o := range opts {
+		keys[i] = o.Key
+	}
+	return strings.Join(keys, ", "), nil
+}
+
 // resize grows a disk; a backend that cannot is an error saying so.
 func (c *ctRun) resize(ctx context.Context, disk, size string) error {
 	r, ok := c.b.(Resizer)

@@ -88,14 +88,11 @@ func (c *ctRun) stageMounts(ctx context.Context) (outcome, error) {
 		c.log("WARN", n)
 	}
 	if len(opts) > 0 {
-		if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
-			return outcome{}, pctError(err, "pct set %d", ct.CTID)
+		keys, err := c.set(ctx, opts)
+		if err != nil {
+			return outcome{}, err
 		}
-		keys := make([]string, len(opts))
-		for i, o := range opts {
-			keys[i] = o.Key
-		}
-		details = append(details, "set "+strings.Join(keys, ", "))
+		details = append(details, "set "+keys)
 	}
 	details = append(details, notes...)
 	if len(opts) == 0 && len(dirs) == 0 {
