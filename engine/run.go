@@ -279,6 +279,7 @@ func (c *ctRun) runStage(ctx context.Context, s Stage) bool {
 		c.res.Stages = append(c.res.Stages, sr)
 		c.res.State = StageFailed
 		c.res.Err = fmt.Errorf("%s: %w", name, err)
+		c.failFast(ctx)
 		c.stageEvent(name, StageFailed, sr.Detail)
 		c.log("ERROR", c.res.Err.Error())
 		return false
@@ -296,6 +297,15 @@ func withHint(err error, ctid int) error {
 		return fmt.Errorf("%w: wait for the task holding the lock to finish, or run `pct unlock %d` if the lock is stale", err, ctid)
 	}
 	return err
+}
+
+// failFast stops the run under fail-fast as soon as a container fails
+// (not when the scheduler reads its result): containers running now start
+// no new stage, and the failure's event is emitted after the stop.
+func (c *ctRun) failFast(ctx context.Context) {
+	if c.o.FailFast && ctx.Err() == nil {
+		c.stopped.Store(true)
+	}
 }
 
 // fail marks the container failed before or outside a stage.

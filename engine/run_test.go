@@ -198,23 +198,33 @@ func TestRunFailFastStopsRunningContainersBetweenStages(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
 	host, _ := newHost(cfg)
-	var once sync.Once
-	release := make(chan struct{})
+	// Ordered by channels, and outside the clones: 901 and 902 are both
+	// clones of 900, so a fake clone that waited for 902 would hold 900's
+	// clone token while 902 waits for that token (the run hung).
+	in902, failed901 := make(chan struct{}), make(chan struct{})
+	var once902, once901 sync.Once
 	host.Fail = func(op string, ctid int, argv []string) error {
 		switch {
-		case op == "clone" && ctid == 901:
-			<-release // 902 is in its configure stage by now
+		case op == "config" && ctid == 901:
+			<-in902 // 902 is in its configure stage
 			return errBoom
 		case op == "config" && ctid == 902:
-			once.Do(func() { close(release) })
-			time.Sleep(200 * time.Millisecond) // 901 fails meanwhile
+			once902.Do(func() { close(in902) })
+			<-failed901 // 902's stage ends after 901 failed
 		}
 		return nil
 	}
-	res := run(t, engine.RunOptions{Config: cfg, Backend: host, FailFast: true, Parallel: 2})
+	events := engine.SinkFunc(func(e engine.Event) {
+		if e.Kind == engine.EventStage && e.CTID == 901 && e.State == engine.StageFailed {
+			once901.Do(func() { close(failed901) })
+		}
+	})
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host, FailFast: true, Parallel: 2, Events: events})
+	assert.Equal(t, engine.StageFailed, stageOf(container(t, res, 901), "configure").State)
 	c902 := container(t, res, 902)
 	assert.Equal(t, engine.StageSkipped, c902.State)
 	assert.Equal(t, "fail-fast", c902.Reason)
+	assert.Equal(t, engine.StageDone, stageOf(c902, "configure").State, "the running stage ends")
 	assert.Nil(t, stageOf(c902, "start"), "no stage starts after the failure")
 	assert.Equal(t, "fail-fast", container(t, res, 910).Reason)
 }

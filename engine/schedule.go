@@ -33,6 +33,7 @@ func (r *runner) schedule(ctx context.Context, plan *Plan) ([]*ContainerResult, 
 	finished := make(chan *ContainerResult)
 	running := 0
 	var notes []string
+	failFastNoted := false
 	stopping := func() bool { return ctx.Err() != nil || r.stopped.Load() }
 
 	for {
@@ -59,7 +60,9 @@ func (r *runner) schedule(ctx context.Context, plan *Plan) ([]*ContainerResult, 
 			}
 		case cr.State == StageFailed && ctx.Err() == nil:
 			r.skipDependents(cr.CTID, dependents, results)
-			if r.o.FailFast && !r.stopped.Swap(true) {
+			if r.o.FailFast && !failFastNoted {
+				failFastNoted = true
+				r.stopped.Store(true)
 				notes = append(notes, fmt.Sprintf("fail-fast: stopped after container %d failed", cr.CTID))
 			}
 		}
