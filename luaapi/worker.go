@@ -82,6 +82,9 @@ type wireInit struct {
 	Limits   Limits      `json:"limits"`
 	BaseDir  string      `json:"base_dir"`
 	Deadline time.Time   `json:"deadline"`
+	// Stage labels the hook's own events (log lines): a feature hook's
+	// are "features", not the default "hook".
+	Stage string `json:"stage,omitempty"`
 	// SameConfig: the configuration is the one of the worker's previous
 	// hook (Config is then not sent again).
 	SameConfig bool `json:"same_config,omitempty"`
@@ -204,7 +207,7 @@ func RunIsolated(ctx context.Context, o Options, exe string) error {
 // it. answered is false when the worker sent nothing at all.
 func runOn(ctx context.Context, w *workerProc, o Options, lim Limits) (err error, answered bool) {
 	init := &wireInit{CTID: o.CTID, Path: o.Path, Source: o.Source, DryRun: o.DryRun, Version: o.Version,
-		Limits: o.Limits, BaseDir: o.BaseDir}
+		Limits: o.Limits, BaseDir: o.BaseDir, Stage: o.Stage}
 	if d, ok := ctx.Deadline(); ok {
 		init.Deadline = d
 	}
@@ -474,7 +477,7 @@ func runHook(in *wireInit, cfg *engine.Config, w *workerConn, sigs chan os.Signa
 		defer stop()
 	}
 	o := Options{CTID: in.CTID, Path: in.Path, Source: in.Source, DryRun: in.DryRun, Version: in.Version,
-		Limits: in.Limits, BaseDir: in.BaseDir, Backend: &workerBackend{w: w}, Config: cfg,
+		Limits: in.Limits, BaseDir: in.BaseDir, Stage: in.Stage, Backend: &workerBackend{w: w}, Config: cfg,
 		Events: engine.SinkFunc(func(e engine.Event) { w.send(fromWorker{Event: &e}) }),
 		Redact: func(secret string) { w.send(fromWorker{Secret: []byte(secret)}) },
 		onLine: func(line int) { w.send(fromWorker{Line: line}) },

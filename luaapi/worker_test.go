@@ -177,6 +177,27 @@ func TestWorkerLogVolumeAndEscaping(t *testing.T) {
 	require.Contains(t, got[10].Message, "4991 log lines dropped")
 }
 
+// A hook run as another stage (a feature hook: "features") has the
+// events it makes in the worker (its log lines) labelled with that stage,
+// as in-process, not with the default "hook".
+func TestWorkerLabelsEventsWithTheHookStage(t *testing.T) {
+	err, ev := runIsolated(t, "log.info('installing')\npct_exec({'echo', 'hi'})\nlog.warn('done')", func(o *Options) {
+		o.Path = "/hooks/phoenix_hypervisor_feature_install_web.lua"
+		o.Stage = "features"
+	})
+	require.NoError(t, err)
+	got := ev.all()
+	require.NotEmpty(t, got)
+	var logs int
+	for _, e := range got {
+		require.Equal(t, "features", e.Stage, "event %+v", e)
+		if e.Kind == engine.EventLog {
+			logs++
+		}
+	}
+	require.Equal(t, 2, logs)
+}
+
 // An interrupted run (Ctrl-C, SIGTERM: the parent's context cancelled)
 // stops the worker at once, not after the grace period, and the hook
 // fails "interrupted" at the line it was running.
