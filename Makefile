@@ -38,7 +38,7 @@ lint:
 test: deps lint build
 	$(GO) test $(PKGS)
 	$(BIN) $(EXAMPLE_FLAGS) hook test
-	$(BIN) --lxc-config examples/later/phoenix_lxc_configs.json --hooks-dir examples/later \
+	$(BIN) --hypervisor-config examples/phoenix_hypervisor_config.json --lxc-config examples/later/phoenix_lxc_configs.json --hooks-dir examples/later \
 		--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock hook test
 
 # The race detector is not part of make test: on two cores it multiplies the
@@ -97,7 +97,7 @@ fuzz-plan:
 
 hook-test: build
 	$(BIN) $(EXAMPLE_FLAGS) hook test
-	$(BIN) --lxc-config examples/later/phoenix_lxc_configs.json --hooks-dir examples/later \
+	$(BIN) --hypervisor-config examples/phoenix_hypervisor_config.json --lxc-config examples/later/phoenix_lxc_configs.json --hooks-dir examples/later \
 		--log-file $(DEMO_DIR)/phoenix_hypervisor.log --lock-file $(DEMO_DIR)/phoenix_hypervisor.lock hook test
 
 clean:
