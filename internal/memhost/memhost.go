@@ -6,38 +6,31 @@ package memhost
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"sort"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
+	"github.com/phoenix-hypervisor/phoenix/internal/hoststate"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var _ engine.Backend = (*Backend)(nil)
 
-// Container is the fake's state of one container.
+// Container is a container as a test arranges it (Put) and reads it back
+// (Get); the fake keeps it in the shared model, internal/hoststate.
 type Container struct {
-	Config    map[string]string
+	Config map[string]string
+	// Running, Lock and Snapshots are its Proxmox-level state. A
+	// snapshot Put names captured the config and files of the moment a
+	// clone of it is made.
 	Running   bool
+	Lock      string
 	Snapshots []string
 	Files     map[string][]byte // what Push wrote, by path
-	madeDirs  map[string]bool   // what mkdir made
-	// taken holds what Snapshot saw, by name: a clone of a snapshot gets
-	// its config and files, not the source's current ones.
-	taken map[string]*Container
-	Lock  string
-}
-
-func (c *Container) dirs() map[string]bool {
-	if c.madeDirs == nil {
-		c.madeDirs = map[string]bool{}
-	}
-	return c.madeDirs
 }
 
 // Call is one recorded backend call.
@@ -56,11 +49,12 @@ type ExecFunc func(ctid int, argv []string, opts engine.ExecOptions) (res engine
 
 // Backend is the fake. The zero value is not usable: call New.
 type Backend struct {
-	mu         sync.Mutex
-	containers map[int]*Container
-	calls      []Call
-	pveFiles   map[string][]byte  // the Proxmox config root's files (firewall/CTID.fw)
-	hostDirs   map[string]HostDir // bind mounts' host directories
+	mu       sync.Mutex
+	host     *hoststate.Host
+	files    *hoststate.Files // inside the containers
+	calls    []Call
+	pveFiles map[string][]byte  // the Proxmox config root's files (firewall/CTID.fw)
+	hostDirs map[string]HostDir // bind mounts' host directories
 
 	model bool // NewModel
 
@@ -74,17 +68,23 @@ type Backend struct {
 
 // New returns an empty host whose containers answer what a test did not
 // script with exit 0 (the contract of `phoenix hook test`).
-func New() *Backend { return &Backend{containers: map[int]*Container{}} }
+func New() *Backend { return newBackend(false) }
 
 // NewModel returns an empty host whose containers answer as
 // internal/hostsim models them, as the fake pct's do: docker info fails
 // until the Docker install ran, nvidia-smi reports the installed driver,
 // a clone has its source snapshot's files.
-func NewModel() *Backend { return &Backend{containers: map[int]*Container{}, model: true} }
+func NewModel() *Backend { return newBackend(true) }
+
+func newBackend(model bool) *Backend {
+	files := hoststate.NewFiles()
+	return &Backend{host: hoststate.New(files), files: files, model: model}
+}
 
 func (b *Backend) Name() string { return "fake" }
 
-// Put adds or replaces a container, for arranging a test's host.
+// Put adds or replaces a container, for arranging a test's host. Its
+// Config and Files maps become the fake's own.
 func (b *Backend) Put(ctid int, c *Container) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -94,26 +94,25 @@ func (b *Backend) Put(ctid int, c *Container) {
 	if c.Files == nil {
 		c.Files = map[string][]byte{}
 	}
-	b.containers[ctid] = c
+	ct := &hoststate.Container{Config: c.Config, Running: c.Running, Lock: c.Lock}
+	for _, name := range c.Snapshots {
+		ct.Snapshots = append(ct.Snapshots, hoststate.Snapshot{Name: name})
+	}
+	b.host.CTs[ctid] = ct
+	b.files.Remove(ctid)
+	b.files.Put(ctid, &hostsim.MapFS{Files: c.Files, Dirs: map[string]bool{}})
 }
 
 // Get returns a copy of a container's state, or nil.
 func (b *Backend) Get(ctid int) *Container {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	c := b.containers[ctid]
+	c := b.host.CTs[ctid]
 	if c == nil {
 		return nil
 	}
-	cp := &Container{Running: c.Running, Lock: c.Lock, Config: map[string]string{}, Files: map[string][]byte{}}
-	for k, v := range c.Config {
-		cp.Config[k] = v
-	}
-	for k, v := range c.Files {
-		cp.Files[k] = append([]byte(nil), v...)
-	}
-	cp.Snapshots = append(cp.Snapshots, c.Snapshots...)
-	return cp
+	return &Container{Running: c.Running, Lock: c.Lock, Config: maps.Clone(c.Config),
+		Snapshots: c.SnapshotNames(), Files: b.files.Of(ctid).Clone().Files}
 }
 
 // Calls returns every call so far.
@@ -176,26 +175,14 @@ func (b *Backend) beginCall(ctx context.Context, c Call, ctid int) error {
 	return nil
 }
 
-func (b *Backend) get(ctid int) (*Container, error) {
-	c := b.containers[ctid]
-	if c == nil {
-		return nil, pve.Refuse(pve.MsgNoConfig(pve.Node, ctid))
-	}
-	return c, nil
-}
-
-// mutate records a mutating call on an existing container and applies fn
-// to it under the lock.
-func (b *Backend) mutate(ctx context.Context, op string, ctid int, argv []string, fn func(c *Container) error) error {
+// mutate records a mutating call and applies fn to the host's state under
+// the lock.
+func (b *Backend) mutate(ctx context.Context, op string, ctid int, argv []string, fn func(h *hoststate.Host) error) error {
 	if err := b.begin(ctx, op, ctid, argv, true); err != nil {
 		return err
 	}
 	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	return fn(c)
+	return fn(b.host)
 }
 
 func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
@@ -203,7 +190,7 @@ func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
 		return engine.Status{}, err
 	}
 	defer b.mu.Unlock()
-	c := b.containers[ctid]
+	c := b.host.CTs[ctid]
 	if c == nil {
 		return engine.Status{}, nil
 	}
@@ -216,14 +203,14 @@ func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
 	}
 	defer b.mu.Unlock()
 	var out []engine.ListEntry
-	for id, c := range b.containers {
+	for _, id := range b.host.IDs() {
+		c := b.host.CTs[id]
 		st := "stopped"
 		if c.Running {
 			st = "running"
 		}
 		out = append(out, engine.ListEntry{CTID: id, Status: st, Lock: c.Lock, Name: c.Config["hostname"]})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CTID < out[j].CTID })
 	return out, nil
 }
 
@@ -232,15 +219,11 @@ func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, erro
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	c, err := b.get(ctid)
+	c, err := b.host.Get(ctid)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(c.Config))
-	for k, v := range c.Config {
-		out[k] = v
-	}
-	return out, nil
+	return maps.Clone(c.Config), nil
 }
 
 func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error) {
@@ -248,178 +231,71 @@ func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error)
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	c, err := b.get(ctid)
+	c, err := b.host.Get(ctid)
 	if err != nil {
 		return nil, err
 	}
-	return append([]string(nil), c.Snapshots...), nil
+	return c.SnapshotNames(), nil
 }
 
 func (b *Backend) Create(ctx context.Context, s engine.CreateSpec) error {
-	if err := b.begin(ctx, "create", s.CTID, engine.CreateArgv(s), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	if b.containers[s.CTID] != nil {
-		return pve.Refuse(pve.MsgExists(pve.Node, s.CTID))
-	}
-	c := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
-	c.Config["ostemplate"] = s.Template
-	applyOptions(c, s.Options)
-	b.containers[s.CTID] = c
-	return nil
+	return b.mutate(ctx, "create", s.CTID, engine.CreateArgv(s), func(h *hoststate.Host) error {
+		cfg := map[string]string{"ostemplate": s.Template}
+		for _, o := range s.Options {
+			cfg[o.Key] = o.Value
+		}
+		return h.Create(s.CTID, &hoststate.Container{Config: cfg})
+	})
 }
 
 func (b *Backend) Clone(ctx context.Context, s engine.CloneSpec) error {
-	if err := b.begin(ctx, "clone", s.CTID, engine.CloneArgv(s), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	src, err := b.get(s.Source)
-	if err != nil {
-		return err
-	}
-	if b.containers[s.CTID] != nil {
-		return pve.Refuse(pve.MsgExists(pve.Node, s.CTID))
-	}
-	if s.Snapshot != "" && !contains(src.Snapshots, s.Snapshot) {
-		return fmt.Errorf("snapshot '%s' does not exist", s.Snapshot)
-	}
-	if snap := src.taken[s.Snapshot]; snap != nil {
-		src = snap
-	}
-	c := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
-	for k, v := range src.Config {
-		if k != "template" {
-			c.Config[k] = v
-		}
-	}
-	for k, v := range src.Files {
-		c.Files[k] = append([]byte(nil), v...)
-	}
-	if s.Hostname != "" {
-		c.Config["hostname"] = s.Hostname
-	}
-	if s.Description != "" {
-		c.Config["description"] = s.Description
-	}
-	b.containers[s.CTID] = c
-	return nil
+	return b.mutate(ctx, "clone", s.CTID, engine.CloneArgv(s), func(h *hoststate.Host) error {
+		return h.Clone(s.Source, s.CTID, hoststate.CloneOptions{Snapshot: s.Snapshot, Full: s.Full,
+			Hostname: s.Hostname, Description: s.Description})
+	})
 }
 
 func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
-	if err := b.begin(ctx, "set", ctid, engine.SetArgv(ctid, opts, del), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	if c.Lock != "" {
-		return &pve.ErrLocked{Lock: c.Lock}
-	}
-	applyOptions(c, opts)
-	for _, k := range del {
-		delete(c.Config, k)
-	}
-	return nil
+	return b.mutate(ctx, "set", ctid, engine.SetArgv(ctid, opts, del), func(h *hoststate.Host) error {
+		return h.Set(ctid, opts, del)
+	})
 }
 
 func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
-	if err := b.begin(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	for _, l := range lines {
-		k, v, _ := strings.Cut(l, ":")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if old, ok := c.Config[k]; ok && old != "" {
-			c.Config[k] = old + "\n" + v
-		} else {
-			c.Config[k] = v
-		}
-	}
-	return nil
+	return b.mutate(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), func(h *hoststate.Host) error {
+		return h.AppendRaw(ctid, lines)
+	})
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {
-	return b.mutate(ctx, "start", ctid, engine.StartArgv(ctid), func(c *Container) error {
-		if c.Running {
-			return pve.Refuse(pve.MsgAlreadyRunning(ctid))
-		}
-		c.Running = true
-		return nil
-	})
-}
-
-func (b *Backend) stop(ctx context.Context, op string, ctid int, argv []string) error {
-	return b.mutate(ctx, op, ctid, argv, func(c *Container) error {
-		if !c.Running {
-			return pve.Refuse(pve.MsgNotRunning(ctid))
-		}
-		c.Running = false
-		return nil
-	})
+	return b.mutate(ctx, "start", ctid, engine.StartArgv(ctid), func(h *hoststate.Host) error { return h.Start(ctid) })
 }
 
 func (b *Backend) Stop(ctx context.Context, ctid int) error {
-	return b.stop(ctx, "stop", ctid, engine.StopArgv(ctid))
+	return b.mutate(ctx, "stop", ctid, engine.StopArgv(ctid), func(h *hoststate.Host) error { return h.Stop(ctid) })
 }
 
 func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration) error {
-	return b.stop(ctx, "shutdown", ctid, engine.ShutdownArgv(ctid, timeout))
+	return b.mutate(ctx, "shutdown", ctid, engine.ShutdownArgv(ctid, timeout), func(h *hoststate.Host) error { return h.Stop(ctid) })
 }
 
 func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
-	return b.mutate(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(c *Container) error {
-		if contains(c.Snapshots, name) {
-			return fmt.Errorf("snapshot name '%s' already used", name)
-		}
-		c.Snapshots = append(c.Snapshots, name)
-		snap := &Container{Config: map[string]string{}, Files: map[string][]byte{}}
-		for k, v := range c.Config {
-			snap.Config[k] = v
-		}
-		for k, v := range c.Files {
-			snap.Files[k] = append([]byte(nil), v...)
-		}
-		if c.taken == nil {
-			c.taken = map[string]*Container{}
-		}
-		c.taken[name] = snap
-		return nil
+	return b.mutate(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(h *hoststate.Host) error {
+		return h.Snapshot(ctid, name, "")
 	})
 }
 
 func (b *Backend) Destroy(ctx context.Context, ctid int) error {
-	return b.mutate(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(c *Container) error {
-		if c.Running {
-			return pve.Refuse(pve.MsgRunningDestroy(ctid))
-		}
-		delete(b.containers, ctid)
-		return nil
-	})
+	return b.mutate(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(h *hoststate.Host) error { return h.Destroy(ctid) })
 }
 
 func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {
-	if err := b.begin(ctx, "push", ctid, engine.PushArgv(ctid, "<content>", dest, o), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	if !c.Running {
-		return pve.Refuse(pve.MsgNotRunning(ctid))
-	}
-	c.Files[dest] = append([]byte(nil), content...)
-	return nil
+	return b.mutate(ctx, "push", ctid, engine.PushArgv(ctid, "<content>", dest, o), func(h *hoststate.Host) error {
+		if err := h.CanPush(ctid); err != nil {
+			return err
+		}
+		return b.files.Of(ctid).WriteFile(dest, content, 0o644)
+	})
 }
 
 // Exec answers from Exec_ when set, then: "cat FILE" returns what Push
@@ -428,10 +304,7 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.Ex
 	if err := b.beginCall(ctx, Call{Op: "exec", Argv: engine.ExecArgv(ctid, argv, o.Env), Mutate: !o.Probe, Probe: o.Probe}, ctid); err != nil {
 		return engine.ExecResult{}, err
 	}
-	c, err := b.get(ctid)
-	if err == nil && !c.Running {
-		err = pve.Refuse(pve.MsgExecNotRunning(ctid))
-	}
+	err := b.host.CanExec(ctid)
 	h := b.Exec_
 	b.mu.Unlock()
 	if err != nil {
@@ -472,12 +345,13 @@ func (b *Backend) answer(ctid int, h ExecFunc, argv []string, o engine.ExecOptio
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	c, err := b.get(ctid)
+	c, err := b.host.Get(ctid)
 	if err != nil {
 		return engine.ExecResult{}, err
 	}
+	files := b.files.Of(ctid)
 	if !b.model {
-		return scripted(c, argv), nil
+		return scripted(files, argv), nil
 	}
 	// The container's inside answers as internal/hostsim models it (what
 	// Push, mkdir, docker run and the tagged installs wrote).
@@ -485,7 +359,7 @@ func (b *Backend) answer(ctid int, h ExecFunc, argv []string, o engine.ExecOptio
 	if o.Stdin != nil {
 		stdin = bytes.NewReader(o.Stdin)
 	}
-	res, err := hostsim.Exec(&hostsim.MapFS{Files: c.Files, Dirs: c.dirs()}, hostsim.GPUs(c.Config), hostsim.StripEnv(argv), stdin)
+	res, err := hostsim.Exec(files, hostsim.GPUs(c.Config), hostsim.StripEnv(argv), stdin)
 	if err != nil {
 		return engine.ExecResult{}, err
 	}
@@ -495,9 +369,9 @@ func (b *Backend) answer(ctid int, h ExecFunc, argv []string, o engine.ExecOptio
 // scripted is New's answer to what a test did not script: "cat FILE"
 // returns what Push wrote (exit 1 when absent), "false" exits 1, anything
 // else exits 0 with no output.
-func scripted(c *Container, argv []string) engine.ExecResult {
+func scripted(files *hostsim.MapFS, argv []string) engine.ExecResult {
 	if len(argv) == 2 && argv[0] == "cat" {
-		data, ok := c.Files[argv[1]]
+		data, ok := files.Files[argv[1]]
 		if !ok {
 			return engine.ExecResult{Code: 1, Stderr: "cat: " + argv[1] + ": No such file or directory\n"}
 		}
@@ -507,19 +381,4 @@ func scripted(c *Container, argv []string) engine.ExecResult {
 		return engine.ExecResult{Code: 1}
 	}
 	return engine.ExecResult{}
-}
-
-func applyOptions(c *Container, opts []engine.Option) {
-	for _, o := range opts {
-		c.Config[o.Key] = o.Value
-	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -119,3 +119,36 @@ func Refuse(msg string) error { return &Refusal{Msg: msg, kind: Classify(msg)} }
 
 func (r *Refusal) Error() string { return r.Msg }
 func (r *Refusal) Unwrap() error { return r.kind }
+
+// The refusals of snapshot, template and resize (their wording in
+// pve-container).
+
+func MsgNoSnapshot(name string) string { return fmt.Sprintf("snapshot '%s' does not exist", name) }
+
+func MsgSnapshotExists(name string) string {
+	return fmt.Sprintf("snapshot name '%s' already used", name)
+}
+
+func MsgBadSnapshotName(name string) string {
+	return fmt.Sprintf("400 Parameter verification failed.\nsnapname: invalid format - invalid configuration ID '%s'", name)
+}
+
+func MsgTemplateStart(ctid int) string {
+	return fmt.Sprintf("CT %d is a template - start failed", ctid)
+}
+
+func MsgAlreadyTemplate(ctid int) string { return fmt.Sprintf("CT %d is already a template", ctid) }
+
+func MsgRunningTemplate(ctid int) string {
+	return fmt.Sprintf("CT %d is running - cannot convert to template", ctid)
+}
+
+const (
+	MsgSnapshotsTemplate = "you can't convert a CT to template if the CT has snapshots"
+	MsgShrink            = "unable to shrink disk size"
+	MsgBadSize           = "400 Parameter verification failed.\nsize: value does not match the regex pattern"
+)
+
+func MsgNoDisk(disk string) string {
+	return fmt.Sprintf("400 Parameter verification failed.\ndisk: no such disk '%s'", disk)
+}
