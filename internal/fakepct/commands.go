@@ -1,15 +1,15 @@
 package fakepct
 
 import (
-	"github.com/phoenix-hypervisor/phoenix/internal/pve"
-
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/hoststate"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // parseCT parses the invocation and the container id in its first
@@ -30,11 +30,6 @@ func (f *Fake) create(c *call) error {
 	p, id, err := parseCT(c, "vmid", "ostemplate")
 	if err != nil {
 		return err
-	}
-	if old, err := Load(f.StateDir, id); err != nil {
-		return err
-	} else if old != nil {
-		return pctError(pve.MsgExists(Node, id))
 	}
 	ct := &Container{Config: map[string]string{"ostemplate": p.pos[1], "unprivileged": "1"}}
 	for _, o := range p.opts {
@@ -58,10 +53,7 @@ func (f *Fake) create(c *call) error {
 	if v, _ := p.get("start"); v == "1" {
 		ct.Running = true
 	}
-	if err := os.RemoveAll(RootfsPath(f.StateDir, id)); err != nil {
-		return err
-	}
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Create(id, ct) })
 }
 
 func (f *Fake) clone(c *call) error {
@@ -73,63 +65,33 @@ func (f *Fake) clone(c *call) error {
 	if err != nil {
 		return err
 	}
-	sct, err := f.load(src)
-	if err != nil {
-		return err
-	}
-	if err := checkLock(sct); err != nil {
-		return err
-	}
-	if old, err := Load(f.StateDir, newID); err != nil {
-		return err
-	} else if old != nil {
-		return pctError(pve.MsgExists(Node, newID))
-	}
-	cfg, rootfs := sct.Config, RootfsPath(f.StateDir, src)
-	if snap, ok := p.get("snapname"); ok {
-		s := sct.snapshot(snap)
-		if s == nil {
-			return refuse("snapshot '%s' does not exist", snap)
+	o := hoststate.CloneOptions{}
+	o.Snapshot, _ = p.get("snapname")
+	o.Hostname, _ = p.get("hostname")
+	o.Description, _ = p.get("description")
+	_, o.Full = p.get("full")
+	return f.withHost(func(h *hoststate.Host) error {
+		if err := h.Clone(src, newID, o); err != nil {
+			return err
 		}
-		cfg, rootfs = s.Config, snapRootfsPath(f.StateDir, src, snap)
-	}
-	ct := &Container{Config: map[string]string{}}
-	for k, v := range cfg {
-		if k != "template" {
-			ct.Config[k] = v
+		renameVolumes(h.CTs[newID].Config, src, newID)
+		raw, err := RawLines(f.StateDir, src)
+		if err != nil {
+			return err
 		}
-	}
-	if _, full := p.get("full"); !full && sct.Config["template"] == "1" {
-		ct.LinkedTo = src
-	}
-	renameVolumes(ct.Config, src, newID)
-	if h, ok := p.get("hostname"); ok {
-		ct.Config["hostname"] = h
-	}
-	if d, ok := p.get("description"); ok {
-		ct.Config["description"] = d
-	}
-	if err := copyTree(rootfs, RootfsPath(f.StateDir, newID)); err != nil {
-		return fmt.Errorf("clone rootfs: %w", err)
-	}
-	raw, err := RawLines(f.StateDir, src)
-	if err != nil {
-		return err
-	}
-	return saveWithRaw(f.StateDir, newID, ct, raw)
+		return writeRaw(f.StateDir, newID, raw)
+	})
 }
 
-// saveWithRaw saves a new container whose .conf starts with raw lines.
-func saveWithRaw(dir string, id int, ct *Container, raw []string) error {
-	if len(raw) > 0 {
-		if err := os.MkdirAll(filepath.Dir(ConfPath(dir, id)), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(ConfPath(dir, id), []byte(strings.Join(raw, "\n")+"\n"), 0o644); err != nil {
-			return err
-		}
+// writeRaw starts a new container's .conf with raw lines.
+func writeRaw(dir string, id int, raw []string) error {
+	if len(raw) == 0 {
+		return nil
 	}
-	return Save(dir, id, ct)
+	if err := os.MkdirAll(filepath.Dir(ConfPath(dir, id)), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(ConfPath(dir, id), []byte(strings.Join(raw, "\n")+"\n"), 0o644)
 }
 
 func (f *Fake) set(c *call) error {
@@ -137,27 +99,16 @@ func (f *Fake) set(c *call) error {
 	if err != nil {
 		return err
 	}
-	ct, err := f.load(id)
-	if err != nil {
-		return err
-	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
+	var opts []pve.Option
+	var del []string
 	for _, o := range p.opts {
-		switch o.key {
-		case "delete":
-			for _, k := range strings.FieldsFunc(o.value, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-				delete(ct.Config, k)
-			}
-		case "digest", "revert":
-		case "lock":
-			ct.Lock = o.value
-		default:
-			ct.Config[o.key] = normalize(id, o.key, o.value)
+		if o.key == "delete" {
+			del = append(del, strings.FieldsFunc(o.value, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })...)
+			continue
 		}
+		opts = append(opts, pve.Option{Key: o.key, Value: normalize(id, o.key, o.value)})
 	}
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Set(id, opts, del) })
 }
 
 // loadCT parses a one-container command and loads that container.
@@ -171,26 +122,16 @@ func (f *Fake) loadCT(c *call, names ...string) (parsed, int, *Container, error)
 }
 
 func (f *Fake) start(c *call) error {
-	_, id, ct, err := f.loadCT(c, "vmid")
+	_, id, err := parseCT(c, "vmid")
 	if err != nil {
 		return err
 	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
-	if ct.Config["template"] == "1" {
-		return refuse("CT %d is a template - start failed", id)
-	}
-	if ct.Running {
-		return pctError(pve.MsgAlreadyRunning(id))
-	}
-	ct.Running = true
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Start(id) })
 }
 
 // stop serves stop and shutdown.
 func (f *Fake) stop(c *call) error {
-	p, id, ct, err := f.loadCT(c, "vmid")
+	p, id, err := parseCT(c, "vmid")
 	if err != nil {
 		return err
 	}
@@ -199,11 +140,7 @@ func (f *Fake) stop(c *call) error {
 			return refuse("400 Parameter verification failed.\ntimeout: type check ('integer') failed - got '%s'", t)
 		}
 	}
-	if !ct.Running {
-		return pctError(pve.MsgNotRunning(id))
-	}
-	ct.Running = false
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Stop(id) })
 }
 
 func (f *Fake) status(c *call) error {
@@ -260,34 +197,13 @@ func (f *Fake) list(c *call) error {
 	return nil
 }
 
-var snapNameRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]+$`)
-
 func (f *Fake) snapshot(c *call) error {
-	p, id, ct, err := f.loadCT(c, "vmid", "snapname")
+	p, id, err := parseCT(c, "vmid", "snapname")
 	if err != nil {
 		return err
 	}
-	name := p.pos[1]
-	if !snapNameRe.MatchString(name) || len(name) > 40 || name == "current" {
-		return refuse("400 Parameter verification failed.\nsnapname: invalid format - invalid configuration ID '%s'", name)
-	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
-	if ct.snapshot(name) != nil {
-		return refuse("snapshot name '%s' already used", name)
-	}
 	desc, _ := p.get("description")
-	cfg := make(map[string]string, len(ct.Config))
-	for k, v := range ct.Config {
-		cfg[k] = v
-	}
-	ct.Snapshots = append(ct.Snapshots, Snapshot{Name: name, Parent: ct.Parent, Time: f.now(), Description: desc, Config: cfg})
-	ct.Parent = name
-	if err := copyTree(RootfsPath(f.StateDir, id), snapRootfsPath(f.StateDir, id, name)); err != nil {
-		return fmt.Errorf("snapshot rootfs: %w", err)
-	}
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Snapshot(id, p.pos[1], desc) })
 }
 
 func (f *Fake) listsnapshot(c *call) error {
@@ -305,7 +221,7 @@ func printTree(c *call, ct *Container) {
 	children := map[string][]Snapshot{}
 	for _, s := range ct.Snapshots {
 		parent := s.Parent
-		if parent != "" && ct.snapshot(parent) == nil {
+		if parent != "" && ct.Snapshot(parent) == nil {
 			parent = ""
 		}
 		children[parent] = append(children[parent], s)
@@ -337,149 +253,53 @@ func treeLine(c *call, indent, name, when, desc string) {
 }
 
 func (f *Fake) delsnapshot(c *call) error {
-	p, id, ct, err := f.loadCT(c, "vmid", "snapname")
+	p, id, err := parseCT(c, "vmid", "snapname")
 	if err != nil {
 		return err
 	}
-	name := p.pos[1]
-	s := ct.snapshot(name)
-	if s == nil {
-		return refuse("snapshot '%s' does not exist", name)
-	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
-	parent := s.Parent
-	kept := ct.Snapshots[:0]
-	for _, x := range ct.Snapshots {
-		if x.Name == name {
-			continue
-		}
-		if x.Parent == name {
-			x.Parent = parent
-		}
-		kept = append(kept, x)
-	}
-	ct.Snapshots = kept
-	if ct.Parent == name {
-		ct.Parent = parent
-	}
-	if err := os.RemoveAll(snapRootfsPath(f.StateDir, id, name)); err != nil {
-		return err
-	}
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.DeleteSnapshot(id, p.pos[1]) })
 }
 
 func (f *Fake) rollback(c *call) error {
-	p, id, ct, err := f.loadCT(c, "vmid", "snapname")
+	p, id, err := parseCT(c, "vmid", "snapname")
 	if err != nil {
 		return err
 	}
-	name := p.pos[1]
-	s := ct.snapshot(name)
-	if s == nil {
-		return refuse("snapshot '%s' does not exist", name)
-	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
-	ct.Config = map[string]string{}
-	for k, v := range s.Config {
-		ct.Config[k] = v
-	}
-	ct.Parent = name
 	start, _ := p.get("start")
-	ct.Running = start == "1"
-	if err := copyTree(snapRootfsPath(f.StateDir, id, name), RootfsPath(f.StateDir, id)); err != nil {
-		return fmt.Errorf("rollback rootfs: %w", err)
-	}
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Rollback(id, p.pos[1], start == "1") })
 }
 
 func (f *Fake) destroy(c *call) error {
-	_, id, ct, err := f.loadCT(c, "vmid")
+	_, id, err := parseCT(c, "vmid")
 	if err != nil {
 		return err
 	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
-	if ct.Running {
-		return pctError(pve.MsgRunningDestroy(id))
-	}
-	if clones, err := f.linkedClones(id); err != nil {
-		return err
-	} else if len(clones) > 0 {
-		return pctError(pve.MsgLinkedClones(baseVolume(id, ct)))
-	}
-	return remove(f.StateDir, id)
-}
-
-// linkedClones are the containers that share template id's base volume.
-func (f *Fake) linkedClones(id int) ([]int, error) {
-	ids, err := listIDs(f.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	var out []int
-	for _, other := range ids {
-		ct, err := Load(f.StateDir, other)
-		if err != nil {
-			return nil, err
-		}
-		if ct != nil && ct.LinkedTo == id {
-			out = append(out, other)
-		}
-	}
-	return out, nil
-}
-
-// baseVolume is a template's rootfs volume as Proxmox names it once the
-// container is a template: "local:base-900-disk-0".
-func baseVolume(id int, ct *Container) string {
-	vol, _, _ := strings.Cut(ct.Config["rootfs"], ",")
-	return strings.Replace(vol, "vm-"+strconv.Itoa(id)+"-", "base-"+strconv.Itoa(id)+"-", 1)
+	return f.withHost(func(h *hoststate.Host) error { return h.Destroy(id) })
 }
 
 func (f *Fake) template(c *call) error {
-	_, id, ct, err := f.loadCT(c, "vmid")
+	_, id, err := parseCT(c, "vmid")
 	if err != nil {
 		return err
 	}
-	if err := checkLock(ct); err != nil {
-		return err
-	}
-	switch {
-	case ct.Config["template"] == "1":
-		return refuse("CT %d is already a template", id)
-	case ct.Running:
-		return refuse("CT %d is running - cannot convert to template", id)
-	case len(ct.Snapshots) > 0:
-		return refuse("you can't convert a CT to template if the CT has snapshots")
-	}
-	ct.Config["template"] = "1"
-	if r := ct.Config["rootfs"]; r != "" {
-		ct.Config["rootfs"] = strings.Replace(r, fmt.Sprintf("vm-%d-", id), fmt.Sprintf("base-%d-", id), 1)
-	}
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Template(id) })
 }
 
 func (f *Fake) unlock(c *call) error {
-	_, id, ct, err := f.loadCT(c, "vmid")
+	_, id, err := parseCT(c, "vmid")
 	if err != nil {
 		return err
 	}
-	ct.Lock = ""
-	return Save(f.StateDir, id, ct)
+	return f.withHost(func(h *hoststate.Host) error { return h.Unlock(id) })
 }
 
 func (f *Fake) push(c *call) error {
-	p, id, ct, err := f.loadCT(c, "vmid", "file", "destination")
+	p, id, err := parseCT(c, "vmid", "file", "destination")
 	if err != nil {
 		return err
 	}
-	if !ct.Running {
-		return pctError(pve.MsgNotRunning(id))
+	if err := f.withHost(func(h *hoststate.Host) error { return h.CanPush(id) }); err != nil {
+		return err
 	}
 	data, err := os.ReadFile(p.pos[1])
 	if err != nil {

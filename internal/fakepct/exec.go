@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
+	"github.com/phoenix-hypervisor/phoenix/internal/hoststate"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
@@ -51,12 +52,12 @@ func (f *Fake) exec(c *call) error {
 	if err != nil {
 		return err
 	}
-	ct, err := f.load(id)
-	if err != nil {
+	var ct *Container
+	if err := f.withHost(func(h *hoststate.Host) error {
+		ct = h.CTs[id]
+		return h.CanExec(id)
+	}); err != nil {
 		return err
-	}
-	if !ct.Running {
-		return pctError(pve.MsgExecNotRunning(id))
 	}
 	if len(cmd) == 0 {
 		return refuse("missing command")

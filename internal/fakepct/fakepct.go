@@ -92,9 +92,13 @@ func (f *Fake) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	res, err := f.dispatch(args, stdin)
 	var refusal pctError
+	var modelRefusal *pve.Refusal
 	switch {
 	case errors.As(err, &refusal):
 		fmt.Fprintln(stderr, refusal.Error())
+		return 255
+	case errors.As(err, &modelRefusal):
+		fmt.Fprintln(stderr, modelRefusal.Msg)
 		return 255
 	case err != nil:
 		fmt.Fprintln(stderr, "fake-pct: internal error:", err)
@@ -203,7 +207,7 @@ func (f *Fake) setCloneLock(c *call, on bool) error {
 	}
 	switch {
 	case on:
-		if err := checkLock(sct); err != nil {
+		if err := sct.CheckLock(); err != nil {
 			return err
 		}
 		sct.Lock = "disk"
@@ -317,13 +321,6 @@ func (f *Fake) load(ctid int) (*Container, error) {
 		return nil, notExist(ctid)
 	}
 	return c, nil
-}
-
-func checkLock(c *Container) error {
-	if c.Lock != "" {
-		return pctError(pve.MsgLocked(c.Lock))
-	}
-	return nil
 }
 
 func contains(list []string, v string) bool {

@@ -12,46 +12,19 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/phoenix-hypervisor/phoenix/internal/hoststate"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
-// Container is the on-disk state of one fake container:
-// <state>/<ctid>.json.
-type Container struct {
-	// Config holds the `pct config` keys (raw lxc.* lines live in the
-	// container's .conf, see ConfPath).
-	Config    map[string]string `json:"config"`
-	Running   bool              `json:"running"`
-	Lock      string            `json:"lock,omitempty"`
-	Snapshots []Snapshot        `json:"snapshots,omitempty"`
-	// Parent is the snapshot the current state derives from ("" = none).
-	Parent string `json:"parent,omitempty"`
-	// LinkedTo is the template a linked clone shares its base volume with
-	// (a clone of a template without --full); 0 for the others.
-	LinkedTo int `json:"linked_to,omitempty"`
-}
+// Container is one fake container: <state>/<ctid>.json is the JSON of
+// the shared model's container (internal/hoststate).
+type Container = hoststate.Container
 
 // Snapshot is one snapshot of a fake container.
-type Snapshot struct {
-	Name        string            `json:"name"`
-	Parent      string            `json:"parent,omitempty"`
-	Time        time.Time         `json:"time"`
-	Description string            `json:"description,omitempty"`
-	Config      map[string]string `json:"config"`
-}
-
-func (c *Container) snapshot(name string) *Snapshot {
-	for i := range c.Snapshots {
-		if c.Snapshots[i].Name == name {
-			return &c.Snapshots[i]
-		}
-	}
-	return nil
-}
+type Snapshot = hoststate.Snapshot
 
 // ExecRule scripts the answer to a `pct exec` (see exec_rules.json in the
 // package documentation).
@@ -251,16 +224,92 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// remove deletes every trace of ctid.
-func remove(dir string, ctid int) error {
+// withHost runs fn on the model of the host the state directory holds,
+// then writes back the containers fn changed and removes those it
+// destroyed.
+func (f *Fake) withHost(fn func(h *hoststate.Host) error) error {
+	ids, err := listIDs(f.StateDir)
+	if err != nil {
+		return err
+	}
+	h := hoststate.New(diskInside{dir: f.StateDir})
+	h.Now = f.now
+	before := map[int][]byte{}
+	for _, id := range ids {
+		c, err := Load(f.StateDir, id)
+		if err != nil {
+			return err
+		}
+		h.CTs[id] = c
+		before[id], _ = json.Marshal(c)
+	}
+	if err := fn(h); err != nil {
+		return err
+	}
+	for _, id := range h.IDs() {
+		if now, _ := json.Marshal(h.CTs[id]); !bytes.Equal(now, before[id]) {
+			if err := Save(f.StateDir, id, h.CTs[id]); err != nil {
+				return err
+			}
+		}
+	}
+	for id := range before {
+		if h.CTs[id] == nil {
+			if err := removeState(f.StateDir, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeState deletes ctid's state file and .conf.
+func removeState(dir string, ctid int) error {
 	for _, p := range []string{ContainerPath(dir, ctid), ConfPath(dir, ctid)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("destroy fake container %d: %w", ctid, err)
 		}
 	}
-	for _, p := range []string{RootfsPath(dir, ctid), filepath.Join(dir, "snaprootfs", strconv.Itoa(ctid))} {
+	return nil
+}
+
+// diskInside is the fake containers' files on disk: rootfs/<ctid> and the
+// snapshots' copies in snaprootfs/<ctid>/<name>.
+type diskInside struct{ dir string }
+
+func (d diskInside) Snapshot(ctid int, name string) error {
+	if err := copyTree(RootfsPath(d.dir, ctid), snapRootfsPath(d.dir, ctid, name)); err != nil {
+		return fmt.Errorf("snapshot rootfs: %w", err)
+	}
+	return nil
+}
+
+func (d diskInside) Clone(src int, snap string, dst int) error {
+	from := RootfsPath(d.dir, src)
+	if snap != "" {
+		from = snapRootfsPath(d.dir, src, snap)
+	}
+	if err := copyTree(from, RootfsPath(d.dir, dst)); err != nil {
+		return fmt.Errorf("clone rootfs: %w", err)
+	}
+	return nil
+}
+
+func (d diskInside) Rollback(ctid int, name string) error {
+	if err := copyTree(snapRootfsPath(d.dir, ctid, name), RootfsPath(d.dir, ctid)); err != nil {
+		return fmt.Errorf("rollback rootfs: %w", err)
+	}
+	return nil
+}
+
+func (d diskInside) DeleteSnapshot(ctid int, name string) error {
+	return os.RemoveAll(snapRootfsPath(d.dir, ctid, name))
+}
+
+func (d diskInside) Remove(ctid int) error {
+	for _, p := range []string{RootfsPath(d.dir, ctid), filepath.Join(d.dir, "snaprootfs", strconv.Itoa(ctid))} {
 		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("destroy fake container %d: %w", ctid, err)
+			return fmt.Errorf("remove fake rootfs %d: %w", ctid, err)
 		}
 	}
 	return nil
