@@ -18,6 +18,9 @@ type Event struct {
 	// in dry-run is recorded, not run, so its output (and what the hook
 	// does with it) is "known after run".
 	Note string `json:"note,omitempty"`
+	// File is what a planned write (pct push, a file under /etc/pve) does
+	// to the file's content, when the plan could read the old one.
+	File *FileChange `json:"file,omitempty"`
 }
 
 // NoteKnownAfterRun marks a recorded hook command whose output the plan

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
@@ -77,8 +79,25 @@ func (p observedPVE) ReadPVEFile(ctx context.Context, rel string) ([]byte, error
 }
 
 func (p observedPVE) WritePVEFile(ctx context.Context, ctid int, rel string, data []byte) error {
-	p.o.emit(ctx, ctid, pve.WriteFileArgv(rel, data))
+	p.o.emitFile(ctx, ctid, pve.WriteFileArgv(rel, data), "", p.change(ctx, rel, data))
 	return p.inner.WritePVEFile(ctx, ctid, rel, data)
+}
+
+// change is what a planned write does to the file: read through the
+// backend's own reader (the plan's file, else the host's), never written.
+func (p observedPVE) change(ctx context.Context, rel string, data []byte) *FileChange {
+	if !p.o.records() {
+		return nil
+	}
+	path := "/etc/pve/" + rel
+	old, err := p.inner.ReadPVEFile(ctx, rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return newFile(path, data)
+	case err != nil:
+		return nil
+	}
+	return changeOf(path, old, data)
 }
 
 func (p observedPVE) RemovePVEFile(ctx context.Context, ctid int, rel string) error {

@@ -42,6 +42,12 @@ func (o *observed) emit(ctx context.Context, ctid int, argv []string) {
 }
 
 func (o *observed) emitNote(ctx context.Context, ctid int, argv []string, note string) {
+	o.emitFile(ctx, ctid, argv, note, nil)
+}
+
+// emitFile emits the action with what it does to a file's content (nil:
+// not a write, or not known).
+func (o *observed) emitFile(ctx context.Context, ctid int, argv []string, note string, file *FileChange) {
 	if bs, ok := o.b.(BlindSpots); ok && bs.Blind(ctid) {
 		note = NoteInsideUnknown
 	}
@@ -57,6 +63,7 @@ func (o *observed) emitNote(ctx context.Context, ctid int, argv []string, note s
 		Source: or.Source,
 		Argv:   argv,
 		Note:   note,
+		File:   file,
 	})
 }
 
@@ -129,7 +136,7 @@ func (o *observed) Destroy(ctx context.Context, ctid int) error {
 }
 
 func (o *observed) Push(ctx context.Context, ctid int, dest string, content []byte, opts PushOptions) error {
-	o.emit(ctx, ctid, PushArgv(ctid, pushSource, dest, opts))
+	o.emitFile(ctx, ctid, PushArgv(ctid, pushSource, dest, opts), "", o.pushChange(ctx, ctid, dest, content))
 	return o.b.Push(ctx, ctid, dest, content, opts)
 }
 

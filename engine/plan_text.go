@@ -212,6 +212,11 @@ func writeContainerPlan(w io.Writer, c *ContainerResult, dryRun bool, o PlanOpti
 func writeActions(w io.Writer, indent string, actions []Event, o PlanOptions) {
 	for _, a := range actions {
 		fmt.Fprintln(w, indent+FormatAction(a))
+		if a.File != nil && a.File.Diff != "" {
+			for _, l := range strings.Split(strings.TrimSuffix(a.File.Diff, "\n"), "\n") {
+				fmt.Fprintln(w, strings.TrimRight(indent+"  "+l, " "))
+			}
+		}
 		if !o.Verbose {
 			continue
 		}

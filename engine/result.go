@@ -308,6 +308,9 @@ func FormatAction(e Event) string {
 	argv := e.Argv
 	var s string
 	switch {
+	case len(argv) > 0 && strings.HasPrefix(argv[0], "# ") && e.File != nil && e.File.Diff != "":
+		// The diff under the line says what changes: not the whole file.
+		s = strings.TrimSuffix(argv[0][2:], ":")
 	case len(argv) > 0 && strings.HasPrefix(argv[0], "# "):
 		s = argv[0][2:] + " " + strings.Join(argv[1:], " | ")
 	case len(argv) > 0 && proxmoxTools[argv[0]]:
@@ -318,8 +321,14 @@ func FormatAction(e Event) string {
 	if e.Source != "" {
 		s += "    # " + e.Source
 	}
-	if e.Note != "" {
-		s += " (" + e.Note + ")"
+	var notes []string
+	for _, n := range []string{e.File.Summary(), e.Note} {
+		if n != "" {
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return s
 }
