@@ -2,24 +2,126 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Integration tests (tests.integration_tests[] of v09) are run by
-// `phoenix test` after a deployment, never by `run`. A test's path is
-// relative to the tests dir (<hooks dir>/tests); the file is pushed into
-// the container and run there (python3 for .py, else bash).
+// `phoenix test` after a deployment, and by `run --with-tests` after its
+// containers are built; never by a plain run. A test's path is relative to
+// the tests dir (<hooks dir>/tests); the file is pushed into the container
+// and run there (python3 for .py, else bash).
+
+// StageTest labels the events of the integration tests of a run
+// --with-tests (their actions, their outcome lines).
+const StageTest = "test"
 
 // TestOutcome is one integration test's result.
 type TestOutcome struct {
 	CTID int
 	Test IntegrationTest
-	Err  error // nil: passed
+	Err  error // nil: passed, unless Planned or NotRun
+	// Planned: a plan lists the test; it was not run.
+	Planned bool
+	// NotRun says why a run did not run the test (its container failed or
+	// was skipped, the run was interrupted).
+	NotRun string
+}
+
+// State is what a test's line starts with: ok, FAIL, skip or (a plan)
+// test.
+func (o TestOutcome) State() string {
+	switch {
+	case o.Planned:
+		return "test"
+	case o.NotRun != "":
+		return "skip"
+	case o.Err != nil:
+		return "FAIL"
+	}
+	return "ok"
+}
+
+// Line is the test's line of WriteTests.
+func (o TestOutcome) Line() string {
+	return fmt.Sprintf("%-4s %d %s", o.State(), o.CTID, o.describe())
+}
+
+// describe is the test's name and file, then why it did not pass.
+func (o TestOutcome) describe() string {
+	s := o.Test.Name + " (" + o.Test.Path + ")"
+	switch {
+	case o.Planned:
+		s += ": would run"
+	case o.NotRun != "":
+		s += ": not run: " + o.NotRun
+	case o.Err != nil:
+		s += ": " + o.Err.Error()
+	}
+	return s
+}
+
+// MarshalJSON is the test's record of --output json.
+func (o TestOutcome) MarshalJSON() ([]byte, error) {
+	state := map[string]string{"test": "planned", "skip": "skipped", "FAIL": "failed", "ok": "passed"}[o.State()]
+	return json.Marshal(struct {
+		CTID   int    `json:"ctid"`
+		Name   string `json:"name"`
+		Type   string `json:"type,omitempty"`
+		Path   string `json:"path"`
+		State  string `json:"state"`
+		Reason string `json:"reason,omitempty"`
+		Error  string `json:"error,omitempty"`
+	}{o.CTID, o.Test.Name, o.Test.Type, o.Test.Path, state, o.NotRun, errString(o.Err)})
+}
+
+// WriteTests writes one line per test, then the counts: what `phoenix
+// test` prints, and a run or plan --with-tests after its containers.
+func WriteTests(w io.Writer, outcomes []TestOutcome) {
+	var passed, failed, skipped, planned int
+	for _, o := range outcomes {
+		fmt.Fprintln(w, o.Line())
+		switch o.State() {
+		case "test":
+			planned++
+		case "skip":
+			skipped++
+		case "FAIL":
+			failed++
+		default:
+			passed++
+		}
+	}
+	if planned > 0 {
+		fmt.Fprintf(w, "%d integration test(s) would run after the deployment", planned)
+		if skipped > 0 {
+			fmt.Fprintf(w, ", %d not", skipped)
+		}
+		fmt.Fprintln(w)
+		return
+	}
+	fmt.Fprintf(w, "%d passed, %d failed", passed, failed)
+	if skipped > 0 {
+		fmt.Fprintf(w, ", %d not run", skipped)
+	}
+	fmt.Fprintln(w)
+}
+
+// TestsFailed reports whether a test of outcomes ran and failed.
+func TestsFailed(outcomes []TestOutcome) bool {
+	for _, o := range outcomes {
+		if o.State() == "FAIL" {
+			return true
+		}
+	}
+	return false
 }
 
 // TestsDir is where integration test files are found.
@@ -45,6 +147,57 @@ func RunIntegrationTests(ctx context.Context, b Backend, cfg *Config, ctids []in
 		}
 	}
 	return out
+}
+
+// integrationTests is the part of a run --with-tests after its
+// containers: the tests of the requested ones, in plan order, run only
+// for a container that ended done (a plan lists them instead), each
+// reported as an event as it ends.
+func (r *runner) integrationTests(ctx context.Context, plan *Plan, res *Result) []TestOutcome {
+	var out []TestOutcome
+	for _, cr := range res.Containers {
+		if !plan.Requested[cr.CTID] {
+			continue
+		}
+		for _, t := range r.cfg.Containers[cr.CTID].Later.Tests {
+			o := TestOutcome{CTID: cr.CTID, Test: t}
+			switch {
+			case cr.State != StageDone:
+				verb := map[bool]string{false: "failed", true: "fails"}[r.o.DryRun]
+				if cr.State == StageSkipped {
+					verb = "skipped"
+				}
+				o.NotRun = fmt.Sprintf("container %d %s", cr.CTID, verb)
+			case ctx.Err() != nil:
+				o.NotRun = "interrupted"
+			case r.o.DryRun:
+				o.Planned = true
+			default:
+				tctx := WithOrigin(ctx, Origin{CTID: cr.CTID, Stage: StageTest})
+				o.Err = runIntegrationTest(tctx, r.b, cr.CTID, t, r.o.HooksDir)
+			}
+			r.testEvent(o)
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// testEvent reports a test's outcome to the run's sinks (console, run
+// log, JSON lines) as it ends.
+func (r *runner) testEvent(o TestOutcome) {
+	level, msg := "INFO", "integration test "+o.describe()
+	switch o.State() {
+	case "FAIL":
+		level = "ERROR"
+	case "skip":
+		if !r.o.DryRun { // in a plan, one more line of the plan
+			level = "WARN"
+		}
+	case "ok":
+		msg += ": passed"
+	}
+	r.sink.Emit(Event{Time: time.Now(), Kind: EventLog, CTID: o.CTID, Stage: StageTest, Level: level, Message: msg})
 }
 
 func runIntegrationTest(ctx context.Context, b Backend, ctid int, t IntegrationTest, hooksDir string) error {
@@ -73,7 +226,9 @@ func runIntegrationTest(ctx context.Context, b Backend, ctid int, t IntegrationT
 		return fmt.Errorf("pct exec %d -- %s %s: %w", ctid, interp, dest, err)
 	}
 	if r.Code != 0 {
-		return fmt.Errorf("exit %d: %s", r.Code, tail(r.Stderr+r.Stdout))
+		// The last lines of what it printed, stderr last (stdout and
+		// stderr glued together would run their two ends into one line).
+		return fmt.Errorf("exit %d: %s", r.Code, tail(strings.TrimRight(r.Stdout, "\n")+"\n"+r.Stderr))
 	}
 	return nil
 }

@@ -152,6 +152,11 @@ func WritePlan(w io.Writer, r *Result, o PlanOptions) {
 	for _, note := range r.Notes {
 		fmt.Fprintln(w, "note: "+note)
 	}
+	if len(r.Tests) > 0 && r.DryRun {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Integration tests (--with-tests), run after the deployment, not by a plan:")
+		WriteTests(w, r.Tests)
+	}
 	if r.DryRun && !converged && r.Columns == nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, n.String())

@@ -18,6 +18,9 @@ type Result struct {
 	Containers  []*ContainerResult `json:"containers"`      // plan order
 	Notes       []string           `json:"notes,omitempty"` // run-wide remarks (fail-fast, interrupted)
 	Elapsed     time.Duration      `json:"elapsed_ns"`
+	// Tests are the integration tests of a run --with-tests, in plan
+	// order: run, listed (a plan) or not run.
+	Tests []TestOutcome `json:"tests,omitempty"`
 	// Columns are the summary's stage columns; nil: StageColumns (a run).
 	// The lifecycle verbs have their own (stop, start, destroy).
 	Columns []string `json:"-"`
@@ -81,7 +84,7 @@ func errString(err error) string {
 }
 
 // ExitCode is the process exit code for the run: 130 when interrupted, 1
-// when a container did not end done, else 0.
+// when a container did not end done or an integration test failed, else 0.
 func (r *Result) ExitCode() int {
 	if r.Interrupted {
 		return ExitInterrupted
@@ -90,6 +93,9 @@ func (r *Result) ExitCode() int {
 		if c.State != StageDone {
 			return ExitFailed
 		}
+	}
+	if TestsFailed(r.Tests) {
+		return ExitFailed
 	}
 	return ExitOK
 }
@@ -242,6 +248,11 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note: "+n)
+	}
+	if len(r.Tests) > 0 && !r.DryRun { // a dry-run's plan just listed them
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Integration tests (--with-tests):")
+		WriteTests(w, r.Tests)
 	}
 	d, f, s := r.Counts()
 	line := fmt.Sprintf("%d done, %d failed, %d skipped in %s", d, f, s, fmtDuration(r.Elapsed))

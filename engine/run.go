@@ -39,6 +39,10 @@ type RunOptions struct {
 	// Strict makes a feature with neither a built-in stage nor a feature
 	// hook an error instead of a warning.
 	Strict bool
+	// WithTests runs the integration tests (tests.integration_tests[]) of
+	// the requested containers that ended done, after all of them; a plan
+	// lists them without running them.
+	WithTests bool
 
 	// ProcDevices returns the content of /proc/devices, for the legacy GPU
 	// passthrough's nvidia-uvm major; nil reads the real file.
@@ -134,6 +138,12 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	}
 	res := &Result{DryRun: o.DryRun}
 	res.Containers, res.Notes = r.schedule(ctx, plan)
+	if o.WithTests {
+		res.Tests = r.integrationTests(ctx, plan, res)
+		if len(res.Tests) == 0 {
+			res.Notes = append(res.Notes, "--with-tests: no container of this run has tests.integration_tests")
+		}
+	}
 	res.Interrupted = ctx.Err() != nil
 	r.attachActions(res)
 	res.Elapsed = time.Since(start)

@@ -124,6 +124,7 @@ func commands(env Env) []*cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "run hooks again on containers that are already converged"},
 			strictFlag("; a feature with neither a built-in stage nor a feature hook fails its container"),
 			&cli.BoolFlag{Name: "refresh-templates", Usage: "re-take a template snapshot older than its config or hook (existing clones are left alone)"},
+			&cli.BoolFlag{Name: "with-tests", Usage: "after the deployment, run the integration tests (tests.integration_tests[]) of the containers that succeeded; exit 1 when one fails (a plan lists them)"},
 		}
 		if withDryRun {
 			fs = append([]cli.Flag{&cli.BoolFlag{Name: "dry-run", Usage: "change nothing: print the plan (same as phoenix plan)"}}, fs...)

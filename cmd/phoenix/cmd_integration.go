@@ -1,16 +1,14 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 )
 
 // testCmd is `phoenix test [--ctid N]...`: the config's integration tests
-// (tests.integration_tests[]) against a built deployment, each reported;
-// exit 1 when one fails.
+// (tests.integration_tests[]) against a built deployment, each reported
+// (engine.WriteTests, as run --with-tests does); exit 1 when one fails.
 func testCmd(c *cli.Context, env Env) error {
 	if c.NArg() > 0 {
 		return usageError("test takes no arguments, got %q: use --ctid N to pick containers", c.Args().First())
@@ -22,17 +20,8 @@ func testCmd(c *cli.Context, env Env) error {
 	}
 	defer s.close()
 	outcomes := engine.RunIntegrationTests(c.Context, s.backend, s.cfg, ctids, s.g.HooksDir)
-	failed := 0
-	for _, o := range outcomes {
-		if o.Err != nil {
-			failed++
-			fmt.Fprintf(env.Stdout, "FAIL %d %s (%s): %v\n", o.CTID, o.Test.Name, o.Test.Path, o.Err)
-			continue
-		}
-		fmt.Fprintf(env.Stdout, "ok   %d %s (%s)\n", o.CTID, o.Test.Name, o.Test.Path)
-	}
-	fmt.Fprintf(env.Stdout, "%d passed, %d failed\n", len(outcomes)-failed, failed)
-	if failed > 0 {
+	engine.WriteTests(env.Stdout, outcomes)
+	if engine.TestsFailed(outcomes) {
 		return exitError(engine.ExitFailed, errQuiet)
 	}
 	return nil

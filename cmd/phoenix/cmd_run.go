@@ -262,6 +262,7 @@ func (s *session) options(c *cli.Context) engine.RunOptions {
 		Force:            c.Bool("force"),
 		RefreshTemplates: c.Bool("refresh-templates"),
 		Strict:           s.g.Strict,
+		WithTests:        c.Bool("with-tests"),
 		HooksDir:         s.g.HooksDir,
 		Verbose:          s.g.Verbose,
 		LogFile:          s.g.LogFile,

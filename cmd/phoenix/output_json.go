@@ -12,7 +12,8 @@ import (
 // writeJSONResult closes the event stream of --output json: one record
 // per container in plan order (kind "plan" in dry-run, "result"
 // otherwise; the fields of engine.ContainerResult, plus its plan marker in
-// dry-run), then one "summary". Nothing is "done" in a dry-run: what a run
+// dry-run), then one "test" record per integration test of --with-tests,
+// then one "summary". Nothing is "done" in a dry-run: what a run
 // would do is "planned".
 func writeJSONResult(j *runlog.JSON, res *engine.Result, r *runlog.Redactor) error {
 	kind := "result"
@@ -28,6 +29,12 @@ func writeJSONResult(j *runlog.JSON, res *engine.Result, r *runlog.Redactor) err
 			}
 		}
 		if err := writeRecord(j, kind, rec, r); err != nil {
+			return err
+		}
+	}
+	// The integration tests of --with-tests: one "test" record each.
+	for _, t := range res.Tests {
+		if err := writeRecord(j, "test", t, r); err != nil {
 			return err
 		}
 	}
