@@ -12,11 +12,11 @@ import (
 // probeBatch answers a probe batch on a planned container: each probe from
 // the model, and those it cannot know in one batch on the host's base
 // container.
-func (b *Backend) probeBatch(ctx context.Context, ctid int, p *planned, probes [][]string) (engine.ExecResult, error) {
+func (b *Backend) probeBatch(ctx context.Context, ctid int, l layered, gpus []int, probes [][]string) (engine.ExecResult, error) {
 	answers := make([]pve.ProbeAnswer, len(probes))
 	var unknown []int
 	for i, probe := range probes {
-		a, err := hostsim.AnswerOne(layered{p: p}, hostsim.GPUs(p.config), probe)
+		a, err := hostsim.AnswerOne(l, gpus, probe)
 		switch {
 		case errors.Is(err, hostsim.ErrUnknown):
 			unknown = append(unknown, i)
@@ -31,7 +31,7 @@ func (b *Backend) probeBatch(ctx context.Context, ctid int, p *planned, probes [
 		for j, i := range unknown {
 			ask[j] = probes[i]
 		}
-		got := b.askHostBatch(ctx, ctid, p.base, ask)
+		got := b.askHostBatch(ctx, ctid, l.base, ask)
 		if err := ctx.Err(); err != nil {
 			return engine.ExecResult{}, err
 		}

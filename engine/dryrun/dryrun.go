@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
+	"github.com/phoenix-hypervisor/phoenix/internal/hoststate"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
@@ -35,45 +35,25 @@ type Call struct {
 	Argv []string // pct argv, without "pct"
 }
 
-// planned is the state the plan gives one container once it touched it
-// (created, cloned, changed or ran a command in it): from then on the host
-// is not asked about it again.
-type planned struct {
-	exists  bool
-	running bool
-	lock    string
-	config  map[string]string
-	snaps   []string
-	// files are what the plan put inside (pushes, the tagged installs,
-	// docker run, mkdir), modelled by internal/hostsim. A file the plan
-	// did not write is the host's business: base is the container on the
-	// host whose answers stand for it (the container itself, or the source
-	// a planned clone copies), 0 when there is none (a planned create).
-	files *hostsim.MapFS
-	base  int
-	// taken are the snapshots the plan takes: what a clone of them gets.
-	taken map[string]*planned
-}
-
-// copyPlanned is a deep copy of p.
-func copyPlanned(p *planned) *planned {
-	cp := *p
-	cp.config = copyMap(p.config)
-	cp.snaps = append([]string(nil), p.snaps...)
-	cp.files = p.files.Clone()
-	cp.taken = make(map[string]*planned, len(p.taken))
-	for k, v := range p.taken {
-		cp.taken[k] = v
-	}
-	return &cp
-}
-
 // Backend is the dry-run recorder.
 type Backend struct {
 	reads engine.Backend // nil: an empty host
 
-	mu      sync.Mutex
-	overlay map[int]*planned
+	mu sync.Mutex
+	// host is the state the plan gives the containers it touched
+	// (created, cloned, changed or ran a command in), internal/hoststate's
+	// model: from then on the host is not asked about them again. It also
+	// holds the host's state of the clone sources the plan read.
+	host    *hoststate.Host
+	touched map[int]bool
+	// inside is what the plan put inside its containers (pushes, the
+	// tagged installs, docker run, mkdir), modelled by internal/hostsim.
+	// A file the plan did not write is the host's business: base is the
+	// container on the host whose answers stand for a planned one (itself,
+	// or the source a planned clone copies), absent when there is none (a
+	// planned create).
+	inside  *hoststate.Files
+	base    map[int]int
 	calls   []Call
 	files   map[string][]byte  // Proxmox files the plan wrote, by path under /etc/pve
 	removed map[string]bool    // Proxmox files the plan removed
@@ -96,7 +76,9 @@ func (b *Backend) Blind(ctid int) bool {
 // is on PATH, else nil = empty host). Only reads, and probes on containers
 // the plan has not touched, ever reach it.
 func New(reads engine.Backend) *Backend {
-	return &Backend{reads: reads, overlay: map[int]*planned{}, blind: map[int]bool{}}
+	inside := hoststate.NewFiles()
+	return &Backend{reads: reads, host: hoststate.New(inside), inside: inside, touched: map[int]bool{},
+		base: map[int]int{}, blind: map[int]bool{}}
 }
 
 // Records is true: mutating calls are recorded, not made (engine.Recorder).
@@ -136,11 +118,11 @@ func (b *Backend) record(op string, argv []string) {
 // Status is the planned state of a container the plan touched, else the
 // host's.
 func (b *Backend) Status(ctx context.Context, ctid int) (engine.Status, error) {
-	if p := b.planned(ctid); p != nil {
-		if !p.exists {
+	if c, touched := b.planned(ctid); touched {
+		if c == nil {
 			return engine.Status{}, nil
 		}
-		return engine.Status{Exists: true, Running: p.running, Lock: p.lock}, nil
+		return engine.Status{Exists: true, Running: c.Running, Lock: c.Lock}, nil
 	}
 	if b.reads == nil {
 		return engine.Status{}, nil
@@ -161,12 +143,13 @@ func (b *Backend) List(ctx context.Context) ([]engine.ListEntry, error) {
 		}
 	}
 	b.mu.Lock()
-	for id, p := range b.overlay {
-		if !p.exists {
+	for id := range b.touched {
+		c := b.host.CTs[id]
+		if c == nil {
 			delete(byID, id)
 			continue
 		}
-		byID[id] = engine.ListEntry{CTID: id, Status: runState(p.running), Lock: p.lock, Name: p.config["hostname"]}
+		byID[id] = engine.ListEntry{CTID: id, Status: runState(c.Running), Lock: c.Lock, Name: c.Config["hostname"]}
 	}
 	b.mu.Unlock()
 	out := make([]engine.ListEntry, 0, len(byID))
@@ -186,11 +169,11 @@ func runState(running bool) string {
 
 // Config is the planned configuration, else the host's.
 func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, error) {
-	if p := b.planned(ctid); p != nil {
-		if !p.exists {
+	if c, touched := b.planned(ctid); touched {
+		if c == nil {
 			return nil, notExist(ctid)
 		}
-		return copyMap(p.config), nil
+		return c.Config, nil
 	}
 	if b.reads == nil {
 		return nil, notExist(ctid)
@@ -200,11 +183,11 @@ func (b *Backend) Config(ctx context.Context, ctid int) (map[string]string, erro
 
 // ListSnapshots is the planned snapshots, else the host's.
 func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error) {
-	if p := b.planned(ctid); p != nil {
-		if !p.exists {
+	if c, touched := b.planned(ctid); touched {
+		if c == nil {
 			return nil, notExist(ctid)
 		}
-		return append([]string{}, p.snaps...), nil
+		return c.SnapshotNames(), nil
 	}
 	if b.reads == nil {
 		return nil, notExist(ctid)
@@ -216,53 +199,67 @@ func notExist(ctid int) error {
 	return fmt.Errorf("dry-run: container %d: %w", ctid, engine.ErrNotExist)
 }
 
-// planned returns a copy of ctid's planned state, nil when the plan has
-// not touched it.
-func (b *Backend) planned(ctid int) *planned {
+// planned returns a copy of ctid's planned state (nil when the plan
+// destroyed it or made nothing there), and whether the plan touched it.
+func (b *Backend) planned(ctid int) (*hoststate.Container, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p := b.overlay[ctid]
-	if p == nil {
-		return nil
+	if !b.touched[ctid] {
+		return nil, false
 	}
-	return copyPlanned(p)
+	if c := b.host.CTs[ctid]; c != nil {
+		return c.Copy(), true
+	}
+	return nil, true
 }
 
-// touch returns ctid's planned state for a change, loading it from the
-// host the first time. It is called without b.mu held; the caller applies
-// its change under b.mu via update.
-func (b *Backend) touch(ctx context.Context, ctid int) (*planned, error) {
+// touch makes ctid's state the plan's, loading it from the host the
+// first time. It is called without b.mu held.
+func (b *Backend) touch(ctx context.Context, ctid int) error {
 	b.mu.Lock()
-	p := b.overlay[ctid]
+	touched := b.touched[ctid]
 	b.mu.Unlock()
-	if p != nil {
-		return p, nil
+	if touched {
+		return nil
 	}
 	loaded, err := b.load(ctx, ctid)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if p := b.overlay[ctid]; p != nil { // loaded meanwhile by another stage
-		return p, nil
+	if !b.touched[ctid] { // else loaded meanwhile by another stage
+		b.adopt(ctid, loaded)
+		b.touched[ctid] = true
 	}
-	b.overlay[ctid] = loaded
-	return loaded, nil
+	return nil
 }
 
-// load reads ctid's current state from the host.
-func (b *Backend) load(ctx context.Context, ctid int) (*planned, error) {
-	p := &planned{config: map[string]string{}, files: &hostsim.MapFS{}}
+// adopt puts ctid as the host has it (nil: absent) into the model, its
+// files the host's (base). The caller holds b.mu.
+func (b *Backend) adopt(ctid int, c *hoststate.Container) {
+	_ = b.inside.Remove(ctid)
+	delete(b.base, ctid)
+	delete(b.host.CTs, ctid)
+	if c != nil {
+		b.host.CTs[ctid] = c
+		b.base[ctid] = ctid
+	}
+}
+
+// load reads ctid's current state from the host: nil when it does not
+// exist. Its snapshots' configs are not known (the current one stands for
+// them).
+func (b *Backend) load(ctx context.Context, ctid int) (*hoststate.Container, error) {
 	if b.reads == nil {
-		return p, nil
+		return nil, nil
 	}
 	st, err := b.reads.Status(ctx, ctid)
 	if err != nil {
 		return nil, fmt.Errorf("dry-run: read container %d: %w", ctid, err)
 	}
 	if !st.Exists {
-		return p, nil
+		return nil, nil
 	}
 	cfg, err := b.reads.Config(ctx, ctid)
 	if err != nil && !errors.Is(err, engine.ErrNotExist) {
@@ -272,147 +269,128 @@ func (b *Backend) load(ctx context.Context, ctid int) (*planned, error) {
 	if err != nil && !errors.Is(err, engine.ErrNotExist) {
 		return nil, fmt.Errorf("dry-run: read container %d: %w", ctid, err)
 	}
-	p.exists, p.running, p.lock, p.base = true, st.Running, st.Lock, ctid
-	if cfg != nil {
-		p.config = cfg
+	c := &hoststate.Container{Config: cfg, Running: st.Running, Lock: st.Lock}
+	if c.Config == nil {
+		c.Config = map[string]string{}
 	}
-	p.snaps = snaps
-	return p, nil
+	for _, name := range snaps {
+		c.Snapshots = append(c.Snapshots, hoststate.Snapshot{Name: name})
+	}
+	return c, nil
 }
 
-// change records a mutating call and applies fn to ctid's planned state.
-func (b *Backend) change(ctx context.Context, op string, ctid int, argv []string, fn func(p *planned)) error {
+// change records v and applies it to the model, loading v's container
+// from the host the first time.
+func (b *Backend) change(ctx context.Context, v hoststate.Verb) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, err := b.touch(ctx, ctid)
-	if err != nil {
+	if err := b.touch(ctx, v.CTID); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.record(op, argv)
-	fn(p)
-	return nil
+	b.record(v.Op, v.Argv)
+	return v.Apply(b.host)
 }
 
-// replace records a call that makes ctid anew (create, clone): its
-// current state does not matter, so the host is not asked.
-func (b *Backend) replace(ctx context.Context, op string, ctid int, argv []string, p *planned) error {
+// anew records v, which makes its container anew (create, clone): what
+// the host has there is not asked (the engine makes only what it found
+// absent), the CTID is taken to be free. base is the host container whose
+// answers stand for the new one's files (0: none).
+func (b *Backend) anew(ctx context.Context, v hoststate.Verb, base func() int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.record(op, argv)
-	b.overlay[ctid] = p
+	b.record(v.Op, v.Argv)
+	if !b.touched[v.CTID] {
+		b.adopt(v.CTID, nil)
+		b.touched[v.CTID] = true
+	}
+	if err := v.Apply(b.host); err != nil {
+		return err
+	}
+	if id := base(); id != 0 {
+		b.base[v.CTID] = id
+	} else {
+		delete(b.base, v.CTID)
+	}
 	return nil
 }
 
 func (b *Backend) Create(ctx context.Context, spec engine.CreateSpec) error {
-	cfg := map[string]string{"ostemplate": spec.Template}
-	applyOptions(cfg, spec.Options)
-	return b.replace(ctx, "create", spec.CTID, engine.CreateArgv(spec), &planned{exists: true, config: cfg, files: &hostsim.MapFS{}})
+	return b.anew(ctx, hoststate.CreateVerb(spec), func() int { return 0 })
 }
 
 // Clone plans the new container as a copy of the source's snapshot (or
 // its current state): config and files, planned or real. A source the
-// plan did not touch is on the host: the clone's files are then the
-// source's, and probes on them go to the source.
+// plan did not touch is on the host: it is read into the model (not
+// touched: later reads still go to the host), the clone's files are the
+// source's there, and probes on them go to the source.
 func (b *Backend) Clone(ctx context.Context, spec engine.CloneSpec) error {
-	var p *planned
-	if src := b.planned(spec.Source); src != nil {
-		p = src
-		if snap := src.taken[spec.Snapshot]; snap != nil {
-			p = copyPlanned(snap)
-		}
-	} else {
-		cfg, err := b.Config(ctx, spec.Source)
-		if err != nil && !errors.Is(err, engine.ErrNotExist) {
+	if _, touched := b.planned(spec.Source); !touched {
+		src, err := b.load(ctx, spec.Source)
+		if err != nil {
 			return err
 		}
-		p = &planned{config: copyMap(cfg), files: &hostsim.MapFS{}}
-		if b.reads != nil && err == nil {
-			p.base = spec.Source
+		b.mu.Lock()
+		if !b.touched[spec.Source] {
+			b.adopt(spec.Source, src)
 		}
+		b.mu.Unlock()
 	}
-	p.exists, p.running, p.lock, p.snaps, p.taken = true, false, "", nil, nil
-	delete(p.config, "template")
-	delete(p.config, "lock")
-	delete(p.config, "parent")
-	if spec.Hostname != "" {
-		p.config["hostname"] = spec.Hostname
-	}
-	if spec.Description != "" {
-		p.config["description"] = spec.Description
-	}
-	return b.replace(ctx, "clone", spec.CTID, engine.CloneArgv(spec), p)
+	return b.anew(ctx, hoststate.CloneVerb(spec), func() int { return b.base[spec.Source] })
 }
 
 func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
-	return b.change(ctx, "set", ctid, engine.SetArgv(ctid, opts, del), func(p *planned) {
-		applyOptions(p.config, opts)
-		for _, k := range del {
-			delete(p.config, k)
-		}
-	})
+	return b.change(ctx, hoststate.SetVerb(ctid, opts, del))
 }
 
 func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
-	return b.change(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), func(p *planned) {
-		pve.AppendRaw(p.config, lines)
-	})
+	return b.change(ctx, hoststate.AppendRawVerb(ctid, lines))
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {
-	return b.change(ctx, "start", ctid, engine.StartArgv(ctid), func(p *planned) { p.running = true })
+	return b.change(ctx, hoststate.StartVerb(ctid))
 }
-
 func (b *Backend) Stop(ctx context.Context, ctid int) error {
-	return b.change(ctx, "stop", ctid, engine.StopArgv(ctid), func(p *planned) { p.running = false })
+	return b.change(ctx, hoststate.StopVerb(ctid))
 }
 
 func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration) error {
-	return b.change(ctx, "shutdown", ctid, engine.ShutdownArgv(ctid, timeout), func(p *planned) { p.running = false })
+	return b.change(ctx, hoststate.ShutdownVerb(ctid, timeout))
 }
 
 func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
-	return b.change(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(p *planned) {
-		p.snaps = append(p.snaps, name)
-		if p.taken == nil {
-			p.taken = map[string]*planned{}
-		}
-		p.taken[name] = copyPlanned(p)
-	})
+	return b.change(ctx, hoststate.SnapshotVerb(ctid, name))
 }
 
-// Resize sets the planned rootfs size (absolute, "64G").
+// Resize sets the planned disk size.
 func (b *Backend) Resize(ctx context.Context, ctid int, disk, size string) error {
-	return b.change(ctx, "resize", ctid, engine.ResizeArgv(ctid, disk, size), func(p *planned) {
-		p.config[disk] = engine.WithSize(p.config[disk], size)
-	})
+	return b.change(ctx, hoststate.ResizeVerb(ctid, disk, size))
 }
 
 func (b *Backend) DeleteSnapshot(ctx context.Context, ctid int, name string) error {
-	return b.change(ctx, "delsnapshot", ctid, engine.DelSnapshotArgv(ctid, name), func(p *planned) {
-		p.snaps = slices.DeleteFunc(p.snaps, func(s string) bool { return s == name })
-		delete(p.taken, name)
-	})
+	return b.change(ctx, hoststate.DeleteSnapshotVerb(ctid, name))
 }
 
+// Destroy plans ctid gone; what the plan put inside it goes too.
 func (b *Backend) Destroy(ctx context.Context, ctid int) error {
-	return b.change(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(p *planned) {
-		*p = planned{config: map[string]string{}, files: &hostsim.MapFS{}}
-	})
+	return b.change(ctx, hoststate.DestroyVerb(ctid))
 }
 
 // pushSource stands for the host file pct push would read.
 const pushSource = "<content>"
 
 func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, opts engine.PushOptions) error {
-	return b.change(ctx, "push", ctid, engine.PushArgv(ctid, pushSource, dest, opts), func(p *planned) {
-		_ = p.files.WriteFile(dest, content, 0o644)
-	})
+	return b.change(ctx, hoststate.Verb{Op: "push", CTID: ctid, Argv: engine.PushArgv(ctid, pushSource, dest, opts), Apply: func(h *hoststate.Host) error {
+		if err := h.CanPush(ctid); err != nil {
+			return err
+		}
+		return b.inside.Of(ctid).WriteFile(dest, content, 0o644)
+	}})
 }
 
 // Exec answers a probe from the host when the plan has not touched the
@@ -426,31 +404,39 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 		return engine.ExecResult{}, err
 	}
 	if !opts.Probe {
-		err := b.change(ctx, "exec", ctid, engine.ExecArgv(ctid, argv, opts.Env), func(p *planned) {
+		err := b.change(ctx, hoststate.Verb{Op: "exec", CTID: ctid, Argv: engine.ExecArgv(ctid, argv, opts.Env), Apply: func(h *hoststate.Host) error {
+			if err := h.CanExec(ctid); err != nil {
+				return err
+			}
 			// The plan assumes its commands succeed: what they need is there.
-			_, _ = hostsim.Exec(layered{p: p, assume: true}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), nil)
-		})
+			_, _ = hostsim.Exec(b.layered(ctid, true), hostsim.GPUs(h.CTs[ctid].Config), hostsim.StripEnv(argv), nil)
+			return nil
+		}})
 		return engine.ExecResult{}, err
 	}
-	p := b.planned(ctid)
+	c, touched := b.planned(ctid)
 	switch {
-	case p == nil && b.reads != nil:
+	case !touched && b.reads != nil:
 		return b.reads.Exec(ctx, ctid, argv, opts)
-	case p == nil || !p.exists:
+	case c == nil:
 		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, engine.ErrNotExist)
 	}
+	b.mu.Lock()
+	l := b.layered(ctid, false)
+	l.files = l.files.Clone() // a probe changes nothing
+	b.mu.Unlock()
 	if len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c" {
 		if probes, ok := pve.ProbesOf(argv[2]); ok {
-			return b.probeBatch(ctx, ctid, p, probes)
+			return b.probeBatch(ctx, ctid, l, hostsim.GPUs(c.Config), probes)
 		}
 	}
 	var stdin io.Reader
 	if opts.Stdin != nil {
 		stdin = bytes.NewReader(opts.Stdin)
 	}
-	res, err := hostsim.Exec(layered{p: p}, hostsim.GPUs(p.config), hostsim.StripEnv(argv), stdin)
+	res, err := hostsim.Exec(l, hostsim.GPUs(c.Config), hostsim.StripEnv(argv), stdin)
 	if errors.Is(err, hostsim.ErrUnknown) {
-		return b.askHost(ctx, ctid, p.base, argv, opts), ctx.Err()
+		return b.askHost(ctx, ctid, l.base, argv, opts), ctx.Err()
 	}
 	if err != nil {
 		return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, err)
@@ -488,19 +474,25 @@ func plannedProbe(argv []string) engine.ExecResult {
 // else absent. With assume (applying a command's effects, which the plan
 // assumes succeeds), what is not known is taken to be there.
 type layered struct {
-	p      *planned
+	files  *hostsim.MapFS
+	base   int // 0: none
 	assume bool
 }
 
+// layered is ctid's files over its base. The caller holds b.mu.
+func (b *Backend) layered(ctid int, assume bool) layered {
+	return layered{files: b.inside.Of(ctid), base: b.base[ctid], assume: assume}
+}
+
 func (l layered) miss(p string) error {
-	if l.p.base != 0 {
+	if l.base != 0 {
 		return hostsim.ErrUnknown
 	}
 	return &fs.PathError{Op: "read", Path: p, Err: fs.ErrNotExist}
 }
 
 func (l layered) ReadFile(p string) ([]byte, error) {
-	data, err := l.p.files.ReadFile(p)
+	data, err := l.files.ReadFile(p)
 	switch {
 	case err == nil:
 		return data, nil
@@ -511,35 +503,21 @@ func (l layered) ReadFile(p string) ([]byte, error) {
 }
 
 func (l layered) Stat(p string) (bool, int64, error) {
-	isDir, size, err := l.p.files.Stat(p)
+	isDir, size, err := l.files.Stat(p)
 	switch {
 	case err == nil:
 		return isDir, size, nil
-	case l.assume && l.p.base != 0:
+	case l.assume && l.base != 0:
 		// What a planned command needs on the host (docker for docker
 		// run) is taken to be there, and stays so for later probes.
-		_ = l.p.files.WriteFile(p, nil, 0o755)
+		_ = l.files.WriteFile(p, nil, 0o755)
 		return false, 0, nil
 	}
 	return false, 0, l.miss(p)
 }
 
 func (l layered) WriteFile(p string, data []byte, perm fs.FileMode) error {
-	return l.p.files.WriteFile(p, data, perm)
+	return l.files.WriteFile(p, data, perm)
 }
 
-func (l layered) Mkdir(p string, _ bool) error { return l.p.files.Mkdir(p, true) }
-
-func applyOptions(cfg map[string]string, opts []engine.Option) {
-	for _, o := range opts {
-		cfg[o.Key] = o.Value
-	}
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
+func (l layered) Mkdir(p string, _ bool) error { return l.files.Mkdir(p, true) }

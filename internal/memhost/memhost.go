@@ -238,55 +238,44 @@ func (b *Backend) ListSnapshots(ctx context.Context, ctid int) ([]string, error)
 	return c.SnapshotNames(), nil
 }
 
+// apply records v and applies it to the host's state.
+func (b *Backend) apply(ctx context.Context, v hoststate.Verb) error {
+	return b.mutate(ctx, v.Op, v.CTID, v.Argv, v.Apply)
+}
+
 func (b *Backend) Create(ctx context.Context, s engine.CreateSpec) error {
-	return b.mutate(ctx, "create", s.CTID, engine.CreateArgv(s), func(h *hoststate.Host) error {
-		cfg := map[string]string{"ostemplate": s.Template}
-		for _, o := range s.Options {
-			cfg[o.Key] = o.Value
-		}
-		return h.Create(s.CTID, &hoststate.Container{Config: cfg})
-	})
+	return b.apply(ctx, hoststate.CreateVerb(s))
 }
 
 func (b *Backend) Clone(ctx context.Context, s engine.CloneSpec) error {
-	return b.mutate(ctx, "clone", s.CTID, engine.CloneArgv(s), func(h *hoststate.Host) error {
-		return h.Clone(s.Source, s.CTID, hoststate.CloneOptions{Snapshot: s.Snapshot, Full: s.Full,
-			Hostname: s.Hostname, Description: s.Description})
-	})
+	return b.apply(ctx, hoststate.CloneVerb(s))
 }
 
 func (b *Backend) Set(ctx context.Context, ctid int, opts []engine.Option, del []string) error {
-	return b.mutate(ctx, "set", ctid, engine.SetArgv(ctid, opts, del), func(h *hoststate.Host) error {
-		return h.Set(ctid, opts, del)
-	})
+	return b.apply(ctx, hoststate.SetVerb(ctid, opts, del))
 }
 
 func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
-	return b.mutate(ctx, "append-raw", ctid, engine.AppendRawArgv(ctid, lines), func(h *hoststate.Host) error {
-		return h.AppendRaw(ctid, lines)
-	})
+	return b.apply(ctx, hoststate.AppendRawVerb(ctid, lines))
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {
-	return b.mutate(ctx, "start", ctid, engine.StartArgv(ctid), func(h *hoststate.Host) error { return h.Start(ctid) })
+	return b.apply(ctx, hoststate.StartVerb(ctid))
 }
-
 func (b *Backend) Stop(ctx context.Context, ctid int) error {
-	return b.mutate(ctx, "stop", ctid, engine.StopArgv(ctid), func(h *hoststate.Host) error { return h.Stop(ctid) })
+	return b.apply(ctx, hoststate.StopVerb(ctid))
 }
 
 func (b *Backend) Shutdown(ctx context.Context, ctid int, timeout time.Duration) error {
-	return b.mutate(ctx, "shutdown", ctid, engine.ShutdownArgv(ctid, timeout), func(h *hoststate.Host) error { return h.Stop(ctid) })
+	return b.apply(ctx, hoststate.ShutdownVerb(ctid, timeout))
 }
 
 func (b *Backend) Snapshot(ctx context.Context, ctid int, name string) error {
-	return b.mutate(ctx, "snapshot", ctid, engine.SnapshotArgv(ctid, name), func(h *hoststate.Host) error {
-		return h.Snapshot(ctid, name, "")
-	})
+	return b.apply(ctx, hoststate.SnapshotVerb(ctid, name))
 }
 
 func (b *Backend) Destroy(ctx context.Context, ctid int) error {
-	return b.mutate(ctx, "destroy", ctid, engine.DestroyArgv(ctid), func(h *hoststate.Host) error { return h.Destroy(ctid) })
+	return b.apply(ctx, hoststate.DestroyVerb(ctid))
 }
 
 func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byte, o engine.PushOptions) error {

@@ -14,13 +14,9 @@ var (
 
 // Resize grows a disk as pct does (internal/hoststate).
 func (b *Backend) Resize(ctx context.Context, ctid int, disk, size string) error {
-	return b.mutate(ctx, "resize", ctid, engine.ResizeArgv(ctid, disk, size), func(h *hoststate.Host) error {
-		return h.Resize(ctid, disk, size)
-	})
+	return b.apply(ctx, hoststate.ResizeVerb(ctid, disk, size))
 }
 
 func (b *Backend) DeleteSnapshot(ctx context.Context, ctid int, name string) error {
-	return b.mutate(ctx, "delsnapshot", ctid, engine.DelSnapshotArgv(ctid, name), func(h *hoststate.Host) error {
-		return h.DeleteSnapshot(ctid, name)
-	})
+	return b.apply(ctx, hoststate.DeleteSnapshotVerb(ctid, name))
 }
