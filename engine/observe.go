@@ -26,6 +26,7 @@ var (
 	_ GPUSupport      = (*observed)(nil)
 	_ Resizer         = (*observed)(nil)
 	_ SnapshotDeleter = (*observed)(nil)
+	_ BlindSpots      = (*observed)(nil)
 )
 
 type observed struct {
@@ -48,7 +49,7 @@ func (o *observed) emitNote(ctx context.Context, ctid int, argv []string, note s
 // emitFile emits the action with what it does to a file's content (nil:
 // not a write, or not known).
 func (o *observed) emitFile(ctx context.Context, ctid int, argv []string, note string, file *FileChange) {
-	if bs, ok := o.b.(BlindSpots); ok && bs.Blind(ctid) {
+	if o.Blind(ctid) {
 		note = NoteInsideUnknown
 	}
 	or := OriginFrom(ctx)
@@ -75,6 +76,12 @@ func (o *observed) GPUSupported() (bool, string) {
 }
 
 func (o *observed) Name() string { return o.b.Name() }
+
+// Blind asks b (BlindSpots): a backend that cannot tell sees everything.
+func (o *observed) Blind(ctid int) bool {
+	bs, ok := o.b.(BlindSpots)
+	return ok && bs.Blind(ctid)
+}
 
 func (o *observed) Status(ctx context.Context, ctid int) (Status, error) {
 	return o.b.Status(ctx, ctid)

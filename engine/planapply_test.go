@@ -400,3 +400,72 @@ func summary(res *engine.Result) string {
 	}
 	return b.String()
 }
+
+// TestPlanEqualsApplyRefreshingAStoppedTemplate: a converged template that
+// is stopped and whose snapshot has no marker (taken before markers
+// existed) is re-taken by --refresh-templates, and only warned about
+// without it: the plan lists what the run does, for the same reason, on
+// every reference config and generated DAGs.
+func TestPlanEqualsApplyRefreshingAStoppedTemplate(t *testing.T) {
+	t.Parallel()
+	for _, name := range referenceConfigs(t) {
+		t.Run(filepath.Base(filepath.Dir(name)), func(t *testing.T) {
+			for _, refresh := range []bool{true, false} {
+				checkRefreshStopped(t, loadReference(t, name), rand.New(rand.NewSource(1)), refresh)
+			}
+		})
+	}
+	for i := 0; i < *planCases/4; i++ {
+		seed := *planSeed + int64(i)
+		r := rand.New(rand.NewSource(seed))
+		cfg := genConfig(r)
+		t.Run(fmt.Sprintf("gen/seed=%d", seed), func(t *testing.T) { checkRefreshStopped(t, cfg, r, seed%2 == 0) })
+	}
+}
+
+func checkRefreshStopped(t *testing.T, cfg *engine.Config, r *rand.Rand, refresh bool) {
+	t.Helper()
+	hooks := genHooks(cfg, r)
+	host := memhost.NewModel()
+	realRun(t, cfg, host, hooks)
+	for id, ct := range cfg.Containers {
+		if !ct.IsTemplate {
+			continue
+		}
+		c := host.Get(id)
+		delete(c.Files, engine.TemplateMarker(id))
+		c.Running = false
+		host.Put(id, c)
+	}
+	host.ResetCalls()
+	o := engine.RunOptions{Config: cfg, Hooks: hooks, RefreshTemplates: refresh, Parallel: 4, StartTimeout: 5 * time.Second,
+		ProcDevices: func() ([]byte, error) { return []byte("195 nvidia\n508 nvidia-uvm\n"), nil }}
+	o.Backend, o.DryRun = dryrun.New(host), true
+	planRes, err := engine.Run(context.Background(), o)
+	require.NoError(t, err)
+	require.Empty(t, host.MutatingCalls(), "the plan changed the host")
+	planned := byContainer(actionsOf(planRes))
+
+	o.Backend, o.DryRun = host, false
+	applyRes, err := engine.Run(context.Background(), o)
+	require.NoError(t, err)
+	applied := byContainer(memCalls(host))
+	for _, id := range sortedIDs(planned, applied) {
+		if d := firstDiff(planned[id], applied[id]); d != "" {
+			t.Errorf("container %d: plan and run differ at %s\nplan:\n  %s\nrun:\n  %s", id, d, cmds(planned[id]), cmds(applied[id]))
+		}
+	}
+	// Why the snapshot is re-taken, and whether it is stale, are the
+	// same: a hook the plan could not look into (the template is stopped)
+	// is no evidence that it changed the container.
+	for _, p := range planRes.Containers {
+		a := container(t, applyRes, p.CTID)
+		require.Equal(t, p.Warnings, a.Warnings, "%d: warnings", p.CTID)
+		if cfg.Containers[p.CTID].IsTemplate {
+			require.Equal(t, stageOf(a, engine.StageTemplate).Detail, stageOf(p, engine.StageTemplate).Detail, "%d: the template stage", p.CTID)
+		}
+	}
+	if t.Failed() {
+		t.Logf("plan summary: %s\nrun summary: %s", summary(planRes), summary(applyRes))
+	}
+}

@@ -23,12 +23,23 @@ func TemplateMarker(ctid int) string {
 //
 // A stage of this run that acted (configure, nvidia, docker, hook) changed
 // the container after its snapshot: the plan knows that without reading
-// the marker, so plan and run agree on it.
+// the marker, so plan and run agree on it. Not so for the stages that go
+// by what is inside (nvidia, docker, hook) in a container the plan could
+// not look into (stopped on the host): their actions are guesses (a hook
+// "runs" because its marker could not be read) that the run may find
+// done, so the plan goes by the marker as the run will. configure goes by
+// the Proxmox config, which the plan reads.
 func (c *ctRun) snapshotStale(ctx context.Context, want string) (string, error) {
 	var acted []string
+	blind := c.blind()
 	for _, s := range c.res.Stages {
 		switch s.Stage {
-		case StageConfigure, StageNvidia, StageDocker, StageHook:
+		case StageNvidia, StageDocker, StageHook:
+			if blind {
+				continue
+			}
+			fallthrough
+		case StageConfigure:
 			if s.State == StageDone {
 				acted = append(acted, s.Stage)
 			}
@@ -49,6 +60,13 @@ func (c *ctRun) snapshotStale(ctx context.Context, want string) (string, error) 
 		return "nothing records what it was taken from", nil
 	}
 	return "", nil
+}
+
+// blind reports whether the plan could not look inside the container
+// (engine.BlindSpots): what it plans there is known after run.
+func (c *ctRun) blind() bool {
+	bs, ok := c.b.(BlindSpots)
+	return ok && bs.Blind(c.ct.CTID)
 }
 
 // madeFrom lists the config's existing clones of this template.
