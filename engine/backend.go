@@ -36,6 +36,10 @@ type Backend interface {
 	// AppendRaw adds raw lxc.* lines to the container's configuration,
 	// for the legacy GPU passthrough.
 	AppendRaw(ctx context.Context, ctid int, lines []string) error
+	// EditRaw applies a RawEdit (pve.MergeRaw): raw lxc.* lines replaced
+	// or removed, and the description holding the record of the lines
+	// Phoenix wrote.
+	EditRaw(ctx context.Context, ctid int, edit RawEdit) error
 	Start(ctx context.Context, ctid int) error
 	Stop(ctx context.Context, ctid int) error
 	Shutdown(ctx context.Context, ctid int, timeout time.Duration) error

@@ -257,6 +257,12 @@ func (h *hostCache) AppendRaw(ctx context.Context, ctid int, lines []string) err
 	})
 }
 
+func (h *hostCache) EditRaw(ctx context.Context, ctid int, edit RawEdit) error {
+	return h.edit(ctid, h.b.EditRaw(ctx, ctid, edit), func(cfg map[string]string) {
+		pve.ApplyRawEdit(cfg, edit)
+	})
+}
+
 // running records a start or stop phoenix made; what runs inside changed.
 func (h *hostCache) running(ctid int, err error, running bool) error {
 	h.mu.Lock()

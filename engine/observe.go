@@ -117,6 +117,11 @@ func (o *observed) AppendRaw(ctx context.Context, ctid int, lines []string) erro
 	return o.b.AppendRaw(ctx, ctid, lines)
 }
 
+func (o *observed) EditRaw(ctx context.Context, ctid int, edit RawEdit) error {
+	o.emit(ctx, ctid, EditRawArgv(ctid, edit))
+	return o.b.EditRaw(ctx, ctid, edit)
+}
+
 func (o *observed) Start(ctx context.Context, ctid int) error {
 	o.emit(ctx, ctid, StartArgv(ctid))
 	return o.b.Start(ctx, ctid)

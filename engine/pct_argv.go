@@ -39,6 +39,10 @@ func ConfigArgv(ctid int) []string                           { return pve.Config
 func ListSnapshotsArgv(ctid int) []string                    { return pve.ListSnapshotsArgv(ctid) }
 func ListArgv() []string                                     { return pve.ListArgv() }
 func AppendRawArgv(ctid int, lines []string) []string        { return pve.AppendRawArgv(ctid, lines) }
+func EditRawArgv(ctid int, edit RawEdit) []string            { return pve.EditRawArgv(ctid, edit) }
+
+// RawEdit is a change of a container's raw lxc.* lines (pve.MergeRaw).
+type RawEdit = pve.RawEdit
 
 // PushArgv is `pct push CTID SRC DEST [--user --group --perms]`.
 func PushArgv(ctid int, src, dest string, o PushOptions) []string {

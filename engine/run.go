@@ -250,7 +250,7 @@ func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool
 	}
 
 	for _, s := range stages {
-		if !s.Applies(ct) || (s.When != nil && !s.When(c)) {
+		if !s.Applies(ct) || (s.When != nil && !s.When(c, ctx)) {
 			continue
 		}
 		if ctx.Err() != nil {

@@ -4,21 +4,39 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // StageLXCConf writes the raw LXC lines.
 const StageLXCConf = "lxc-conf"
 
-// lxcConfStage adds the raw lines pct cannot set to
-// /etc/pve/lxc/<CTID>.conf: lxc_options (in Proxmox's "key: value" form),
-// the AppArmor lines and the completed id maps. Lines already there are
-// not added again; lines Phoenix did not ask for are left as they are.
-// Reads: `pct config` (lxc.* keys); the status.
-// Writes: the missing lines (AppendRaw); a restart when the container
-// runs, since LXC reads them only at start.
-var lxcConfStage = Stage{Key: StageLXCConf, Name: named(StageLXCConf), Applies: hasLXCLines, Run: (*ctRun).stageLXCConf}
+// lxcConfStage brings the raw lines pct cannot set in
+// /etc/pve/lxc/<CTID>.conf to what the config asks for: lxc_options (in
+// Proxmox's "key: value" form), the AppArmor lines and the completed id
+// maps. pve.MergeRaw decides, the same for every backend: a key Phoenix
+// owns gets exactly the config's lines (lxc.idmap replaced as one set, a
+// single value replaced), a shared key (lxc.mount.entry, ...) keeps the
+// lines others wrote, and a line Phoenix wrote that the config no longer
+// asks for is removed; what Phoenix wrote is recorded in the description.
+// It runs when the config asks for lines, or when the container holds
+// such a record (the config dropped them: they are removed).
+// Reads: `pct config` (lxc.* keys, the description); the status.
+// Writes: the edit (EditRaw); a restart when the container runs and its
+// lines changed, since LXC reads them only at start.
+var lxcConfStage = Stage{Key: StageLXCConf, Name: named(StageLXCConf), Applies: always, When: wantsLXCConf, Run: (*ctRun).stageLXCConf}
 
 func hasLXCLines(ct *Container) bool { return len(ct.Later.LXCLines) > 0 }
+
+// wantsLXCConf: the config asks for lines, or the container (existing,
+// or as the plan has it) holds a record of lines Phoenix wrote.
+func wantsLXCConf(c *ctRun, ctx context.Context) bool {
+	if hasLXCLines(c.ct) {
+		return true
+	}
+	have, err := c.b.Config(ctx, c.ct.CTID)
+	return err != nil || pve.HasRawRecord(have["description"])
+}
 
 func (c *ctRun) stageLXCConf(ctx context.Context) (outcome, error) {
 	ct := c.ct
@@ -26,28 +44,17 @@ func (c *ctRun) stageLXCConf(ctx context.Context) (outcome, error) {
 	if err != nil {
 		return outcome{}, pctError(err, "pct config %d", ct.CTID)
 	}
-	present := map[string]bool{}
-	for k, v := range have {
-		if !strings.HasPrefix(k, "lxc.") {
-			continue
-		}
-		for _, one := range strings.Split(v, "\n") {
-			present[k+": "+strings.Join(strings.Fields(one), " ")] = true
-		}
-	}
-	var missing []string
-	for _, l := range ct.Later.LXCLines {
-		if s := l.String(); !present[s] {
-			missing = append(missing, s)
-		}
-	}
-	if len(missing) == 0 {
+	edit := pve.MergeRaw(have, ct.Later.LXCLines)
+	if edit.Empty() {
 		return already("%d lxc lines present", len(ct.Later.LXCLines)), nil
 	}
-	if err := c.b.AppendRaw(ctx, ct.CTID, missing); err != nil {
-		return outcome{}, fmt.Errorf("append lxc lines to /etc/pve/lxc/%d.conf: %w", ct.CTID, err)
+	if err := c.b.EditRaw(ctx, ct.CTID, edit); err != nil {
+		return outcome{}, fmt.Errorf("edit lxc lines of /etc/pve/lxc/%d.conf: %w", ct.CTID, err)
 	}
-	detail := fmt.Sprintf("%d lxc lines added", len(missing))
+	detail := describeRawEdit(edit)
+	if len(edit.Changes) == 0 {
+		return done("%s", detail), nil // the record only: LXC reads nothing new
+	}
 	st, err := c.b.Status(ctx, ct.CTID)
 	if err != nil {
 		return outcome{}, pctError(err, "pct status %d", ct.CTID)
@@ -59,4 +66,42 @@ func (c *ctRun) stageLXCConf(ctx context.Context) (outcome, error) {
 		detail += "; restarted"
 	}
 	return done("%s", detail), nil
+}
+
+// describeRawEdit counts the lines added and removed ("2 lxc lines added,
+// 1 removed"), or says only the record changed.
+func describeRawEdit(e RawEdit) string {
+	added, removed := 0, 0
+	for _, ch := range e.Changes {
+		for _, v := range ch.New {
+			if !containsLine(ch.Old, v) {
+				added++
+			}
+		}
+		for _, v := range ch.Old {
+			if !containsLine(ch.New, v) {
+				removed++
+			}
+		}
+	}
+	var parts []string
+	if added > 0 {
+		parts = append(parts, fmt.Sprintf("%d lxc lines added", added))
+	}
+	if removed > 0 {
+		parts = append(parts, fmt.Sprintf("%d lxc lines removed", removed))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "record of phoenix's lxc lines updated")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func containsLine(vals []string, v string) bool {
+	for _, x := range vals {
+		if strings.Join(strings.Fields(x), " ") == strings.Join(strings.Fields(v), " ") {
+			return true
+		}
+	}
+	return false
 }

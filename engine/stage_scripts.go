@@ -55,7 +55,7 @@ func hasOtherFeatures(ct *Container) bool { return len(otherFeatures(ct)) > 0 }
 
 // hasFeatureHook: some feature of the container has a feature hook (the
 // others are a note, see checkFeatures).
-func hasFeatureHook(c *ctRun) bool {
+func hasFeatureHook(c *ctRun, _ context.Context) bool {
 	for _, f := range otherFeatures(c.ct) {
 		if info, err := featureHook(c.hooks, f); err != nil || info.Kind != "" {
 			return true

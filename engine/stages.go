@@ -64,7 +64,7 @@ type Stage struct {
 	Applies func(ct *Container) bool
 	// When, if set, is asked too, with the run at hand: for stages that
 	// depend on more than the config (the feature hooks found).
-	When func(c *ctRun) bool
+	When func(c *ctRun, ctx context.Context) bool
 	Run  func(c *ctRun, ctx context.Context) (outcome, error)
 }
 

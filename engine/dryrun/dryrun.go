@@ -352,6 +352,12 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 	return b.change(ctx, hoststate.AppendRawVerb(ctid, lines))
 }
 
+func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
+	return b.change(ctx, "edit-raw", ctid, engine.EditRawArgv(ctid, edit), func(p *planned) {
+		pve.ApplyRawEdit(p.config, edit)
+	})
+}
+
 func (b *Backend) Start(ctx context.Context, ctid int) error {
 	return b.change(ctx, hoststate.StartVerb(ctid))
 }

@@ -339,6 +339,39 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 	return nil
 }
 
+// EditRaw applies a pve.MergeRaw edit: each changed key's lines replaced
+// in place (lxc.idmap as one set), and the description holding the record
+// of Phoenix's lines.
+func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
+	if !b.exists(ctid) {
+		return b.notExist("edit raw", ctid)
+	}
+	err := b.editConf(ctid, func(c *lxcConf) error {
+		for _, ch := range edit.Changes {
+			if ch.Key == "lxc.idmap" {
+				c.DelMeta(idmapMeta)
+				for _, v := range ch.New {
+					recordIDMap(c, v)
+				}
+				continue
+			}
+			c.Replace(ch.Key, ch.New)
+		}
+		if edit.DescriptionChanged {
+			if edit.Description == "" {
+				c.DelMeta("description")
+			} else {
+				c.SetMeta("description", edit.Description)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("edit raw %d: %w", ctid, err)
+	}
+	return nil
+}
+
 func (b *Backend) Start(ctx context.Context, ctid int) error {
 	st, err := b.Status(ctx, ctid)
 	switch {

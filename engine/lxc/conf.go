@@ -41,7 +41,7 @@ func parseConfLine(l string) confLine {
 	t := strings.TrimSpace(l)
 	if rest, ok := strings.CutPrefix(t, metaPrefix); ok {
 		k, v, _ := strings.Cut(rest, ":")
-		return confLine{key: strings.TrimSpace(k), value: strings.TrimSpace(v), meta: true}
+		return confLine{key: strings.TrimSpace(k), value: metaUnescape(strings.TrimSpace(v)), meta: true}
 	}
 	if t == "" || strings.HasPrefix(t, "#") {
 		return confLine{raw: l}
@@ -52,6 +52,16 @@ func parseConfLine(l string) confLine {
 	}
 	return confLine{key: strings.TrimSpace(k), value: strings.TrimSpace(v)}
 }
+
+// A meta value is one line: its line breaks (a description of several
+// lines) are written as \n, a backslash as \\.
+var (
+	metaEscaper   = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	metaUnescaper = strings.NewReplacer(`\\`, `\`, `\n`, "\n")
+)
+
+func metaEscape(v string) string   { return metaEscaper.Replace(v) }
+func metaUnescape(v string) string { return metaUnescaper.Replace(v) }
 
 func readConf(path string) (*lxcConf, error) {
 	data, err := os.ReadFile(path)
@@ -67,7 +77,7 @@ func (c *lxcConf) String() string {
 	for _, l := range c.lines {
 		switch {
 		case l.meta:
-			fmt.Fprintf(&b, "%s %s: %s\n", metaPrefix, l.key, l.value)
+			fmt.Fprintf(&b, "%s %s: %s\n", metaPrefix, l.key, metaEscape(l.value))
 		case l.key != "":
 			fmt.Fprintf(&b, "%s = %s\n", l.key, l.value)
 		default:
@@ -171,6 +181,31 @@ func (c *lxcConf) Add(key, value string) {
 		}
 	}
 	c.lines = append(c.lines, confLine{key: key, value: value})
+}
+
+// Replace makes values the lines of key: they take the place of its first
+// line, its other lines go; a missing key's lines are appended.
+func (c *lxcConf) Replace(key string, values []string) {
+	var out []confLine
+	done := false
+	for _, l := range c.lines {
+		if l.meta || l.key != key {
+			out = append(out, l)
+			continue
+		}
+		if !done {
+			done = true
+			for _, v := range values {
+				out = append(out, confLine{key: key, value: v})
+			}
+		}
+	}
+	if !done {
+		for _, v := range values {
+			out = append(out, confLine{key: key, value: v})
+		}
+	}
+	c.lines = out
 }
 
 // Del removes every line of key.

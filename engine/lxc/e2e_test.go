@@ -72,6 +72,11 @@ func (c *counting) AppendRaw(ctx context.Context, ctid int, l []string) error {
 	return c.Backend.AppendRaw(ctx, ctid, l)
 }
 
+func (c *counting) EditRaw(ctx context.Context, ctid int, e engine.RawEdit) error {
+	c.record("edit-raw", ctid)
+	return c.Backend.EditRaw(ctx, ctid, e)
+}
+
 func (c *counting) Start(ctx context.Context, ctid int) error {
 	c.record("start", ctid)
 	return c.Backend.Start(ctx, ctid)

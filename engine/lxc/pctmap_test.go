@@ -1,10 +1,13 @@
 package lxc
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 func testHost(cgroup2 bool, bridges ...string) host {
@@ -177,4 +180,30 @@ func TestIDMapsAreRecordedNotApplied(t *testing.T) {
 	again := parseConf(c.String())
 	assert.Empty(t, again.Get("lxc.idmap"))
 	assert.Equal(t, "u 0 100000 65536\ng 33 33 1", pctConfig(again)["lxc.idmap"])
+}
+
+// TestEditRawReplacesInPlace: MergeRaw's edit on an LXC config: a shared
+// key keeps its other lines where they are, an owned key is replaced, the
+// description (several lines) survives the one-line meta form.
+func TestEditRawReplacesInPlace(t *testing.T) {
+	b, err := newBackend(Options{LXCPath: t.TempDir(), Network: NetworkNone})
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(b.dir(960), 0o755))
+	c := parseConf("lxc.uts.name = later\nlxc.mount.entry = /admin admin none bind 0 0\nlxc.apparmor.profile = generated\n")
+	c.SetMeta("description", "phoenix: created from t")
+	require.NoError(t, c.write(b.confPath(960)))
+
+	have, err := b.Config(t.Context(), 960)
+	require.NoError(t, err)
+	want := []pve.RawLine{{Key: "lxc.apparmor.profile", Value: "unconfined"}, {Key: "lxc.mount.entry", Value: "/srv srv none bind 0 0"}}
+	edit := pve.MergeRaw(have, want)
+	require.NoError(t, b.EditRaw(t.Context(), 960, edit))
+	got, err := readConf(b.confPath(960))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/admin admin none bind 0 0", "/srv srv none bind 0 0"}, got.Get("lxc.mount.entry"))
+	assert.Equal(t, []string{"unconfined"}, got.Get("lxc.apparmor.profile"))
+	have, err = b.Config(t.Context(), 960)
+	require.NoError(t, err)
+	assert.Equal(t, "phoenix: created from t\n"+`phoenix: raw lines ["lxc.apparmor.profile","lxc.mount.entry: /srv srv none bind 0 0"]`, have["description"])
+	assert.True(t, pve.MergeRaw(have, want).Empty(), "converged")
 }

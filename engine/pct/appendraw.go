@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // ConfPath is the container's configuration file under the backend's
@@ -28,31 +29,60 @@ func (b *Backend) ConfPath(ctid int) string {
 // section. The file must exist (the container is on this node): it is
 // never created. Proxmox's config lock is held meanwhile.
 func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error {
+	return b.editConf(ctx, ctid, "append to", func(conf string) (string, bool) { return insertRaw(conf, lines) })
+}
+
+// EditRaw applies edit (pve.MergeRaw): the raw lines in the configuration
+// file itself, as AppendRaw; the description, which holds the record of
+// the lines Phoenix wrote, with `pct set --description`, so pct writes it
+// as Proxmox keeps it (encoded comment lines at the top).
+func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
+	if len(edit.Changes) > 0 {
+		err := b.editConf(ctx, ctid, "edit", func(conf string) (string, bool) {
+			out := pve.EditConfRaw(conf, edit)
+			return out, out != conf
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !edit.DescriptionChanged {
+		return nil
+	}
+	if edit.Description == "" {
+		return b.Set(ctx, ctid, nil, []string{"description"})
+	}
+	return b.Set(ctx, ctid, []engine.Option{{Key: "description", Value: edit.Description}}, nil)
+}
+
+// editConf rewrites the container's configuration file with fn under
+// Proxmox's config lock; op names the change in errors.
+func (b *Backend) editConf(ctx context.Context, ctid int, op string, fn func(conf string) (string, bool)) error {
 	path := b.ConfPath(ctid)
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("append to %s: container %d has no configuration on this node: %w", path, ctid, engine.ErrNotExist)
+			return fmt.Errorf("%s %s: container %d has no configuration on this node: %w", op, path, ctid, engine.ErrNotExist)
 		}
-		return fmt.Errorf("append to %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", op, path, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	unlock, err := b.lockConfig(ctid)
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", op, path, err)
 	}
 	defer unlock()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", op, path, err)
 	}
-	updated, changed := insertRaw(string(data), lines)
+	updated, changed := fn(string(data))
 	if !changed {
 		return nil
 	}
 	if err := replaceFile(path, []byte(updated)); err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", op, path, err)
 	}
 	return nil
 }

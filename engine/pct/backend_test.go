@@ -416,3 +416,49 @@ func TestCancelKillsTheWholeGroup(t *testing.T) {
 	assert.Eventually(t, func() bool { return syscall.Kill(child, 0) == syscall.ESRCH },
 		3*time.Second, 20*time.Millisecond, "pct's child %d is killed with it", child)
 }
+
+// TestEditRawConvergesOnTheFakePct: MergeRaw's edit through pct. The
+// NVIDIA lines and an admin's prlimit stay; Phoenix's old id map is
+// replaced as a set; the record reaches the description through pct set;
+// a second merge of the same config is empty.
+func TestEditRawConvergesOnTheFakePct(t *testing.T) {
+	t.Parallel()
+	h := newHost(t)
+	h.create(t, 901, engine.Option{Key: "hostname", Value: "gpu"}, engine.Option{Key: "description", Value: "phoenix: created from t.tar.zst"})
+	require.NoError(t, h.AppendRaw(ctx(t), 901, []string{
+		"lxc.cgroup2.devices.allow: c 195:* rwm",
+		"lxc.idmap: u 0 100000 65536",
+		"lxc.idmap: g 0 100000 65536",
+		"lxc.prlimit.nofile: 4096",
+	}))
+	want := []pve.RawLine{
+		{Key: "lxc.idmap", Value: "u 0 100000 65536"},
+		{Key: "lxc.idmap", Value: "g 0 100000 33"},
+		{Key: "lxc.idmap", Value: "g 33 33 1"},
+		{Key: "lxc.idmap", Value: "g 34 100034 65502"},
+		{Key: "lxc.apparmor.profile", Value: "unconfined"},
+	}
+	have, err := h.Config(ctx(t), 901)
+	require.NoError(t, err)
+	edit := pve.MergeRaw(have, want)
+	require.NoError(t, h.EditRaw(ctx(t), 901, edit))
+
+	cfg, err := h.Config(ctx(t), 901)
+	require.NoError(t, err)
+	assert.Equal(t, "u 0 100000 65536\ng 0 100000 33\ng 33 33 1\ng 34 100034 65502", cfg["lxc.idmap"])
+	assert.Equal(t, "unconfined", cfg["lxc.apparmor.profile"])
+	assert.Equal(t, "c 195:* rwm", cfg["lxc.cgroup2.devices.allow"])
+	assert.Equal(t, "4096", cfg["lxc.prlimit.nofile"], "a key Phoenix never wrote stays")
+	assert.Equal(t, "phoenix: created from t.tar.zst\n"+`phoenix: raw lines ["lxc.idmap","lxc.apparmor.profile"]`, cfg["description"])
+	conf, err := os.ReadFile(h.ConfPath(901))
+	require.NoError(t, err)
+	assert.Contains(t, string(conf), "#phoenix%3A raw lines", "pct keeps the description as encoded comment lines")
+	assert.Equal(t, 4, strings.Count(string(conf), "lxc.idmap:"), "no old lxc.idmap line beside the new ones")
+	calls := h.calls(t)
+	assert.Equal(t, []string{"set", "901", "--description", "phoenix: created from t.tar.zst\n" + `phoenix: raw lines ["lxc.idmap","lxc.apparmor.profile"]`}, calls[len(calls)-1])
+
+	assert.True(t, pve.MergeRaw(cfg, want).Empty(), "converged: nothing to edit")
+	n := len(h.calls(t))
+	require.NoError(t, h.EditRaw(ctx(t), 901, pve.MergeRaw(cfg, want)))
+	assert.Len(t, h.calls(t), n, "an empty edit makes no pct call")
+}

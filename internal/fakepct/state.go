@@ -178,7 +178,11 @@ func configLines(c *Container, raw []string) []string {
 	sort.Strings(keys)
 	lines := make([]string, 0, len(keys)+len(raw))
 	for _, k := range keys {
-		lines = append(lines, k+": "+kv[k])
+		v := kv[k]
+		if k == "description" {
+			v = pve.EncodeText(v) // as pct config prints it
+		}
+		lines = append(lines, k+": "+v)
 	}
 	return append(lines, raw...)
 }
@@ -190,6 +194,11 @@ func renderConf(c *Container, raw []string) []byte {
 	f := pve.ConfFile{Current: pve.Section{Keys: map[string]string{}}}
 	for _, l := range configLines(c, nil) {
 		k, v, _ := strings.Cut(l, ": ")
+		if k == "description" {
+			// Proxmox keeps the description as comment lines.
+			f.Current.Comments = strings.Split(pve.EncodeText(c.Config[k]), "%0A")
+			continue
+		}
 		f.Current.Keys[k] = v
 	}
 	if c.Parent != "" {

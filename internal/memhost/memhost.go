@@ -259,6 +259,19 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 	return b.apply(ctx, hoststate.AppendRawVerb(ctid, lines))
 }
 
+func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
+	if err := b.begin(ctx, "edit-raw", ctid, engine.EditRawArgv(ctid, edit), true); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	c, err := b.get(ctid)
+	if err != nil {
+		return err
+	}
+	pve.ApplyRawEdit(c.Config, edit)
+	return nil
+}
+
 func (b *Backend) Start(ctx context.Context, ctid int) error {
 	return b.apply(ctx, hoststate.StartVerb(ctid))
 }

@@ -3,6 +3,7 @@ package pve
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -30,11 +31,21 @@ type Section struct {
 type RawLine struct{ Key, Value string }
 
 // Config is the section as `pct config` reports it: the keys, plus each
-// raw key with its values joined by "\n".
+// raw key with its values joined by "\n", and the comment lines as the
+// description (Proxmox keeps it there, each line percent-encoded).
 func (s Section) Config() map[string]string {
-	m := make(map[string]string, len(s.Keys)+len(s.Raw))
+	m := make(map[string]string, len(s.Keys)+len(s.Raw)+1)
 	for k, v := range s.Keys {
 		m[k] = v
+	}
+	if d, ok := m["description"]; ok {
+		m["description"] = DecodeText(d) // pct config's form
+	} else if len(s.Comments) > 0 {
+		lines := make([]string, len(s.Comments))
+		for i, c := range s.Comments {
+			lines[i] = DecodeText(c)
+		}
+		m["description"] = strings.Join(lines, "\n")
 	}
 	for _, r := range s.Raw {
 		if old, ok := m[r.Key]; ok {
@@ -45,6 +56,44 @@ func (s Section) Config() map[string]string {
 	}
 	return m
 }
+
+// EncodeText is Proxmox's encode_text, the form of the description in
+// the conf file (one comment line per line) and in `pct config`: control
+// and non-ASCII bytes and ":" become %XX.
+func EncodeText(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == ':' || c > 0x7e {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// DecodeText is Proxmox's decode_text (uri_unescape, the inverse of
+// EncodeText): every %XX of two hex digits is that byte, any other "%"
+// stays as it is.
+func DecodeText(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			n, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(n))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // SetConfig replaces the section's keys and raw lines from a Config map
 // (the inverse of Config).
