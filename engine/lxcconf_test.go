@@ -145,4 +145,3 @@ func TestLXCConfRecordOnlyNoRestart(t *testing.T) {
 	assert.Equal(t, []string{`# edit /etc/pve/lxc/960.conf: description: phoenix: raw lines ["lxc.apparmor.profile"]`}, mutatingArgv(host, 960, ""))
 	assert.True(t, host.Get(960).Running)
 }
-
