@@ -254,6 +254,17 @@ func (h *Host) AppendRaw(ctid int, lines []string) error {
 	return nil
 }
 
+// EditRaw applies a pve.MergeRaw edit to ctid's config (raw lines and
+// the description holding their record), as writing the .conf does.
+func (h *Host) EditRaw(ctid int, edit pve.RawEdit) error {
+	c, err := h.Get(ctid)
+	if err != nil {
+		return err
+	}
+	pve.ApplyRawEdit(c.Config, edit)
+	return nil
+}
+
 // Start is `pct start`.
 func (h *Host) Start(ctid int) error {
 	c, err := h.unlocked(ctid)

@@ -260,16 +260,9 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 }
 
 func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
-	if err := b.begin(ctx, "edit-raw", ctid, engine.EditRawArgv(ctid, edit), true); err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	c, err := b.get(ctid)
-	if err != nil {
-		return err
-	}
-	pve.ApplyRawEdit(c.Config, edit)
-	return nil
+	return b.mutate(ctx, "edit-raw", ctid, engine.EditRawArgv(ctid, edit), func(h *hoststate.Host) error {
+		return h.EditRaw(ctid, edit)
+	})
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {
