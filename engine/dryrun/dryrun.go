@@ -353,9 +353,7 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 }
 
 func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
-	return b.change(ctx, "edit-raw", ctid, engine.EditRawArgv(ctid, edit), func(p *planned) {
-		pve.ApplyRawEdit(p.config, edit)
-	})
+	return b.change(ctx, hoststate.EditRawVerb(ctid, edit))
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {

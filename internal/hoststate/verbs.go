@@ -44,6 +44,12 @@ func AppendRawVerb(ctid int, lines []string) Verb {
 	return Verb{"append-raw", ctid, pve.AppendRawArgv(ctid, lines), func(h *Host) error { return h.AppendRaw(ctid, lines) }}
 }
 
+// EditRawVerb applies a pve.MergeRaw edit (raw lines replaced or removed,
+// the description holding their record).
+func EditRawVerb(ctid int, edit pve.RawEdit) Verb {
+	return Verb{"edit-raw", ctid, pve.EditRawArgv(ctid, edit), func(h *Host) error { return h.EditRaw(ctid, edit) }}
+}
+
 func StartVerb(ctid int) Verb {
 	return Verb{"start", ctid, pve.StartArgv(ctid), func(h *Host) error { return h.Start(ctid) }}
 }

@@ -260,9 +260,7 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 }
 
 func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) error {
-	return b.mutate(ctx, "edit-raw", ctid, engine.EditRawArgv(ctid, edit), func(h *hoststate.Host) error {
-		return h.EditRaw(ctid, edit)
-	})
+	return b.apply(ctx, hoststate.EditRawVerb(ctid, edit))
 }
 
 func (b *Backend) Start(ctx context.Context, ctid int) error {
