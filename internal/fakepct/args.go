@@ -52,7 +52,7 @@ func parseArgs(op string, args []string) (parsed, error) {
 func asRefusal(err error) error {
 	var u *pve.UsageError
 	if errors.As(err, &u) {
-		return pctError(u.Msg)
+		return pve.Refuse(u.Msg)
 	}
 	return err
 }

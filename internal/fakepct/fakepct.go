@@ -62,12 +62,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return f.Run(args, stdin, stdout, stderr)
 }
 
-// pctError is a refusal pct would print before exiting 255.
-type pctError string
-
-func (e pctError) Error() string { return string(e) }
-
-func refuse(format string, a ...any) error { return pctError(fmt.Sprintf(format, a...)) }
+// refuse is a refusal pct would print before exiting 255, as the model's
+// own (internal/hoststate) are.
+func refuse(format string, a ...any) error { return pve.Refuse(fmt.Sprintf(format, a...)) }
 
 // result is what a command prints and returns; it is written out after the
 // state lock is released.
@@ -91,14 +88,10 @@ func (f *Fake) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		time.Sleep(f.Delay)
 	}
 	res, err := f.dispatch(args, stdin)
-	var refusal pctError
-	var modelRefusal *pve.Refusal
+	var refusal *pve.Refusal
 	switch {
 	case errors.As(err, &refusal):
-		fmt.Fprintln(stderr, refusal.Error())
-		return 255
-	case errors.As(err, &modelRefusal):
-		fmt.Fprintln(stderr, modelRefusal.Msg)
+		fmt.Fprintln(stderr, refusal.Msg)
 		return 255
 	case err != nil:
 		fmt.Fprintln(stderr, "fake-pct: internal error:", err)
@@ -257,13 +250,13 @@ func (f *Fake) injected(args []string) error {
 		}
 		switch kind {
 		case "locked":
-			return pctError(pve.MsgLocked("backup"))
+			return pve.Refuse(pve.MsgLocked("backup"))
 		case "timeout":
 			ctid := 0
 			if len(ids) > 0 {
 				ctid, _ = strconv.Atoi(ids[0])
 			}
-			return pctError(pve.MsgLockTimeout(ctid))
+			return pve.Refuse(pve.MsgLockTimeout(ctid))
 		}
 		return refuse("fake failure injected")
 	}
@@ -308,7 +301,7 @@ func vmid(s string) (int, error) {
 }
 
 func notExist(ctid int) error {
-	return pctError(pve.MsgNoConfig(Node, ctid))
+	return pve.Refuse(pve.MsgNoConfig(Node, ctid))
 }
 
 // load returns an existing container or pct's "does not exist" refusal.

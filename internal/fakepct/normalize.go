@@ -109,7 +109,7 @@ func checkProps(key, value string) error {
 		return nil
 	}
 	if _, err := pve.ParseProps(kind, value); err != nil {
-		return pctError("400 Parameter verification failed.\n" + key + ": " + err.Error())
+		return pve.Refuse("400 Parameter verification failed.\n" + key + ": " + err.Error())
 	}
 	return nil
 }

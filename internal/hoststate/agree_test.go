@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +39,7 @@ type call struct {
 // genCall draws a call; most pick their containers by what exists now
 // (a clone from an existing source onto a free id), so that sequences
 // get past "does not exist" to the rules that need some state.
-func genCall(r *rand.Rand, now map[int]ct) call {
+func genCall(r *rand.Rand, now map[int]ct, pushFile string) call {
 	var existing, free []int
 	for _, id := range ctids {
 		if _, ok := now[id]; ok {
@@ -54,7 +56,7 @@ func genCall(r *rand.Rand, now map[int]ct) call {
 	}
 	id, other := pick(existing), pick(existing)
 	snap := []string{"s1", "s2", "s2", "1bad"}[r.IntN(4)]
-	switch r.IntN(15) {
+	switch r.IntN(17) {
 	case 0, 1:
 		id := pick(free)
 		// Values the fake pct stores as given: a named volume it does not
@@ -103,6 +105,18 @@ func genCall(r *rand.Rand, now map[int]ct) call {
 		}}
 	case 12, 13:
 		return call{engine.DestroyArgv(id), func(ctx context.Context, b engine.Backend) error { return b.Destroy(ctx, id) }}
+	case 14:
+		// The fake pct pushes pushFile from the host; the backends get
+		// its content.
+		o := engine.PushOptions{Perms: "0644"}
+		return call{engine.PushArgv(id, pushFile, "/root/pushed", o), func(ctx context.Context, b engine.Backend) error {
+			return b.Push(ctx, id, "/root/pushed", []byte(pushContent), o)
+		}}
+	case 15:
+		return call{engine.ExecArgv(id, []string{"true"}, nil), func(ctx context.Context, b engine.Backend) error {
+			_, err := b.Exec(ctx, id, []string{"true"}, engine.ExecOptions{})
+			return err
+		}}
 	default:
 		disk := []string{"rootfs", "rootfs", "mp0"}[r.IntN(3)]
 		size := []string{"+1G", "4G", "8G", "16G", "huge"}[r.IntN(5)]
@@ -200,6 +214,8 @@ func errText(err error) string {
 	return err.Error()
 }
 
+const pushContent = "pushed\n"
+
 const (
 	seeds        = 20
 	callsPerSeed = 60
@@ -208,6 +224,8 @@ const (
 func TestMemhostDryrunAndFakePctAgree(t *testing.T) {
 	t.Parallel()
 	refusals := map[string]int{}
+	pushFile := filepath.Join(t.TempDir(), "pushed")
+	require.NoError(t, os.WriteFile(pushFile, []byte(pushContent), 0o644))
 	for seed := range uint64(seeds) {
 		r := rand.New(rand.NewPCG(seed, 9))
 		hosts := map[string]host{
@@ -218,7 +236,7 @@ func TestMemhostDryrunAndFakePctAgree(t *testing.T) {
 		var trail []string
 		now := map[int]ct{}
 		for range callsPerSeed {
-			c := genCall(r, now)
+			c := genCall(r, now, pushFile)
 			trail = append(trail, pve.FormatArgv(c.argv))
 			want := errText(hosts["fakepct"].do(c))
 			trail[len(trail)-1] += "  => " + want
@@ -239,7 +257,7 @@ func TestMemhostDryrunAndFakePctAgree(t *testing.T) {
 	}
 	// The sequences reach the refusals they are meant to compare.
 	for _, msg := range []string{"already exists on node", "does not exist", "CT is locked (backup)", "already running",
-		"not running", "is running - destroy failed", "is a template - start failed", "already used",
+		"not running", "container '10", "is running - destroy failed", "is a template - start failed", "already used",
 		"unable to shrink disk size", "still in use by linked cloned", "invalid format"} {
 		n := 0
 		for got, k := range refusals {

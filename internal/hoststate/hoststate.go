@@ -459,20 +459,18 @@ func (h *Host) Resize(ctid int, disk, size string) error {
 }
 
 // CanPush refuses a push into ctid as pct push does.
-func (h *Host) CanPush(ctid int) error {
-	c, err := h.Get(ctid)
-	if err == nil && !c.Running {
-		err = pve.Refuse(pve.MsgNotRunning(ctid))
-	}
-	return err
-}
+func (h *Host) CanPush(ctid int) error { return h.running(ctid, pve.MsgNotRunning) }
 
 // CanExec refuses an exec in ctid as pct exec (lxc-attach) does; no lock
 // is asked.
-func (h *Host) CanExec(ctid int) error {
+func (h *Host) CanExec(ctid int) error { return h.running(ctid, pve.MsgExecNotRunning) }
+
+// running refuses a stopped or missing ctid, a stopped one with
+// stopped's message.
+func (h *Host) running(ctid int, stopped func(int) string) error {
 	c, err := h.Get(ctid)
 	if err == nil && !c.Running {
-		err = pve.Refuse(pve.MsgExecNotRunning(ctid))
+		err = pve.Refuse(stopped(ctid))
 	}
 	return err
 }
