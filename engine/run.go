@@ -36,6 +36,9 @@ type RunOptions struct {
 	// HooksDir is the hooks dir: a health check naming a script in it is
 	// a host script.
 	HooksDir string
+	// Sleep waits between the tries of a health check; nil: a timer (ctx
+	// ends it). A dry-run never waits.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Strict makes a feature with neither a built-in stage nor a feature
 	// hook an error instead of a warning.
 	Strict bool
@@ -108,6 +111,9 @@ func newRunner(o RunOptions) (*runner, error) {
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepCtx
 	}
 	if o.ProcDevices == nil {
 		o.ProcDevices = func() ([]byte, error) { return os.ReadFile("/proc/devices") }
@@ -244,7 +250,7 @@ func (r *runner) runContainer(ctx context.Context, ct *Container, requested bool
 		c.fail("", errors.New(c.hook.Problem))
 		return c.res
 	}
-	if err := c.checkFeatures(); err != nil {
+	if err := errors.Join(c.checkFeatures(), c.checkHealthScript()); err != nil {
 		c.fail("", err)
 		return c.res
 	}

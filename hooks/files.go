@@ -36,8 +36,9 @@ func (r *Runner) RunLuaFile(ctx context.Context, req engine.HookRequest, path st
 
 // ValidateFiles checks what the containers of cfg name in the hooks dir
 // besides their hook: a missing application_script is an error (the
-// container would fail), a feature with neither a built-in stage nor a
-// feature hook a warning, both a .lua and a .sh hook of one feature an
+// container would fail), as is a health check's host script that is
+// missing or not executable; a feature with neither a built-in stage nor
+// a feature hook a warning, both a .lua and a .sh hook of one feature an
 // error.
 func ValidateFiles(dir string, cfg *engine.Config) []engine.Problem {
 	r := NewRunner(Options{Dir: dir})
@@ -48,6 +49,14 @@ func ValidateFiles(dir string, cfg *engine.Config) []engine.Problem {
 		if name := ct.Later.ApplicationScript; name != "" && r.DescribeFile(name).Kind == "" {
 			out = append(out, engine.Problem{File: cfg.LXCFile, Path: at + "/application_script",
 				Expected: "a file in the hooks dir " + dir, Found: name + " is not there: container " + fmt.Sprint(id) + " fails"})
+		}
+		if hc := ct.Later.HealthCheck; hc != nil {
+			if rel, _, ok := engine.HealthScript(hc.Command, dir); ok {
+				if err := engine.CheckHostScript(filepath.Join(dir, rel), dir); err != nil {
+					out = append(out, engine.Problem{File: cfg.LXCFile, Path: at + "/health_check/command",
+						Expected: "an executable host script in the hooks dir " + dir, Found: err.Error() + ": container " + fmt.Sprint(id) + " fails"})
+				}
+			}
 		}
 		for _, f := range ct.Named {
 			if f == "nvidia" || f == "docker" {

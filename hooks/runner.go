@@ -89,7 +89,21 @@ func (r *Runner) Run(ctx context.Context, req engine.HookRequest) error {
 	case info.Kind == engine.HookLua:
 		return runLua(ctx, req, info.Path)
 	}
-	return r.runShell(ctx, req, info.Path)
+	return r.runShell(ctx, req, info.Path, req.Container.HookArgs)
+}
+
+var _ engine.HostScripts = (*Runner)(nil)
+
+// RunHostScript runs the shell script at path (a file of the hooks dir) on
+// the host with the legacy hook contract: the hook's environment, the
+// hooks dir as its working dir, args (${NAME} expanded as in hook_args;
+// nil: the CTID), its output streamed under req.Stage, its timeout and
+// process group; in dry-run isolated with pct shimmed, as a shell hook.
+func (r *Runner) RunHostScript(ctx context.Context, req engine.HookRequest, path string, args []string) error {
+	if req.Container == nil {
+		return errors.New("host script run: no container given")
+	}
+	return r.runShell(ctx, req, path, args)
 }
 
 // needsShim reports whether a shell hook must reach containers through
@@ -98,7 +112,9 @@ func needsShim(req engine.HookRequest) bool {
 	return req.DryRun || req.Backend == nil || req.Backend.Name() != "pct"
 }
 
-func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path string) error {
+// runShell runs the shell file at path with hookArgs (as hook_args: nil
+// is the CTID).
+func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path string, hookArgs []string) error {
 	// Errors do not name the hook: the engine does ("hook <file>: ...").
 	source, shown := filepath.Base(path), path
 	// Absolute: the hook runs from the hooks dir (and, in dry-run, from
@@ -112,7 +128,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 		return fmt.Errorf("hooks dir: %w", err)
 	}
 	vars := HookEnv(req)
-	args, err := ExpandArgs(req.Container.HookArgs, vars)
+	args, err := ExpandArgs(hookArgs, vars)
 	if err != nil {
 		return err
 	}
@@ -133,7 +149,7 @@ func (r *Runner) runShell(ctx context.Context, req engine.HookRequest, path stri
 	}
 	defer cancel()
 
-	p := &proc{ctid: req.Container.CTID, source: source, events: req.Events, grace: r.o.KillGrace,
+	p := &proc{ctid: req.Container.CTID, stage: orHook(req.Stage), source: source, events: req.Events, grace: r.o.KillGrace,
 		keep: req.Container.HookKeepProcesses}
 	if req.DryRun {
 		err = r.runIsolated(runCtx, p, path, dir, args, env)

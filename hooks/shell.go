@@ -101,6 +101,7 @@ func environ(vars map[string]string, extra ...string) []string {
 type proc struct {
 	cmd    *exec.Cmd
 	ctid   int
+	stage  string // the stage its events are labelled with: hook, health
 	source string // the hook's file name, for events and messages
 	events engine.Sink
 	grace  time.Duration
@@ -315,7 +316,7 @@ var logLineRE = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{
 // shows the message at the hook's level.
 func (p *proc) outputEvent(line, level string) engine.Event {
 	ev := engine.Event{
-		Time: time.Now(), Kind: engine.EventOutput, CTID: p.ctid, Stage: "hook",
+		Time: time.Now(), Kind: engine.EventOutput, CTID: p.ctid, Stage: p.stage,
 		Level: level, Message: line, Source: p.source,
 	}
 	m := logLineRE.FindStringSubmatch(line)
@@ -333,7 +334,7 @@ func (p *proc) outputEvent(line, level string) engine.Event {
 // warn emits a warning about the hook's run.
 func (p *proc) warn(msg string) {
 	if p.events != nil {
-		p.events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: p.ctid, Stage: "hook",
+		p.events.Emit(engine.Event{Time: time.Now(), Kind: engine.EventLog, CTID: p.ctid, Stage: p.stage,
 			Level: "WARN", Message: msg, Source: p.source})
 	}
 }

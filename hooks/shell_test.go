@@ -454,3 +454,35 @@ func TestShellLongLineIsCutNotFatal(t *testing.T) {
 	assert.Equal(t, strings.Repeat("a", maxLineBytes)+" … [line cut at 1048576 bytes, 2097152 more dropped]", out[0])
 	assert.Equal(t, "after", out[1])
 }
+
+// A host script of the hooks dir (a health check's) runs with the legacy
+// hook contract: the hooks dir as working dir, the hook's environment, the
+// args it is given (${NAME} expanded), its pct calls through the shim and
+// its lines labelled with the stage it runs as.
+func TestRunHostScriptAsAHealthCheck(t *testing.T) {
+	t.Parallel()
+	f := newShellFixture(t, 940)
+	require.NoError(t, os.MkdirAll(filepath.Join(f.dir, "health_checks"), 0o755))
+	script := filepath.Join(f.dir, "health_checks", "check_step_ca.sh")
+	require.NoError(t, os.WriteFile(script, []byte(`#!/bin/sh
+echo "argv=$*"
+echo "pwd=$PWD"
+echo "ctid=$PHOENIX_CTID dry=$PHOENIX_DRY_RUN"
+pct exec "$1" -- true
+echo "not ready" >&2
+exit 3
+`), 0o755))
+	req := f.req()
+	req.Stage = engine.StageHealth
+	err := f.runner.RunHostScript(context.Background(), req, script, []string{"${PHOENIX_CTID}", "--quick"})
+	require.EqualError(t, err, "exited with code 3; last stderr lines: not ready")
+	assert.Equal(t, []string{"argv=940 --quick", "pwd=" + f.dir, "ctid=940 dry=0"}, f.events.output("INFO"))
+	for _, ev := range f.events.list() {
+		assert.Equal(t, engine.StageHealth, ev.Stage, "%+v", ev)
+		assert.Equal(t, 940, ev.CTID)
+	}
+	calls := f.fake.Calls()
+	require.Len(t, calls, 1)
+	assert.Equal(t, []string{"exec", "940", "--", "true"}, calls[0].Argv)
+	assert.Equal(t, engine.Origin{CTID: 940, Stage: engine.StageHealth, Source: "check_step_ca.sh"}, calls[0].Origin)
+}

@@ -200,7 +200,7 @@ func (r *Runner) startShim(ctx context.Context, req engine.HookRequest, source s
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pct shim: %w", err)
 	}
-	sctx, stop := context.WithCancel(engine.WithOrigin(ctx, engine.Origin{CTID: req.Container.CTID, Stage: "hook", Source: source}))
+	sctx, stop := context.WithCancel(engine.WithOrigin(ctx, engine.Origin{CTID: req.Container.CTID, Stage: orHook(req.Stage), Source: source}))
 	limit := r.o.MaxShimCalls
 	if limit <= 0 {
 		limit = DefaultMaxShimCalls

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/lock"
 )
 
@@ -16,7 +17,7 @@ import (
 const (
 	defaultHypervisorConfig = "/usr/local/phoenix_hypervisor/etc/phoenix_hypervisor_config.json"
 	defaultLXCConfig        = "/usr/local/phoenix_hypervisor/etc/phoenix_lxc_configs.json"
-	defaultHooksDir         = "/usr/local/phoenix_hypervisor/bin"
+	defaultHooksDir         = engine.OriginalHooksDir
 	defaultLogFile          = "/var/log/phoenix_hypervisor.log"
 	defaultBackend          = "pct"
 	defaultHookTimeout      = 30 * time.Minute
