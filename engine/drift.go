@@ -128,11 +128,12 @@ func boolFlag(b bool) string {
 // cannot change in place, comparing with its `pct config`:
 //   - unprivileged, when the entry sets it (fixed when the container is
 //     made; an entry without it takes what the host has);
-//   - storage_pool (the part of rootfs before ':');
-//     both fixed by the created container at the root of a clone chain:
-//     pct clone copies them, so a clone is checked only where its entry
-//     asks what its root has (v05 asks privileged clones of an
-//     unprivileged template: pct cannot make them, and no run could);
+//     fixed by the created container at the root of a clone chain: pct
+//     clone copies it, so a clone is checked only where its entry asks
+//     what its root has (v05 asks privileged clones of an unprivileged
+//     template: pct cannot make them, and no run could);
+//   - storage_pool (the part of rootfs before ':'), of any container: a
+//     clone is made on its own pool (pct clone --storage);
 //   - a smaller storage_size_gb (a disk only grows; a larger one is
 //     `pct resize`, see ResizeRootfs);
 //   - another template, or another clone source, than the container's
@@ -149,7 +150,7 @@ func DriftOf(cfg *Config, ct *Container, have map[string]string) []Drift {
 		}
 	}
 	if r, ok := ParseRootfs(have["rootfs"]); ok {
-		if root != nil && root.StoragePool == ct.StoragePool && ct.StoragePool != "" && r.Storage != "" && r.Storage != ct.StoragePool {
+		if ct.StoragePool != "" && r.Storage != "" && r.Storage != ct.StoragePool {
 			out = append(out, Drift{Key: "storage_pool", Host: r.Storage, Want: ct.StoragePool,
 				Why: "the root disk lives there", Back: strconv.Quote(r.Storage)})
 		}

@@ -138,3 +138,55 @@ func TestStaleTemplate(t *testing.T) {
 	assert.Empty(t, container(t, res, 900).Warnings)
 	assert.Empty(t, host.MutatingCalls(), "a fresh snapshot is not re-taken")
 }
+
+// TestCloneOnAnotherPool: a clone whose storage_pool is not where its
+// source's root disk is, is cloned there (a full clone with --storage), as
+// the plan says; once made, it matches; asked onto yet another pool, it
+// is the drift '!' (pct cannot move a root disk in place) and the run
+// fails it, changing nothing.
+func TestCloneOnAnotherPool(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	cfg.Containers[910].StoragePool = "tank"
+	host := memhost.NewModel()
+	hooks := luaHooks(cfg)
+	want := "clone 902 910 --snapname docker-snapshot --hostname Portainer --full 1 --storage tank --description 'phoenix: cloned from 902@docker-snapshot'"
+
+	plan := run(t, engine.RunOptions{Config: cfg, Backend: dryRunOver(host), Hooks: hooks, DryRun: true})
+	var planned []string
+	for _, a := range container(t, plan, 910).Actions {
+		if a.Stage == engine.StageClone {
+			planned = append(planned, engine.FormatArgv(a.Argv))
+		}
+	}
+	assert.Equal(t, []string{"pct " + want}, planned)
+
+	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
+	require.Equal(t, engine.ExitOK, res.ExitCode())
+	// the fake records the argv joined by spaces, unquoted
+	assert.Equal(t, []string{strings.ReplaceAll(want, "'", "")}, mutatingArgv(host, 910, engine.StageClone))
+	assert.True(t, strings.HasPrefix(host.Get(910).Config["rootfs"], "tank:"), host.Get(910).Config["rootfs"])
+	assert.True(t, strings.HasPrefix(host.Get(902).Config["rootfs"], "lxc-disks:"), "the source stays")
+	clone920 := mutatingArgv(host, 920, engine.StageClone)
+	require.Len(t, clone920, 1)
+	assert.NotContains(t, clone920[0], "--storage", "a clone on its source's pool is cloned as before")
+
+	host.ResetCalls()
+	again := run(t, engine.RunOptions{Config: cfg, Backend: dryRunOver(host), Hooks: hooks, DryRun: true})
+	assert.Equal(t, engine.MarkUnchanged, container(t, again, 910).Marker())
+
+	cfg.Containers[910].StoragePool = "other"
+	for _, dryRun := range []bool{true, false} {
+		var b engine.Backend = host
+		if dryRun {
+			b = dryRunOver(host)
+		}
+		res := run(t, engine.RunOptions{Config: cfg, Backend: b, Hooks: hooks, DryRun: dryRun})
+		c := container(t, res, 910)
+		assert.Equal(t, engine.MarkDrift, c.Marker())
+		require.Len(t, c.Drift, 1)
+		assert.Equal(t, "storage_pool tank → other (the root disk lives there): to apply it, `phoenix destroy --ctid 910` then `phoenix run --ctid 910`, or set storage_pool back to \"tank\" in the config", c.Drift[0].Line(910))
+		assert.Equal(t, engine.ExitFailed, res.ExitCode())
+	}
+	assert.Empty(t, host.MutatingCalls(), "drift changes nothing")
+}

@@ -60,9 +60,11 @@ func TestDriftOfACloneSource(t *testing.T) {
 	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"description": engine.CreatedDescription("t")}))
 	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"ostemplate": "t"}))
 
-	// unprivileged and the storage pool are the source's: pct clone copies them.
+	// unprivileged is the source's: pct clone copies it. The storage pool
+	// is the clone's own (pct clone --storage): another one is drift.
 	clone.Raw["unprivileged"], clone.StoragePool = false, "lxc-disks"
-	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=4G"}))
+	assert.Equal(t, []string{"storage_pool local-lvm → lxc-disks"},
+		driftKeys(engine.DriftOf(nil, clone, map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=4G"})))
 }
 
 func TestParseRootfs(t *testing.T) {
@@ -91,10 +93,11 @@ func TestChangeDetailShowsOldAndNew(t *testing.T) {
 		engine.ChangeDetail(opts, have))
 }
 
-// TestDriftOfACloneAgainstItsRoot: a clone's unprivileged and storage pool
-// are its root's (pct clone copies them): drift where its entry asks what
-// the root has and the host differs; an entry asking otherwise is what no
-// run could make (v05), not drift.
+// TestDriftOfACloneAgainstItsRoot: a clone's unprivileged is its root's
+// (pct clone copies it): drift where its entry asks what the root has and
+// the host differs; an entry asking otherwise is what no run could make
+// (v05), not drift. Its storage pool is its own (pct clone --storage): a
+// host pool that differs is drift, whatever the root's.
 func TestDriftOfACloneAgainstItsRoot(t *testing.T) {
 	t.Parallel()
 	root := &engine.Container{CTID: 900, Unprivileged: true, StoragePool: "local-lvm", Raw: map[string]any{}}
@@ -105,5 +108,7 @@ func TestDriftOfACloneAgainstItsRoot(t *testing.T) {
 	assert.Equal(t, []string{"unprivileged 0 → 1", "storage_pool lxc-disks → local-lvm"}, driftKeys(engine.DriftOf(cfg, clone, host)))
 
 	clone.Unprivileged, clone.StoragePool = false, "other"
+	assert.Equal(t, []string{"storage_pool lxc-disks → other"}, driftKeys(engine.DriftOf(cfg, clone, host)))
+	clone.StoragePool = "lxc-disks"
 	assert.Empty(t, engine.DriftOf(cfg, clone, host))
 }

@@ -92,7 +92,7 @@ func loadReference(t *testing.T, lxc string) *engine.Config {
 
 // genConfig is a random DAG: created containers and clones (of clones),
 // templates, dependencies, GPU (devN and legacy raw lines) and Docker
-// containers with Portainer roles.
+// containers with Portainer roles, clones on another storage pool.
 func genConfig(r *rand.Rand) *engine.Config {
 	cfg := &engine.Config{NvidiaDriverVersion: testDriver, NvidiaRunfileURL: testRunfile, PortainerServerIP: "10.0.0.99", Containers: map[int]*engine.Container{}}
 	n := 2 + r.Intn(7)
@@ -127,6 +127,9 @@ func genConfig(r *rand.Rand) *engine.Config {
 		}
 		if len(ids) > 0 && r.Intn(5) == 0 {
 			ct.Dependencies = []int{ids[r.Intn(len(ids))]}
+		}
+		if ct.CloneFrom != 0 && r.Intn(4) == 0 {
+			ct.StoragePool = "tank" // cloned with --storage, unless its source is there
 		}
 		cfg.Containers[id] = ct
 		ids = append(ids, id)

@@ -2,15 +2,18 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 )
 
 // createStage makes the container: `pct clone` of its source (at the
 // source's template snapshot) or `pct create` from its template.
-// Reads: the container's status; the clone source's config entry.
+// Reads: the container's status; the clone source's config entry and its
+// pct config (where its root disk is).
 // Writes: a new container (create: every option of createOptions; clone:
-// the source's snapshot, with the hostname), its description saying what
+// the source's snapshot, with the hostname, on storage_pool when that is
+// not the source's), its description saying what
 // it was made from (drift.go: a later change of template or clone source
 // is then drift).
 var createStage = Stage{Key: StageCreate, Name: func(ct *Container) string {
@@ -42,7 +45,13 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 		if err != nil {
 			return outcome{}, err
 		}
-		err = c.b.Clone(ctx, spec)
+		// The source's config is read under its lock, as the clone is.
+		if spec.Storage, err = c.cloneStorage(ctx); err == nil {
+			// --storage is for full clones only; phoenix's sources are not
+			// pct templates, so theirs are full anyway: say so.
+			spec.Full = spec.Storage != ""
+			err = c.b.Clone(ctx, spec)
+		}
 		release()
 		if err != nil {
 			// A lock refusing a clone is its source's.
@@ -61,6 +70,27 @@ func (c *ctRun) stageCreate(ctx context.Context) (outcome, error) {
 		return outcome{}, pctError(err, "pct create %d", ct.CTID)
 	}
 	return done("created from %s", ct.Template), nil
+}
+
+// cloneStorage is the pool a new clone's disks must go to (pct clone
+// --storage) when its storage_pool is not where its source's root disk is
+// ("" when it is, or when the entry names none: pct copies the source's).
+func (c *ctRun) cloneStorage(ctx context.Context) (string, error) {
+	ct := c.ct
+	if ct.StoragePool == "" {
+		return "", nil
+	}
+	cfg, err := c.b.Config(ctx, ct.CloneFrom)
+	if errors.Is(err, ErrNotExist) {
+		return "", nil // the clone says the source is missing
+	}
+	if err != nil {
+		return "", pctError(err, "pct config %d", ct.CloneFrom)
+	}
+	if r, ok := ParseRootfs(cfg["rootfs"]); ok && r.Storage != "" && r.Storage != ct.StoragePool {
+		return ct.StoragePool, nil
+	}
+	return "", nil
 }
 
 func createOptions(ct *Container) []Option {

@@ -70,6 +70,7 @@ func (f *Fake) clone(c *call) error {
 	o.Hostname, _ = p.get("hostname")
 	o.Description, _ = p.get("description")
 	_, o.Full = p.get("full")
+	o.Storage, _ = p.get("storage")
 	return f.withHost(func(h *hoststate.Host) error {
 		if err := h.Clone(src, newID, o); err != nil {
 			return err

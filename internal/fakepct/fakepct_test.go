@@ -511,3 +511,22 @@ func TestCloneLocksItsSource(t *testing.T) {
 	refused(t, f, "does not exist", "clone", "999", "903")
 	assert.NotContains(t, ok(t, f, "list"), "disk", "a refused clone leaves no lock behind")
 }
+
+// TestCloneToAnotherStorage: a full clone with --storage has its disks
+// there; a linked clone (of a template, without --full) refuses it.
+func TestCloneToAnotherStorage(t *testing.T) {
+	t.Parallel()
+	f := newFake(t)
+	ok(t, f, "create", "900", "t", "--rootfs", "local-lvm:16", "--mp0", "local-lvm:4,mp=/data", "--mp1", "/srv/shared,mp=/shared")
+	ok(t, f, "clone", "900", "910", "--full", "1", "--storage", "tank")
+	cfg := ok(t, f, "config", "910")
+	assert.Contains(t, cfg, "rootfs: tank:vm-910-disk-0,size=16G\n")
+	assert.Contains(t, cfg, "mp0: tank:vm-910-disk-1,size=4G,mp=/data\n")
+	assert.Contains(t, cfg, "mp1: /srv/shared,mp=/shared\n", "a bind mount stays where it is")
+	assert.Contains(t, ok(t, f, "config", "900"), "rootfs: local-lvm:vm-900-disk-0,size=16G\n", "the source stays")
+
+	ok(t, f, "template", "900")
+	refused(t, f, "parameter 'storage' not allowed for linked clones", "clone", "900", "911", "--storage", "tank")
+	ok(t, f, "clone", "900", "911", "--full", "1", "--storage", "tank")
+	assert.Contains(t, ok(t, f, "config", "911"), "rootfs: tank:vm-911-disk-0,size=16G\n")
+}

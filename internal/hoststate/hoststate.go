@@ -174,6 +174,7 @@ func (h *Host) Create(ctid int, c *Container) error {
 type CloneOptions struct {
 	Snapshot    string // --snapname: clone what it captured, not the current state
 	Full        bool   // --full: a template's clone is linked without it
+	Storage     string // --storage: where a full clone's disks go
 	Hostname    string
 	Description string
 }
@@ -206,7 +207,17 @@ func (h *Host) Clone(src, dst int, o CloneOptions) error {
 		delete(c.Config, k)
 	}
 	if !o.Full && s.IsTemplate() {
+		if o.Storage != "" {
+			return pve.Refuse(pve.MsgStorageLinkedClone())
+		}
 		c.LinkedTo = src
+	}
+	if o.Storage != "" {
+		for k, v := range c.Config {
+			if pve.IsVolumeKey(k) {
+				c.Config[k] = pve.OnStorage(v, o.Storage)
+			}
+		}
 	}
 	if o.Hostname != "" {
 		c.Config["hostname"] = o.Hostname

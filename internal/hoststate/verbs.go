@@ -31,7 +31,7 @@ func CreateVerb(s pve.CreateSpec) Verb {
 
 func CloneVerb(s pve.CloneSpec) Verb {
 	return Verb{"clone", s.CTID, pve.CloneArgv(s), func(h *Host) error {
-		return h.Clone(s.Source, s.CTID, CloneOptions{Snapshot: s.Snapshot, Full: s.Full,
+		return h.Clone(s.Source, s.CTID, CloneOptions{Snapshot: s.Snapshot, Full: s.Full, Storage: s.Storage,
 			Hostname: s.Hostname, Description: s.Description})
 	}}
 }

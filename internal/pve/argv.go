@@ -28,6 +28,9 @@ type CloneSpec struct {
 	Snapshot string
 	Hostname string
 	Full     bool
+	// Storage (--storage) is where a full clone's disks go; "" is where
+	// the source's are. pct refuses it for a linked clone.
+	Storage string
 	// Description is the new container's notes (phoenix writes where it
 	// made the container from: engine.ClonedDescription).
 	Description string
@@ -52,7 +55,7 @@ func CreateArgv(s CreateSpec) []string {
 	return appendOptions([]string{"create", id(s.CTID), s.Template}, s.Options)
 }
 
-// CloneArgv is `pct clone SRC CTID --snapname SNAP --hostname NAME [--full 1] [--description D]`.
+// CloneArgv is `pct clone SRC CTID --snapname SNAP --hostname NAME [--full 1] [--storage POOL] [--description D]`.
 func CloneArgv(s CloneSpec) []string {
 	argv := []string{"clone", id(s.Source), id(s.CTID)}
 	if s.Snapshot != "" {
@@ -63,6 +66,9 @@ func CloneArgv(s CloneSpec) []string {
 	}
 	if s.Full {
 		argv = append(argv, "--full", "1")
+	}
+	if s.Storage != "" {
+		argv = append(argv, "--storage", s.Storage)
 	}
 	if s.Description != "" {
 		argv = append(argv, "--description", s.Description)

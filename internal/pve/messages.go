@@ -68,6 +68,10 @@ func MsgRunningDestroy(ctid int) string {
 	return fmt.Sprintf("CT %d is running - destroy failed", ctid)
 }
 
+// MsgStorageLinkedClone is pct clone's refusal of --storage for a linked
+// clone (a template's clone without --full).
+func MsgStorageLinkedClone() string { return "parameter 'storage' not allowed for linked clones" }
+
 // MsgLinkedClones is what Proxmox's storage layer says when a template's
 // base volume is still used by a linked clone (vdisk_free).
 func MsgLinkedClones(volume string) string {

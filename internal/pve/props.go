@@ -30,6 +30,9 @@ var (
 	reDev = regexp.MustCompile(`^dev[0-9]+$`)
 )
 
+// IsVolumeKey reports whether key holds a disk: rootfs or a mount point.
+func IsVolumeKey(key string) bool { return key == "rootfs" || reMP.MatchString(key) }
+
 // KindOf is the property-string kind of an option; ok is false for plain
 // values (hostname, memory, ...).
 func KindOf(key string) (PropKind, bool) {
@@ -38,7 +41,7 @@ func KindOf(key string) (PropKind, bool) {
 		return KindNet, true
 	case key == "features" || key == "startup":
 		return KindFlags, true
-	case key == "rootfs" || reMP.MatchString(key):
+	case IsVolumeKey(key):
 		return KindVolume, true
 	case reDev.MatchString(key):
 		return KindDev, true

@@ -124,6 +124,7 @@ func TestBuildersParse(t *testing.T) {
 	for _, argv := range [][]string{
 		pve.CreateArgv(pve.CreateSpec{CTID: 901, Template: "local:vztmpl/debian.tar.zst", Options: []pve.Option{{Key: "memory", Value: "2048"}, {Key: "net0", Value: "name=eth0,ip=dhcp"}}}),
 		pve.CloneArgv(pve.CloneSpec{Source: 900, CTID: 902, Snapshot: "base", Hostname: "b", Full: true}),
+		pve.CloneArgv(pve.CloneSpec{Source: 900, CTID: 903, Hostname: "c", Full: true, Storage: "tank", Description: "d"}),
 		pve.SetArgv(901, []pve.Option{{Key: "cores", Value: "2"}}, []string{"swap", "dev0"}),
 		pve.StartArgv(901), pve.StopArgv(901), pve.ShutdownArgv(901, time.Minute),
 		pve.SnapshotArgv(901, "base"), pve.DestroyArgv(901), pve.ResizeArgv(901, "rootfs", "64G"),
@@ -226,4 +227,16 @@ func TestConfRoundTrip(t *testing.T) {
 
 	_, err = pve.ParseConf("memory 2048\n")
 	assert.ErrorContains(t, err, "line 1")
+}
+
+func TestOnStorage(t *testing.T) {
+	for in, want := range map[string]string{
+		"local-lvm:vm-900-disk-0,size=16G":         "tank:vm-900-disk-0,size=16G",
+		"local-lvm:16":                             "tank:16",
+		"local-zfs:subvol-900-disk-1,mp=/data":     "tank:subvol-900-disk-1,mp=/data",
+		"/srv/shared,mp=/shared":                   "/srv/shared,mp=/shared",
+		"local:900/vm-900-disk-0.raw,size=8G,ro=1": "tank:900/vm-900-disk-0.raw,size=8G,ro=1",
+	} {
+		assert.Equal(t, want, pve.OnStorage(in, "tank"), in)
+	}
 }

@@ -56,6 +56,22 @@ func ParseSizeMiB(s string) int {
 	return int(f * unit)
 }
 
+// OnStorage is a volume value moved to storage, as a full clone with
+// --storage leaves it: "local-lvm:vm-910-disk-0,size=32G" on "tank" is
+// "tank:vm-910-disk-0,size=32G". A bind mount (a host path) stays.
+func OnStorage(volume, storage string) string {
+	head, rest, _ := strings.Cut(volume, ",")
+	_, vol, ok := strings.Cut(head, ":")
+	if !ok || strings.HasPrefix(head, "/") {
+		return volume
+	}
+	out := storage + ":" + vol
+	if rest != "" {
+		out += "," + rest
+	}
+	return out
+}
+
 // FormatSizeGB spells MiB as the config's storage_size_gb does.
 func FormatSizeGB(mib int) string {
 	if mib%1024 == 0 {
