@@ -3,6 +3,7 @@ package hooks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +38,66 @@ func (e *events) warnings() []string {
 	return out
 }
 
+// waitRunning is the bash lines with which a test hook waits until
+// processes run under the given names (pgrep -f ^name), at most about
+// 10 s. A missing pgrep, or a wait that runs out, fails the hook at once
+// with a message saying which, instead of looping until the test's
+// deadline (a hook without a timeout would loop forever).
+func waitRunning(names ...string) string { return waitRunningTries(1000, names...) }
+
+// waitRunningTries is waitRunning giving up after tries looks, 10 ms apart.
+func waitRunningTries(tries int, names ...string) string {
+	conds := make([]string, len(names))
+	for i, n := range names {
+		conds[i] = "pgrep -f ^" + n + " >/dev/null"
+	}
+	return "command -v pgrep >/dev/null || { echo 'pgrep not found: install procps (it is in .ci/packages)' >&2; exit 97; }\n" +
+		"tries=0\n" +
+		"until " + strings.Join(conds, " && ") + "; do\n" +
+		"  tries=$((tries + 1))\n" +
+		fmt.Sprintf("  if [ $tries -ge %d ]; then echo 'gave up after %d looks: not running: %s' >&2; exit 98; fi\n", tries, tries, strings.Join(names, " ")) +
+		"  sleep 0.01\n" +
+		"done\n"
+}
+
+// The wait of the test hooks fails fast, saying why, when pgrep is
+// missing, and gives up after its bound when the process never shows.
+func TestWaitRunningFailsFast(t *testing.T) {
+	t.Parallel()
+	bash, err := exec.LookPath("bash")
+	require.NoError(t, err)
+	sleep, err := exec.LookPath("sleep")
+	require.NoError(t, err)
+	run := func(path, script string) (int, string) {
+		cmd := exec.Command(bash, "-c", script)
+		cmd.Env = []string{"PATH=" + path}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return code, strings.TrimSpace(stderr.String())
+	}
+	code, msg := run(t.TempDir(), waitRunning("phoenix-test-x"))
+	assert.Equal(t, 97, code)
+	assert.Equal(t, "pgrep not found: install procps (it is in .ci/packages)", msg)
+
+	// A pgrep that never finds the process, then one that does.
+	never, found := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(never, "pgrep"), []byte("#!"+bash+"\nexit 1\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(found, "pgrep"), []byte("#!"+bash+"\nexit 0\n"), 0o755))
+	code, msg = run(never+":"+filepath.Dir(sleep), waitRunningTries(3, "phoenix-test-x", "phoenix-test-y"))
+	assert.Equal(t, 98, code)
+	assert.Equal(t, "gave up after 3 looks: not running: phoenix-test-x phoenix-test-y", msg)
+	code, msg = run(found+":"+filepath.Dir(sleep), waitRunningTries(3, "phoenix-test-x"))
+	assert.Equal(t, 0, code, msg)
+}
+
 // killMarked kills, in cleanup, the processes a test's hook named marker.
 func killMarked(t *testing.T, marker string) {
 	t.Cleanup(func() {
@@ -58,7 +119,7 @@ func TestRealRunEndsWhatTheHookLeftRunning(t *testing.T) {
 	killMarked(t, daemon)
 	// The hook waits until both run under their names (pgrep -f ^name).
 	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) &\nsetsid bash -c 'exec -a "+daemon+" sleep 1000' </dev/null >/dev/null 2>&1 &\n"+
-		"until pgrep -f ^"+bg+" >/dev/null && pgrep -f ^"+daemon+" >/dev/null; do sleep 0.01; done\nexit 0\n")
+		waitRunning(bg, daemon)+"exit 0\n")
 	require.NoError(t, f.runner.Run(context.Background(), f.req()))
 	assert.Empty(t, hostProcesses(bg), "the background child still runs")
 	assert.Empty(t, hostProcesses(daemon), "the setsid daemon still runs")
@@ -91,7 +152,7 @@ func TestRealRunKeepProcesses(t *testing.T) {
 	f.ct.HookKeepProcesses = true
 	bg := probeMarker(t)
 	killMarked(t, bg)
-	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) </dev/null >/dev/null 2>&1 &\nuntil pgrep -f ^"+bg+" >/dev/null; do sleep 0.01; done\nexit 0\n")
+	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) </dev/null >/dev/null 2>&1 &\n"+waitRunning(bg)+"exit 0\n")
 	require.NoError(t, f.runner.Run(context.Background(), f.req()))
 	assert.Len(t, hostProcesses(bg), 1, "the kept process runs on")
 	assert.Empty(t, f.events.warnings())
@@ -104,7 +165,7 @@ func TestRealRunWithoutCgroups(t *testing.T) {
 	f.runner.o.CgroupRoot = t.TempDir() // not a cgroup2 filesystem
 	bg := probeMarker(t)
 	killMarked(t, bg)
-	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) &\nuntil pgrep -f ^"+bg+" >/dev/null; do sleep 0.01; done\nexit 0\n")
+	f.hook(t, "#!/bin/bash\n(exec -a "+bg+" sleep 1000) &\n"+waitRunning(bg)+"exit 0\n")
 	require.NoError(t, f.runner.Run(context.Background(), f.req()))
 	w := f.events.warnings()
 	require.Len(t, w, 1, "%q", w)
@@ -150,7 +211,7 @@ func TestKilledPhoenixNextRunEndsTheHooksLeftovers(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
 	// Ready once the daemon runs under its name (pgrep -f ^name).
 	f.hook(t, "#!/bin/bash\nsetsid bash -c 'exec -a "+daemon+" sleep 1000' </dev/null >/dev/null 2>&1 &\n"+
-		"until pgrep -f ^"+daemon+" >/dev/null; do sleep 0.01; done\ntouch "+ready+"\nexec -a "+hookName+" sleep 1000\n")
+		waitRunning(daemon)+"touch "+ready+"\nexec -a "+hookName+" sleep 1000\n")
 
 	spec, _ := json.Marshal(realHookSpec{Dir: f.dir, CgroupRoot: f.runner.o.CgroupRoot, CTID: 940})
 	exe, err := os.Executable()
