@@ -106,7 +106,7 @@ func BenchmarkRunOverheadPerContainer(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		host, _ := newHost(cfg)
+		host := newHost()
 		b.StartTimer()
 		res, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Parallel: 4})
 		if err != nil || res.ExitCode() != engine.ExitOK {
@@ -130,7 +130,7 @@ func BenchmarkMakespanExampleDAG(b *testing.B) {
 		if err != nil {
 			b.Fatalf("load examples/: %v", err)
 		}
-		host, _ := newHost(cfg)
+		host := newHost()
 		host.Delay = perCall
 		start := time.Now()
 		res, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Hooks: luaHooks(cfg)})

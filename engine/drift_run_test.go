@@ -26,7 +26,7 @@ func TestDriftFailsTheContainerAndSkipsItsDependents(t *testing.T) {
 	clone := exampleConfig().Containers[902]
 	cfg := oneConfig(base, clone)
 	for _, dryRun := range []bool{false, true} {
-		host, _ := newHost(cfg)
+		host := newHost()
 		have := proxmoxConfig(base)
 		delete(have, "unprivileged")
 		have["memory"] = "1024"
@@ -55,7 +55,7 @@ func TestLargerDiskIsResized(t *testing.T) {
 	ct := plain()
 	ct.StorageSizeGB = 64
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	have := proxmoxConfig(ct)
 	have["rootfs"] = "lxc-disks:vm-900-disk-0,size=32G"
 	have["memory"] = "1024"
@@ -77,7 +77,7 @@ func TestLargerDiskIsResized(t *testing.T) {
 func TestCloneSourceChangeIsDrift(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
 	assert.Equal(t, "phoenix: cloned from 902@docker-snapshot", host.Get(910).Config["description"])
@@ -99,7 +99,7 @@ func TestCloneSourceChangeIsDrift(t *testing.T) {
 func TestStaleTemplate(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
 	require.Equal(t, engine.ExitOK, res.ExitCode())

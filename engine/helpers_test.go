@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/stretchr/testify/require"
 )
@@ -74,90 +75,33 @@ func oneConfig(cts ...*engine.Container) *engine.Config {
 	return cfg
 }
 
-// sim answers the probes and install scripts of the built-in stages the
-// way a container would: an install makes its probe succeed. A clone sees
-// what its source had installed.
-type sim struct {
-	mu        sync.Mutex
-	installed map[int]map[string]string // ctid → thing → value
-	parent    map[int]int
-}
+// newHost is an empty fake host whose containers answer as
+// internal/hostsim models them (memhost.NewModel, as the fake pct's do):
+// an install makes its probe succeed, a clone has what its source's
+// snapshot had.
+func newHost() *memhost.Backend { return memhost.NewModel() }
 
-func newSim(cfg *engine.Config) *sim {
-	s := &sim{installed: map[int]map[string]string{}, parent: map[int]int{}}
-	for id, c := range cfg.Containers {
-		s.parent[id] = c.CloneFrom
-	}
-	return s
-}
-
-func (s *sim) set(ctid int, k, v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.installed[ctid] == nil {
-		s.installed[ctid] = map[string]string{}
-	}
-	s.installed[ctid][k] = v
-}
-
-func (s *sim) get(ctid int, k string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id := ctid; id != 0; id = s.parent[id] {
-		if v, ok := s.installed[id][k]; ok {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-func (s *sim) exec(ctid int, argv []string, _ engine.ExecOptions) (engine.ExecResult, bool) {
-	missing := engine.ExecResult{Code: 127, Stderr: argv[0] + ": command not found\n"}
-	has := func(k string) engine.ExecResult {
-		if _, ok := s.get(ctid, k); ok {
-			return engine.ExecResult{}
-		}
-		return missing
-	}
-	joined := strings.Join(argv, " ")
-	switch {
-	case argv[0] == "nvidia-smi":
-		if v, ok := s.get(ctid, "nvidia"); ok {
-			return engine.ExecResult{Stdout: v + "\n" + v + "\n"}, true
-		}
-		return missing, true
-	case joined == "docker info":
-		return has("docker"), true
-	case joined == "nvidia-ctk --version":
-		return has("toolkit"), true
-	case len(argv) == 3 && argv[0] == "docker" && argv[1] == "inspect":
-		return has("container:" + argv[2]), true
-	case len(argv) > 4 && argv[0] == "docker" && argv[1] == "run":
-		s.set(ctid, "container:"+argv[4], "1")
-		return engine.ExecResult{}, true
-	case len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c":
-		first, _, _ := strings.Cut(argv[2], "\n")
-		switch {
-		case strings.HasPrefix(first, "# phoenix:install-nvidia-toolkit"):
-			s.set(ctid, "toolkit", "1")
-		case strings.HasPrefix(first, "# phoenix:install-nvidia "):
-			s.set(ctid, "nvidia", strings.TrimPrefix(first, "# phoenix:install-nvidia "))
-		case first == "# phoenix:install-docker":
-			s.set(ctid, "docker", "1")
+// installed is what the install scripts leave in a container, as the
+// files internal/hostsim reads: "docker", "toolkit", "nvidia=VERSION",
+// "container:NAME" (a docker container).
+func installed(things ...string) map[string][]byte {
+	files := map[string][]byte{}
+	for _, t := range things {
+		k, v, _ := strings.Cut(t, "=")
+		switch name, isCT := strings.CutPrefix(k, "container:"); {
+		case k == "docker":
+			files[hostsim.DockerBinary] = nil
+		case k == "toolkit":
+			files[hostsim.NvidiaCTKFile] = nil
+		case k == "nvidia":
+			files[hostsim.NvidiaVersionFile] = []byte(v + "\n")
+		case isCT:
+			files[hostsim.DockerMarker(name)] = []byte(name + "\n")
 		default:
-			return engine.ExecResult{}, false
+			panic("installed: unknown thing " + t)
 		}
-		return engine.ExecResult{Stdout: "installed\n"}, true
 	}
-	return engine.ExecResult{}, false
-}
-
-// newHost is an empty fake host whose containers behave per sim.
-func newHost(cfg *engine.Config) (*memhost.Backend, *sim) {
-	b := memhost.New()
-	s := newSim(cfg)
-	b.Exec_ = s.exec
-	return b, s
+	return files
 }
 
 // stubHooks is a HookRunner with fixed hooks per CTID.

@@ -79,7 +79,7 @@ func TestFeatureHooksAppScriptHealthAndSnapshots(t *testing.T) {
 		"phoenix_hypervisor_lxc_960.sh":                    "#!/bin/bash\necho app\n",
 	})
 	hooks := &fileHooks{stubHooks: *luaHooks(cfg), dir: dir}
-	host, _ := newHost(cfg)
+	host := newHost()
 	tries := 0
 	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
 		if len(argv) == 3 && argv[2] == "curl -fs localhost:8000" {
@@ -132,7 +132,7 @@ func TestMissingApplicationScriptFailsTheContainerFirst(t *testing.T) {
 	ct := scriptContainer()
 	cfg := oneConfig(ct)
 	hooks := &fileHooks{stubHooks: *luaHooks(cfg), dir: t.TempDir()}
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
 	c := container(t, res, 960)
 	assert.Equal(t, engine.StageFailed, c.State)
@@ -145,7 +145,7 @@ func TestStrictFailsAFeatureWithoutHook(t *testing.T) {
 	ct := scriptContainer()
 	ct.Later = engine.Later{}
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: luaHooks(cfg), Strict: true})
 	c := container(t, res, 960)
 	assert.Equal(t, engine.StageFailed, c.State)
@@ -158,7 +158,7 @@ func TestHealthCheckFailureFailsTheContainer(t *testing.T) {
 	ct.Later = engine.Later{HealthCheck: &engine.HealthCheck{Command: "false", Retries: 2}}
 	ct.Named = nil
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
 		if len(argv) == 3 && argv[2] == "false" {
 			return engine.ExecResult{Code: 1, Stderr: "not yet"}, true

@@ -54,7 +54,7 @@ func TestLaterStagesApplyThenConverge(t *testing.T) {
 	t.Parallel()
 	ct := laterContainer()
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	first := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: &stubHooks{}})
 	require.Equal(t, engine.ExitOK, first.ExitCode(), "%+v", container(t, first, 960))
 
@@ -93,7 +93,7 @@ func TestMountsMatchByContainerPath(t *testing.T) {
 		Volumes:     []engine.Volume{{Name: "data", Pool: "local-zfs", SizeGB: 10, Path: "/data"}},
 	}
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Put(960, &memhost.Container{Config: map[string]string{
 		"hostname": "later", "memory": "1024", "cores": "1",
 		"net0": "name=eth0,bridge=vmbr0,firewall=1,gw=10.0.0.1,hwaddr=BC:24:11:00:00:01,ip=10.0.0.160/24,type=veth",

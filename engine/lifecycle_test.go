@@ -24,7 +24,7 @@ import (
 // exists, runs and carries its hook marker; the calls are then reset.
 func builtHost(t *testing.T, cfg *engine.Config, hooks engine.HookRunner) *memhost.Backend {
 	t.Helper()
-	b, _ := newHost(cfg)
+	b := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: b, Hooks: hooks})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
 	b.ResetCalls()
@@ -147,7 +147,7 @@ func TestStartWaitsBootDelayBetweenContainersNotAfterTheLast(t *testing.T) {
 
 func TestStartOfAMissingContainerFailsItAloneAndSaysHowToBuildIt(t *testing.T) {
 	cfg := exampleConfig()
-	b, _ := newHost(cfg)
+	b := newHost()
 	b.Put(900, &memhost.Container{Config: map[string]string{"hostname": "BaseTemplate"}})
 	res, err := engine.Start(context.Background(), lifecycleOpts(cfg, b, 900, 902))
 	require.NoError(t, err)
@@ -390,7 +390,7 @@ func BenchmarkStatusExample(b *testing.B) {
 	if err != nil {
 		b.Fatalf("load examples/: %v", err)
 	}
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	if res, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}); err != nil || res.ExitCode() != engine.ExitOK {
 		b.Fatalf("run: %v", err)
@@ -440,7 +440,7 @@ func TestInspectReadsTheMarkersOfFeatureHooksAndTheApplicationScript(t *testing.
 		"phoenix_hypervisor_lxc_960.sh":                    "#!/bin/bash\necho app\n",
 	})
 	hooks := &fileHooks{stubHooks: *luaHooks(cfg), dir: dir}
-	host, _ := newHost(cfg)
+	host := newHost()
 	require.Equal(t, engine.ExitOK, run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}).ExitCode())
 	// markers: how many markers the one batched probe reads.
 	inspect := func(markers int) *engine.ContainerStatus {

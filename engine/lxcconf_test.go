@@ -40,7 +40,7 @@ func TestLXCConfReplacesWhatPhoenixWrote(t *testing.T) {
 		"lxc.idmap: u 0 100000 65536",
 		"lxc.idmap: g 0 100000 65536",
 	)
-	host, _ := newHost(oneConfig(old))
+	host := newHost()
 	first := run(t, engine.RunOptions{Config: oneConfig(old), Backend: host, Hooks: &stubHooks{}})
 	require.Equal(t, engine.ExitOK, first.ExitCode(), "%+v", container(t, first, 960))
 
@@ -102,7 +102,7 @@ func TestLXCConfReplacesWhatPhoenixWrote(t *testing.T) {
 func TestLXCConfRemovesLinesTheConfigDropped(t *testing.T) {
 	t.Parallel()
 	old := rawContainer("lxc.apparmor.profile: unconfined", "lxc.cap.drop: sys_time")
-	host, _ := newHost(oneConfig(old))
+	host := newHost()
 	require.Equal(t, engine.ExitOK, run(t, engine.RunOptions{Config: oneConfig(old), Backend: host, Hooks: &stubHooks{}}).ExitCode())
 	c := host.Get(960)
 	c.Config["lxc.cap.drop"] += "\nmknod"
@@ -133,7 +133,7 @@ func TestLXCConfRecordOnlyNoRestart(t *testing.T) {
 	t.Parallel()
 	ct := rawContainer("lxc.apparmor.profile: unconfined")
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	require.Equal(t, engine.ExitOK, run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: &stubHooks{}}).ExitCode())
 	c := host.Get(960)
 	c.Config["description"] = engine.CreatedDescription(ubuntu)

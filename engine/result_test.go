@@ -45,7 +45,7 @@ func timeless(r *engine.Result) *engine.Result {
 // is skipped), the others converge.
 func mixedRun(t *testing.T) *engine.Result {
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	hooks.infos[910] = engine.HookInfo{Kind: engine.HookShell, Path: "/hooks/phoenix_hypervisor_setup_910.sh", State: engine.HookNotExecutable,
 		Problem: "/hooks/phoenix_hypervisor_setup_910.sh is not executable: run chmod +x /hooks/phoenix_hypervisor_setup_910.sh"}
@@ -67,7 +67,7 @@ func TestWriteSummaryGolden(t *testing.T) {
 func TestWritePlanGolden(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	hooks.act = func(ctx context.Context, req engine.HookRequest) error {
 		if req.Container.CTID != 950 {

@@ -35,7 +35,7 @@ func stageStates(c *engine.ContainerResult) map[string]string {
 func TestRunProvisionsExampleStack(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
 
@@ -103,7 +103,7 @@ func TestRunProvisionsExampleStack(t *testing.T) {
 func TestRunConvergedMakesNoMutatingCall(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	first := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
 	require.Equal(t, engine.ExitOK, first.ExitCode())
@@ -144,7 +144,7 @@ func TestRunConvergedMakesNoMutatingCall(t *testing.T) {
 func TestRunFailureSkipsDependentsNotSiblings(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Fail = func(op string, ctid int, argv []string) error {
 		if op == "clone" && ctid == 901 {
 			return fmt.Errorf("unable to create CT 901 - storage lxc-disks full")
@@ -174,7 +174,7 @@ func TestRunFailureSkipsDependentsNotSiblings(t *testing.T) {
 func TestRunFailFast(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Fail = func(op string, ctid int, argv []string) error {
 		if op == "clone" && ctid == 901 {
 			return errBoom
@@ -197,7 +197,7 @@ func TestRunFailFast(t *testing.T) {
 func TestRunFailFastStopsRunningContainersBetweenStages(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	// Ordered by channels, and outside the clones: 901 and 902 are both
 	// clones of 900, so a fake clone that waited for 902 would hold 900's
 	// clone token while 902 waits for that token (the run hung).
@@ -232,7 +232,7 @@ func TestRunFailFastStopsRunningContainersBetweenStages(t *testing.T) {
 func TestRunInterrupted(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	host.Fail = func(op string, ctid int, argv []string) error {
@@ -265,7 +265,7 @@ func TestRunInterrupted(t *testing.T) {
 func TestRunCTIDSkipsBuiltDependencies(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Put(900, &memhost.Container{Config: map[string]string{"hostname": "BaseTemplate"}, Snapshots: []string{"base-snapshot"}})
 
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, CTIDs: []int{950}})
@@ -294,7 +294,7 @@ func TestRunCTIDSkipsBuiltDependencies(t *testing.T) {
 func TestRunCTIDBuildsUnbuiltDependency(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	// 900 exists but lacks its template snapshot: not built.
 	host.Put(900, &memhost.Container{Config: map[string]string{"hostname": "BaseTemplate"}})
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, CTIDs: []int{901}})
@@ -341,7 +341,7 @@ func TestRunNeverOverlapsOperationsOnOneContainer(t *testing.T) {
 		id := 930 + i
 		cfg.Containers[id] = &engine.Container{CTID: id, Hostname: fmt.Sprintf("w%d", i), CloneFrom: 902, MemoryMB: 512, Cores: 1, PctFeatures: map[string]string{"nesting": "1"}, PortainerRole: "agent"}
 	}
-	host, _ := newHost(cfg)
+	host := newHost()
 	d := &overlapDetector{busy: map[int]int{}}
 	host.Fail = d.fail
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: luaHooks(cfg), Parallel: 3})
@@ -354,7 +354,7 @@ func TestRunNeverOverlapsOperationsOnOneContainer(t *testing.T) {
 func TestRunIsDAGDrivenNotLevelByLevel(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	// 901 is slow; 902 → 910 must not wait for it.
 	host.Fail = func(op string, ctid int, argv []string) error {
 		if ctid == 901 {
@@ -382,7 +382,7 @@ func TestRunIsDAGDrivenNotLevelByLevel(t *testing.T) {
 func TestRunHookAmbiguousFailsBeforeAnyAction(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	hooks.infos[902] = engine.HookInfo{Kind: engine.HookLua, State: engine.HookAmbiguous,
 		Path:    "/hooks/phoenix_hypervisor_setup_902.lua and /hooks/phoenix_hypervisor_setup_902.sh",
@@ -440,7 +440,7 @@ func TestRunHookStage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := oneConfig(ct)
-			host, _ := newHost(cfg)
+			host := newHost()
 			hooks := &stubHooks{infos: map[int]engine.HookInfo{900: tt.info}, fail: map[int]error{900: tt.hookErr}}
 			ev := &events{}
 			res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, Events: ev, HookTimeout: 7 * time.Minute, LogFile: "/tmp/x.log"})
@@ -474,7 +474,7 @@ func TestRunHookTimeoutOfContainerOverrides(t *testing.T) {
 	ct := exampleConfig().Containers[900]
 	ct.HookTimeout = 3 * time.Second
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, HookTimeout: time.Hour})
 	require.Len(t, hooks.reqs, 1)
@@ -485,7 +485,7 @@ func TestRunCollectsHookActionsWithSource(t *testing.T) {
 	t.Parallel()
 	ct := exampleConfig().Containers[900]
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 	hooks.act = func(ctx context.Context, req engine.HookRequest) error {
 		hctx := engine.WithOrigin(ctx, engine.Origin{CTID: 900, Stage: "hook", Source: "phoenix_hypervisor_setup_900.lua:12"})
@@ -514,7 +514,7 @@ func TestRunStartWaitTimesOut(t *testing.T) {
 	t.Parallel()
 	ct := exampleConfig().Containers[900]
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
 		return engine.ExecResult{Code: 1}, true // never answers
 	}
@@ -541,7 +541,7 @@ func TestRunStartAlreadyRunning(t *testing.T) {
 	ct := exampleConfig().Containers[900]
 	ct.IsTemplate, ct.TemplateSnapshot = false, ""
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Put(900, &memhost.Container{Running: true})
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	s := stageOf(container(t, res, 900), "start")
@@ -552,7 +552,7 @@ func TestRunStartAlreadyRunning(t *testing.T) {
 func TestRunDryRunIsMarked(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, DryRun: true, CTIDs: []int{900}})
 	assert.True(t, res.DryRun)
 	var buf strings.Builder
@@ -574,7 +574,7 @@ func TestRunRejectsBadPlan(t *testing.T) {
 func TestRunHookOnly(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	hooks := luaHooks(cfg)
 
 	res, err := engine.RunHook(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks}, 910)
@@ -633,7 +633,7 @@ func TestRunStartsTheLongestChainFirst(t *testing.T) {
 	cfg := exampleConfig()
 	cfg.Containers[100] = &engine.Container{CTID: 100, Hostname: "a", Template: ubuntu}
 	cfg.Containers[105] = &engine.Container{CTID: 105, Hostname: "b", Template: ubuntu}
-	host, _ := newHost(cfg)
+	host := newHost()
 	ev := &events{}
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Events: ev, Parallel: 1})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
@@ -658,7 +658,7 @@ func TestRunStartsTheLongestChainFirst(t *testing.T) {
 func TestRunNamesThePctCommandOnce(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Fail = func(op string, ctid int, argv []string) error {
 		if op == "clone" && ctid == 901 {
 			return fmt.Errorf("pct clone 900 901: unable to create CT 901 - storage lxc-disks full: exit status 255")
@@ -681,7 +681,7 @@ func TestRunClonesOfOneSourceOneAtATime(t *testing.T) {
 		id := 930 + i
 		cfg.Containers[id] = &engine.Container{CTID: id, Hostname: fmt.Sprintf("w%d", i), CloneFrom: 900, MemoryMB: 512, Cores: 1}
 	}
-	host, _ := newHost(cfg)
+	host := newHost()
 	var mu sync.Mutex
 	cloning := map[string]int{}
 	var overlaps []string
@@ -711,7 +711,7 @@ func TestRunClonesOfOneSourceOneAtATime(t *testing.T) {
 func TestRunCloneOfLockedSourceSaysWhichToUnlock(t *testing.T) {
 	t.Parallel()
 	cfg := exampleConfig()
-	host, _ := newHost(cfg)
+	host := newHost()
 	host.Fail = func(op string, ctid int, argv []string) error {
 		if op == "clone" && ctid == 901 {
 			return pve.Refuse(pve.MsgLocked("backup")) // as the pct backend classifies pct's message

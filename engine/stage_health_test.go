@@ -73,7 +73,7 @@ func healthContainer(ctid int, command string) *engine.Container {
 }
 
 func healthRun(t *testing.T, cfg *engine.Config, dir string, hooks *hostScripts, dry bool) (*engine.Result, *sleeps) {
-	host, _ := newHost(cfg)
+	host := newHost()
 	s := &sleeps{}
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, HooksDir: dir, Sleep: s.sleep, DryRun: dry})
 	for _, c := range host.Calls() {
@@ -175,7 +175,7 @@ func TestHealthCheckHostScriptNotRunInPlanIsSkipped(t *testing.T) {
 	dir := healthDir(t)
 	cfg := oneConfig(healthContainer(960, dir+"/health_checks/check_step_ca.sh"))
 	hooks := &notRunScripts{hostScripts: hostScripts{fileHooks: fileHooks{stubHooks: stubHooks{infos: map[int]engine.HookInfo{}}, dir: dir}}}
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, HooksDir: dir, DryRun: true})
 	c := container(t, res, 960)
 	h := stageOf(c, engine.StageHealth)
@@ -214,7 +214,7 @@ func TestHealthCheckHostScriptMissingFailsFirst(t *testing.T) {
 			mod(dir)
 			cfg := oneConfig(healthContainer(960, dir+"/health_checks/check_step_ca.sh"))
 			hooks := &hostScripts{fileHooks: fileHooks{stubHooks: stubHooks{infos: map[int]engine.HookInfo{}}, dir: dir}}
-			host, _ := newHost(cfg)
+			host := newHost()
 			res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks, HooksDir: dir})
 			c := container(t, res, 960)
 			assert.Equal(t, engine.StageFailed, c.State)
@@ -230,7 +230,7 @@ func TestHealthCheckHostScriptMissingFailsFirst(t *testing.T) {
 func TestHealthCheckInContainerWaitsThroughTheSleeper(t *testing.T) {
 	t.Parallel()
 	cfg := oneConfig(healthContainer(960, "/usr/bin/curl -fs localhost:8000"))
-	host, _ := newHost(cfg)
+	host := newHost()
 	tries := 0
 	host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
 		if len(argv) == 3 && argv[2] == "/usr/bin/curl -fs localhost:8000" {

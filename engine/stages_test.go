@@ -91,11 +91,10 @@ func TestConfigureStage(t *testing.T) {
 			ct.PctFeatures = map[string]string{"nesting": "1"}
 			ct.Named = nil
 			cfg := oneConfig(ct)
-			host, s := newHost(cfg)
-			s.set(900, "docker", "1")
+			host := newHost()
 			have := proxmoxConfig(ct)
 			tt.edit(have)
-			host.Put(900, &memhost.Container{Config: have, Running: true})
+			host.Put(900, &memhost.Container{Config: have, Running: true, Files: installed("docker")})
 			res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 			c := container(t, res, 900)
 			require.Equal(t, engine.StageDone, c.State, "%v", c.Err)
@@ -112,7 +111,7 @@ func TestCreateStageWithSwapFeaturesAndPrivileged(t *testing.T) {
 	ct.Net = &engine.NetConfig{Bridge: "vmbr1", IP: "dhcp"}
 	ct.PctFeatures = map[string]string{"mknod": "1"}
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
 	assert.Equal(t, []string{"create 900 " + ubuntu + " --hostname BaseTemplate --memory 2048 --cores 2 --swap 512 --rootfs lxc-disks:32" +
@@ -126,7 +125,7 @@ func TestCreateStageNeedsTemplate(t *testing.T) {
 	ct := plain()
 	ct.Template = ""
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	c := container(t, res, 900)
 	assert.Equal(t, engine.StageFailed, c.State)
@@ -151,7 +150,7 @@ func TestNvidiaStage(t *testing.T) {
 	t.Run("backend without GPUs skips", func(t *testing.T) {
 		t.Parallel()
 		cfg := oneConfig(gpuContainer())
-		host, _ := newHost(cfg)
+		host := newHost()
 		res := run(t, engine.RunOptions{Config: cfg, Backend: gpuless{host}})
 		c := container(t, res, 900)
 		assert.Equal(t, engine.StageDone, c.State, "a skipped stage is no failure")
@@ -164,12 +163,11 @@ func TestNvidiaStage(t *testing.T) {
 		t.Parallel()
 		ct := gpuContainer()
 		cfg := oneConfig(ct)
-		host, s := newHost(cfg)
-		s.set(900, "nvidia", testDriver)
+		host := newHost()
 		have := proxmoxConfig(ct)
 		have["dev0"] = "/dev/nvidia0,mode=0666"
 		have["dev2"] = "/dev/nvidiactl"
-		host.Put(900, &memhost.Container{Config: have, Running: true})
+		host.Put(900, &memhost.Container{Config: have, Running: true, Files: installed("nvidia=" + testDriver)})
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Equal(t, []string{
 			"set 900 --dev1 /dev/nvidia-uvm --dev3 /dev/nvidia-uvm-tools --dev4 /dev/nvidia-modeset",
@@ -181,13 +179,12 @@ func TestNvidiaStage(t *testing.T) {
 		t.Parallel()
 		ct := gpuContainer()
 		cfg := oneConfig(ct)
-		host, s := newHost(cfg)
-		s.set(900, "nvidia", testDriver)
+		host := newHost()
 		have := proxmoxConfig(ct)
 		for i, d := range []string{"/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"} {
 			have["dev"+itoa(i)] = d
 		}
-		host.Put(900, &memhost.Container{Config: have, Running: true})
+		host.Put(900, &memhost.Container{Config: have, Running: true, Files: installed("nvidia=" + testDriver)})
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		st := stageOf(container(t, res, 900), "nvidia")
 		assert.Equal(t, engine.StageAlready, st.State, st.Detail)
@@ -197,13 +194,11 @@ func TestNvidiaStage(t *testing.T) {
 		t.Parallel()
 		ct := gpuContainer()
 		cfg := oneConfig(ct)
-		host, s := newHost(cfg)
-		s.set(900, "nvidia", "550.1")
+		host := newHost()
+		host.Put(900, &memhost.Container{Config: proxmoxConfig(ct), Running: true, Files: installed("nvidia=550.1")})
 		host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
-			if argv[0] == "sh" {
-				return engine.ExecResult{}, true // the install "succeeds" but changes nothing
-			}
-			return s.exec(ctid, argv, o)
+			// the install "succeeds" but changes nothing
+			return engine.ExecResult{}, argv[0] == "sh"
 		}
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		c := container(t, res, 900)
@@ -213,12 +208,12 @@ func TestNvidiaStage(t *testing.T) {
 	t.Run("install script failure", func(t *testing.T) {
 		t.Parallel()
 		cfg := oneConfig(gpuContainer())
-		host, s := newHost(cfg)
+		host := newHost()
 		host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
 			if argv[0] == "sh" {
 				return engine.ExecResult{Code: 22, Stderr: "curl: (22) The requested URL returned error: 404\n"}, true
 			}
-			return s.exec(ctid, argv, o)
+			return engine.ExecResult{}, false
 		}
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.ErrorContains(t, container(t, res, 900).Err, "install NVIDIA driver "+testDriver+": exit 22: curl: (22) The requested URL returned error: 404")
@@ -227,7 +222,7 @@ func TestNvidiaStage(t *testing.T) {
 		t.Parallel()
 		cfg := oneConfig(gpuContainer())
 		cfg.NvidiaDriverVersion = ""
-		host, _ := newHost(cfg)
+		host := newHost()
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.ErrorContains(t, container(t, res, 900).Err, "nvidia_driver_version is not set")
 	})
@@ -235,7 +230,7 @@ func TestNvidiaStage(t *testing.T) {
 		t.Parallel()
 		cfg := oneConfig(gpuContainer())
 		cfg.NvidiaRunfileURL = "" // the v04 configs have none
-		host, _ := newHost(cfg)
+		host := newHost()
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		c := container(t, res, 900)
 		require.Equal(t, engine.StageDone, c.State, "%v", c.Err)
@@ -252,7 +247,7 @@ func TestNvidiaStage(t *testing.T) {
 		ct := plain()
 		ct.GPUAssignment, ct.Named = "none", []string{"nvidia"}
 		cfg := oneConfig(ct)
-		host, _ := newHost(cfg)
+		host := newHost()
 		run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Contains(t, mutatingArgv(host, 900, "nvidia")[0], "set 900 --dev0 /dev/nvidia0 --dev1 /dev/nvidiactl")
 	})
@@ -263,7 +258,7 @@ func TestNvidiaStageLegacyLines(t *testing.T) {
 	ct := gpuContainer()
 	ct.GPUAssignment, ct.GPULegacyLXC = "0,1", true
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	procDevices := func() ([]byte, error) {
 		return []byte("Character devices:\n  1 mem\n195 nvidia\n195 nvidiactl\n508 nvidia-uvm\n\nBlock devices:\n  8 sd\n"), nil
 	}
@@ -293,7 +288,7 @@ func TestNvidiaStageLegacyLines(t *testing.T) {
 	ct2 := gpuContainer()
 	ct2.GPULegacyLXC = true
 	cfg2 := oneConfig(ct2)
-	host2, _ := newHost(cfg2)
+	host2 := newHost()
 	ev := &events{}
 	res = run(t, engine.RunOptions{Config: cfg2, Backend: host2, Events: ev, ProcDevices: func() ([]byte, error) { return nil, errors.New("open /proc/devices: denied") }})
 	st := stageOf(container(t, res, 900), "nvidia")
@@ -319,7 +314,7 @@ func TestDockerStage(t *testing.T) {
 		cfg := oneConfig(dockerCT("agent"))
 		cfg.PortainerAgentPort = 9101
 		cfg.PortainerAgentImage = "portainer/agent:2.19.4"
-		host, _ := newHost(cfg)
+		host := newHost()
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Equal(t, []string{
 			"exec 900 -- sh -c # phoenix:install-docker",
@@ -332,10 +327,8 @@ func TestDockerStage(t *testing.T) {
 		t.Parallel()
 		ct := dockerCT("server")
 		cfg := oneConfig(ct)
-		host, s := newHost(cfg)
-		s.set(900, "docker", "1")
-		s.set(900, "container:portainer", "1")
-		host.Put(900, &memhost.Container{Config: proxmoxConfig(ct), Running: true})
+		host := newHost()
+		host.Put(900, &memhost.Container{Config: proxmoxConfig(ct), Running: true, Files: installed("docker", "container:portainer")})
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Equal(t, engine.StageAlready, stageOf(container(t, res, 900), "docker").State)
 		assert.Empty(t, host.MutatingCalls())
@@ -343,12 +336,9 @@ func TestDockerStage(t *testing.T) {
 	t.Run("docker still missing after install", func(t *testing.T) {
 		t.Parallel()
 		cfg := oneConfig(dockerCT("none"))
-		host, s := newHost(cfg)
+		host := newHost()
 		host.Exec_ = func(ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, bool) {
-			if argv[0] == "sh" {
-				return engine.ExecResult{}, true
-			}
-			return s.exec(ctid, argv, o)
+			return engine.ExecResult{}, argv[0] == "sh" // the install changes nothing
 		}
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.ErrorContains(t, container(t, res, 900).Err, "docker info still fails after installing Docker Engine (exit 127)")
@@ -358,7 +348,7 @@ func TestDockerStage(t *testing.T) {
 		ct := plain()
 		ct.Named = []string{"docker"}
 		cfg := oneConfig(ct)
-		host, _ := newHost(cfg)
+		host := newHost()
 		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 		assert.Equal(t, engine.StageDone, stageOf(container(t, res, 900), "docker").State)
 		assert.Contains(t, mutatingArgv(host, 900, "create")[0], "--features keyctl=1,nesting=1")
@@ -371,7 +361,7 @@ func TestTemplateStage(t *testing.T) {
 	ct := plain()
 	ct.IsTemplate = true // no snapshot name: phoenix-template
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	assert.Equal(t, []string{"exec 900 -- mkdir -p /etc/phoenix", "push 900 <content> /etc/phoenix/template-900.sha256 --perms 0644",
 		"shutdown 900 --timeout 60", "snapshot 900 phoenix-template", "start 900"}, mutatingArgv(host, 900, "template"))
@@ -389,7 +379,7 @@ func TestLockedContainerSaysWhatToDo(t *testing.T) {
 	t.Parallel()
 	ct := plain()
 	cfg := oneConfig(ct)
-	host, _ := newHost(cfg)
+	host := newHost()
 	have := proxmoxConfig(ct)
 	have["memory"] = "1024"
 	host.Put(900, &memhost.Container{Config: have, Lock: "backup"})

@@ -73,7 +73,7 @@ func TestPortainerImageNeverAnOption(t *testing.T) {
 // fail with an error containing want.
 func failedRun(t *testing.T, cfg *engine.Config, want string) *memhost.Backend {
 	t.Helper()
-	host, _ := newHost(cfg)
+	host := newHost()
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host})
 	c := container(t, res, 900)
 	require.Equal(t, engine.StageFailed, c.State)
