@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
-	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var (
@@ -331,6 +330,7 @@ func (b *Backend) AppendRaw(ctx context.Context, ctid int, lines []string) error
 			}
 			c.Add(k, strings.TrimSpace(v))
 		}
+		syncIDMaps(c)
 		return nil
 	})
 	if err != nil {
@@ -353,6 +353,7 @@ func (b *Backend) EditRaw(ctx context.Context, ctid int, edit engine.RawEdit) er
 				for _, v := range ch.New {
 					recordIDMap(c, v)
 				}
+				syncIDMaps(c)
 				continue
 			}
 			c.Replace(ch.Key, ch.New)
@@ -473,17 +474,9 @@ func (b *Backend) StatHostDir(ctx context.Context, path string) (bool, int, int,
 	return b.dirs.StatHostDir(ctx, path)
 }
 
-// EnsureHostDir makes a bind mount's host directory. The containers run
-// privileged here (no id map applies): an owner shifted by Proxmox's
-// default map (100000+id, what the stage asks for an unprivileged config)
-// is given back its container id, which is the host id here.
+// EnsureHostDir makes a bind mount's host directory, owned by the host
+// ids the stage asks for: the container's id maps apply for real here, so
+// those are the ids the container sees as its owner.
 func (b *Backend) EnsureHostDir(ctx context.Context, ctid int, path string, uid, gid int) error {
-	return b.dirs.EnsureHostDir(ctx, ctid, path, unshift(uid), unshift(gid))
-}
-
-func unshift(id int) int {
-	if id >= pve.DefaultIDOffset && id < pve.DefaultIDOffset+pve.DefaultIDCount {
-		return id - pve.DefaultIDOffset
-	}
-	return id
+	return b.dirs.EnsureHostDir(ctx, ctid, path, uid, gid)
 }

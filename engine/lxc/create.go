@@ -275,8 +275,17 @@ func (b *Backend) cloneArgs(ctx context.Context, spec engine.CloneSpec) ([]strin
 		return nil, fmt.Errorf("clone %d %d: snapshot '%s' does not exist on CT %d", src, dst, spec.Snapshot, src)
 	}
 	args := []string{"-P", filepath.Join(b.dir(src), "snaps"), "-n", lxcName, "-p", b.path, "-N", b.name(dst)}
-	if !spec.Full {
+	if !spec.Full && !b.idmapped(src) {
 		args = append(args, "-s", "-B", "overlayfs")
 	}
 	return args, nil
+}
+
+// idmapped reports whether ctid's rootfs is mounted idmapped (it has id
+// maps, syncIDMaps). Its clones are full copies: LXC 5.0 hands the idmap
+// option on to the overlayfs mount of an overlay clone, which refuses it
+// ("Invalid argument"), so an overlay clone of it could never start.
+func (b *Backend) idmapped(ctid int) bool {
+	c, err := readConf(b.confPath(ctid))
+	return err == nil && c.First("lxc.rootfs.options") == idmapOption
 }

@@ -17,7 +17,10 @@
 // Differences from Proxmox, by design:
 //   - no network unless the configured bridge exists on the host (and
 //     Options.Network is not "none"); addresses are never invented;
-//   - containers are privileged (unprivileged is recorded, not applied);
+//   - an unprivileged container or one with id maps gets them for real
+//     (Proxmox's default map completed around the configured ranges), its
+//     rootfs mounted idmapped rather than shifted on disk (pctmap.go,
+//     syncIDMaps): the rootfs keeps the container's own ids on the host;
 //   - no GPU passthrough: GPUSupported says so and the NVIDIA stage skips;
 //   - the container runs a minimal init (/sbin/phoenix-init) that exits
 //     promptly on SIGPWR/SIGTERM, so stop and shutdown take well under a

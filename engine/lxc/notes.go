@@ -9,8 +9,9 @@ import (
 )
 
 // PlanNotes says, per container of cfg, what this backend will do
-// differently from Proxmox: no network (and why), no GPU, privileged
-// containers, a template that is not a local rootfs. The CLI adds them to
+// differently from Proxmox: no network (and why), no GPU, no firewall,
+// no storage volumes, AppArmor lines on a host without AppArmor, a
+// template that is not a local rootfs. The CLI adds them to
 // the plan and the summary, so a dry-run tells before a run does.
 func (b *Backend) PlanNotes(cfg *engine.Config) []string {
 	ids := make([]int, 0, len(cfg.Containers))
@@ -55,14 +56,8 @@ func (b *Backend) containerNotes(ct *engine.Container) []string {
 	if len(ct.Later.Volumes) > 0 {
 		out = append(out, "zfs_volumes are recorded, not created: no Proxmox storage on this backend")
 	}
-	if len(ct.Later.IDMaps) > 0 {
-		out = append(out, "id_maps are recorded, not applied: containers run privileged on this backend")
-	}
 	if hasAppArmorLine(ct) && !b.host.apparmor {
-		out = append(out, "lxc.apparmor.profile is written but AppArmor is not enabled on this host: LXC may refuse to start the container")
-	}
-	if ct.Unprivileged {
-		out = append(out, "runs privileged: unprivileged is recorded, not applied on this backend")
+		out = append(out, "AppArmor is not enabled on this host: the lxc.apparmor lines are written, LXC ignores them")
 	}
 	if ct.CloneFrom == 0 && !b.exists(ct.CTID) {
 		if _, err := templateKind(ct.Template); err != nil {

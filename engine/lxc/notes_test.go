@@ -22,10 +22,9 @@ func TestPlanNotes(t *testing.T) {
 	notes := b.PlanNotes(cfg)
 	assert.Equal(t, "CT 100: no bridge vmbr0 on this host: no network", notes[0])
 	assert.Equal(t, "CT 100: nvidia stage skipped: no GPU on this backend", notes[1])
-	assert.Equal(t, "CT 100: runs privileged: unprivileged is recorded, not applied on this backend", notes[2])
-	assert.Contains(t, notes[3], "CT 100: create will fail: template") // an empty dir is no rootfs
-	assert.Contains(t, notes[4], "CT 102: create will fail: template \"local:vztmpl/debian.tar.zst\" is not a rootfs directory or tarball on this host")
-	assert.Len(t, notes, 5, "CT 101's bridge exists: no note")
+	assert.Contains(t, notes[2], "CT 100: create will fail: template") // an empty dir is no rootfs
+	assert.Contains(t, notes[3], "CT 102: create will fail: template \"local:vztmpl/debian.tar.zst\" is not a rootfs directory or tarball on this host")
+	assert.Len(t, notes, 4, "CT 101's bridge exists: no note; unprivileged applies for real: no note")
 }
 
 // TestPlanNotesWithoutTools: a dry-run where LXC is not installed still
@@ -54,8 +53,8 @@ func TestPlanNotesWithoutTools(t *testing.T) {
 }
 
 // TestPlanNotesOfTheLaterEra: what this backend cannot do of the later
-// era is said in the notes: the firewall, new volumes, id maps, and an
-// AppArmor line on a host without AppArmor.
+// era is said in the notes: the firewall, new volumes, and an AppArmor
+// line on a host without AppArmor. Id maps apply for real: no note.
 func TestPlanNotesOfTheLaterEra(t *testing.T) {
 	b := &Backend{path: t.TempDir(), host: testHost(true)}
 	ct := &engine.Container{CTID: 960, CloneFrom: 900}
@@ -67,16 +66,9 @@ func TestPlanNotesOfTheLaterEra(t *testing.T) {
 	assert.Equal(t, []string{
 		"CT 960: firewall skipped: no Proxmox firewall on this backend",
 		"CT 960: zfs_volumes are recorded, not created: no Proxmox storage on this backend",
-		"CT 960: id_maps are recorded, not applied: containers run privileged on this backend",
-		"CT 960: lxc.apparmor.profile is written but AppArmor is not enabled on this host: LXC may refuse to start the container",
+		"CT 960: AppArmor is not enabled on this host: the lxc.apparmor lines are written, LXC ignores them",
 	}, notes)
 	b.host.apparmor = true
-	assert.Len(t, b.PlanNotes(&engine.Config{Containers: map[int]*engine.Container{960: ct}}), 3)
+	assert.Len(t, b.PlanNotes(&engine.Config{Containers: map[int]*engine.Container{960: ct}}), 2)
 }
 
-func TestHostDirOwnerIsTheContainerIDOnAPrivilegedBackend(t *testing.T) {
-	assert.Equal(t, 33, unshift(100033))
-	assert.Equal(t, 33, unshift(33))
-	assert.Equal(t, -1, unshift(-1))
-	assert.Equal(t, 200000, unshift(200000))
-}

@@ -82,9 +82,7 @@ func applyOption(c *lxcConf, key, value string, h host) (note string, err error)
 		return key + " is recorded, not applied: no device passthrough on this backend", nil
 	case key == "unprivileged":
 		c.SetMeta(key, value)
-		if value == "1" {
-			return "unprivileged=1 is recorded, not applied: containers are privileged on this backend", nil
-		}
+		syncIDMaps(c)
 	default:
 		// rootfs, onboot, startup, tags, description, ostype, ...:
 		// kept so `pct config` answers as Proxmox would.
@@ -114,6 +112,9 @@ func deleteOption(c *lxcConf, key string, h host) {
 	case "features":
 		c.DelMeta(key)
 		applyFeatures(c, "", h)
+	case "unprivileged":
+		c.DelMeta(key)
+		syncIDMaps(c)
 	default:
 		c.DelMeta(key)
 		c.Del(key)
@@ -231,19 +232,60 @@ func pctConfig(c *lxcConf) map[string]string {
 	for _, k := range c.Keys() {
 		out[k] = strings.Join(c.Get(k), "\n")
 	}
+	// pct config shows the container's own lxc.idmap lines, not the
+	// default map LXC gets for an unprivileged container without any.
+	delete(out, "lxc.idmap")
 	if v, ok := c.Meta(idmapMeta); ok {
 		out["lxc.idmap"] = strings.ReplaceAll(v, idmapSep, "\n")
 	}
 	return out
 }
 
-// Id maps are recorded, never applied: containers run privileged on this
-// backend, and lxc.idmap lines would make LXC shift a rootfs that is not
-// shifted. They are kept in one meta line so `pct config` still shows them.
+// The container's own lxc.idmap lines (what pct config shows) are kept in
+// one meta line; syncIDMaps derives from it, and from unprivileged, the
+// lxc.idmap lines LXC applies.
 const (
 	idmapMeta = "idmap"
 	idmapSep  = " ; "
 )
+
+// syncIDMaps writes the id maps LXC applies: the container's own lxc.idmap
+// lines or, for an unprivileged container without any, Proxmox's default
+// map (u and g 0 100000 65536); none for a privileged one.
+//
+// With a map, the rootfs is mounted idmapped (lxc.rootfs.options =
+// idmap=container, LXC 5 on a kernel ≥ 5.12 whose filesystem supports
+// idmapped mounts: ext4, xfs, btrfs, tmpfs, overlayfs): its files keep the
+// container's own ids on the host and the kernel shifts them through the
+// container's map. That is chosen over shifting the rootfs's ownership
+// (walk + Lchown through old→new map, as Proxmox does on create): nothing
+// to walk when a map is set or changed, so a map change needs only the
+// restart LXC needs anyway; no half-shifted rootfs when a walk is
+// interrupted; setuid/setgid bits, which chown clears, and file
+// capabilities (security.capability xattrs, which carry a root uid of
+// their own) stay as they are; and the files Phoenix writes from the host
+// (Push, the init) need no shift either. A host that cannot mount idmapped
+// fails the start with LXC's error naming the rootfs mount.
+func syncIDMaps(c *lxcConf) {
+	var lines []string
+	if v, ok := c.Meta(idmapMeta); ok && v != "" {
+		lines = strings.Split(v, idmapSep)
+	} else if u, _ := c.Meta("unprivileged"); u == "1" {
+		maps, _ := pve.CompleteIDMaps(nil) // the default map: no ranges to overlap
+		for _, m := range maps {
+			lines = append(lines, m.Line().Value)
+		}
+	}
+	c.Replace("lxc.idmap", lines)
+	if len(lines) > 0 {
+		c.Set("lxc.rootfs.options", idmapOption)
+	} else {
+		c.Del("lxc.rootfs.options")
+	}
+}
+
+// idmapOption mounts the rootfs idmapped through the container's maps.
+const idmapOption = "idmap=container"
 
 // recordIDMap adds one lxc.idmap value to the meta line.
 func recordIDMap(c *lxcConf, value string) {

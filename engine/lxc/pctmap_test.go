@@ -119,7 +119,6 @@ func TestOptionNotesAndErrors(t *testing.T) {
 	assert.Equal(t, []string{
 		"features fuse,keyctl are recorded, not applied on this backend",
 		"dev0 is recorded, not applied: no device passthrough on this backend",
-		"unprivileged=1 is recorded, not applied: containers are privileged on this backend",
 		"swap is recorded, not enforced (cgroup v1 host)",
 	}, notes)
 	_, err := applyOption(c, "memory", "lots", h)
@@ -170,16 +169,29 @@ func TestBindMountsAreRealVolumesRecorded(t *testing.T) {
 	assert.Equal(t, "local-zfs:10,mp=/data", cfg["mp1"])
 }
 
-// TestIDMapsAreRecordedNotApplied: the containers are privileged here, so
-// lxc.idmap lines are kept as a note for `pct config`, never as LXC keys.
-func TestIDMapsAreRecordedNotApplied(t *testing.T) {
-	c := parseConf("")
+// TestIDMapsAreApplied: the container's own lxc.idmap lines become LXC's
+// (with the idmapped rootfs mount) and are what pct config shows; an
+// unprivileged container without any gets Proxmox's default map, which
+// pct config does not show; a privileged one gets none.
+func TestIDMapsAreApplied(t *testing.T) {
+	c := parseConf("lxc.rootfs.path = dir:/x\n")
 	recordIDMap(c, "u 0 100000 65536")
 	recordIDMap(c, "g 33 33 1")
 	recordIDMap(c, "g 33 33 1")
+	syncIDMaps(c)
 	again := parseConf(c.String())
-	assert.Empty(t, again.Get("lxc.idmap"))
+	assert.Equal(t, []string{"u 0 100000 65536", "g 33 33 1"}, again.Get("lxc.idmap"))
+	assert.Equal(t, "idmap=container", again.First("lxc.rootfs.options"))
 	assert.Equal(t, "u 0 100000 65536\ng 33 33 1", pctConfig(again)["lxc.idmap"])
+
+	c = parseConf("lxc.rootfs.path = dir:/x\n")
+	apply(t, c, testHost(true), "unprivileged", "1")
+	assert.Equal(t, []string{"u 0 100000 65536", "g 0 100000 65536"}, c.Get("lxc.idmap"))
+	assert.NotContains(t, pctConfig(c), "lxc.idmap", "the default map is no line of the pct config")
+	assert.Equal(t, "1", pctConfig(c)["unprivileged"])
+	deleteOption(c, "unprivileged", testHost(true))
+	assert.Empty(t, c.Get("lxc.idmap"))
+	assert.Empty(t, c.Get("lxc.rootfs.options"), "privileged: no idmapped mount")
 }
 
 // TestEditRawReplacesInPlace: MergeRaw's edit on an LXC config: a shared

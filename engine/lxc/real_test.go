@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // Tests on real LXC containers: they run as root (CI is root), skip
@@ -115,6 +116,11 @@ func newRealBackendAt(tb testing.TB, path string) *Backend {
 	b, err := New(Options{LXCPath: path, Network: NetworkNone})
 	require.NoError(tb, err)
 	require.NoError(tb, os.MkdirAll(path, 0o755))
+	// The root of an unprivileged container (host uid 100000) must reach
+	// its rootfs: t.TempDir()'s directories are 0700.
+	for dir := path; strings.HasPrefix(dir, os.TempDir()+"/"); dir = filepath.Dir(dir) {
+		require.NoError(tb, os.Chmod(dir, 0o755))
+	}
 	owner := filepath.Join(path, ownerFile)
 	require.NoError(tb, os.WriteFile(owner, []byte(strconv.Itoa(os.Getpid())), 0o644))
 	before := hostLXCPathState()
@@ -166,7 +172,7 @@ func TestRealContainerLifecycle(t *testing.T) {
 	spec := engine.CreateSpec{CTID: 100, Template: rootfs, Options: []engine.Option{
 		{Key: "hostname", Value: "base"}, {Key: "memory", Value: "256"}, {Key: "cores", Value: "1"},
 		{Key: "rootfs", Value: "local-lvm:4"}, {Key: "net0", Value: "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1"},
-		{Key: "features", Value: "nesting=1"}, {Key: "unprivileged", Value: "1"},
+		{Key: "features", Value: "nesting=1"},
 	}}
 	require.NoError(t, b.Create(ctx, spec))
 	err = b.Create(ctx, spec)
@@ -513,4 +519,89 @@ func requireNoNetwork(tb testing.TB, b *Backend, ctid int) {
 		}
 	}
 	assert.Equal(tb, []string{"lo"}, ifaces, "CT %d has no network: loopback only\n%s", ctid, r.Stdout)
+}
+
+// TestRealIDMaps: an unprivileged container runs in a user namespace with
+// Proxmox's default map, its init a host process of uid 100000, and sees
+// its rootfs owned as it should (root's files root's, setuid bits kept);
+// the id map the config asks for (gid 33 to the host's 33, completed
+// around it) replaces the default set when the lxc-conf stage's edit is
+// applied, and the restarted container runs with it. A snapshot clone of
+// it is a full copy (see idmapped) that runs with its source's map.
+func TestRealIDMaps(t *testing.T) {
+	b := newRealBackend(t)
+	ctx := context.Background()
+	require.NoError(t, b.Create(ctx, engine.CreateSpec{CTID: 300, Template: testRootfs(t), Options: []engine.Option{
+		{Key: "hostname", Value: "mapped"}, {Key: "unprivileged", Value: "1"}}}))
+	require.NoError(t, b.Start(ctx, 300))
+	require.NoError(t, b.WaitReady(ctx, 300, 30*time.Second))
+	assert.Equal(t, "0 100000 65536\n", mapOf(t, b, 300, "uid_map"))
+	assert.Equal(t, "0 100000 65536\n", mapOf(t, b, 300, "gid_map"))
+	assert.Equal(t, "100000", hostUID(t, b, 300), "the container's root is host uid 100000")
+	assert.Equal(t, "0:0 4755\n", execOK(t, b, 300, "stat", "-c", "%u:%g %a", "/usr/bin/passwd"), "root's setuid binary, as root's")
+	assert.Equal(t, "65534\n", execOK(t, b, 300, "su", "-s", "/bin/sh", "nobody", "-c", "id -u"), "su, root inside, becomes another mapped user")
+	execOK(t, b, 300, "sh", "-c", "mkdir -p /srv/www && chgrp 33 /srv/www")
+	cfg, err := b.Config(ctx, 300)
+	require.NoError(t, err)
+	assert.NotContains(t, cfg, "lxc.idmap", "the default map is no line of the pct config")
+
+	maps, err := pve.CompleteIDMaps([]pve.IDMap{{Kind: "g", CT: 33, Host: 33, Size: 1}})
+	require.NoError(t, err)
+	var want []pve.RawLine
+	for _, m := range maps {
+		want = append(want, m.Line())
+	}
+	edit := pve.MergeRaw(cfg, want)
+	require.NoError(t, b.EditRaw(ctx, 300, edit))
+	require.NoError(t, b.Stop(ctx, 300))
+	require.NoError(t, b.Start(ctx, 300))
+	require.NoError(t, b.WaitReady(ctx, 300, 30*time.Second))
+	assert.Equal(t, "0 100000 65536\n", mapOf(t, b, 300, "uid_map"))
+	assert.Equal(t, "0 100000 33\n33 33 1\n34 100034 65502\n", mapOf(t, b, 300, "gid_map"), "the new set, no old line beside it")
+	assert.Equal(t, "0:33\n", execOK(t, b, 300, "stat", "-c", "%u:%g", "/srv/www"), "a file's ids are the container's own through any map")
+	assert.Equal(t, "ok\n", execOK(t, b, 300, "sh", "-c", "echo ok"), "the container's shell runs")
+	cfg, err = b.Config(ctx, 300)
+	require.NoError(t, err)
+	assert.True(t, pve.MergeRaw(cfg, want).Empty(), "converged")
+	conf, err := readConf(b.confPath(300))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"u 0 100000 65536", "g 0 100000 33", "g 33 33 1", "g 34 100034 65502"}, conf.Get("lxc.idmap"))
+
+	require.NoError(t, b.Snapshot(ctx, 300, "base"))
+	require.NoError(t, b.Clone(ctx, engine.CloneSpec{Source: 300, CTID: 301, Snapshot: "base", Hostname: "copy"}))
+	cfg, err = b.Config(ctx, 301)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(cfg["lxc.rootfs.path"], "dir:"), "an idmapped container's clone is a full copy: %s", cfg["lxc.rootfs.path"])
+	require.NoError(t, b.Start(ctx, 301))
+	require.NoError(t, b.WaitReady(ctx, 301, 30*time.Second))
+	assert.Equal(t, "0 100000 33\n33 33 1\n34 100034 65502\n", mapOf(t, b, 301, "gid_map"))
+	assert.Equal(t, "0:33\n", execOK(t, b, 301, "stat", "-c", "%u:%g", "/srv/www"))
+}
+
+// mapOf is /proc/self/<name> inside ctid, its blanks squeezed.
+func mapOf(t *testing.T, b *Backend, ctid int, name string) string {
+	t.Helper()
+	out := execOK(t, b, ctid, "cat", "/proc/self/"+name)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// hostUID is the host uid of ctid's init (from its /proc status on the
+// host).
+func hostUID(t *testing.T, b *Backend, ctid int) string {
+	t.Helper()
+	out, err := b.run(context.Background(), nil, "lxc-info", "-n", b.name(ctid), "-P", b.path, "-p", "-H")
+	require.NoError(t, err)
+	data, err := os.ReadFile("/proc/" + strings.TrimSpace(out) + "/status")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+			return f[1]
+		}
+	}
+	t.Fatalf("no Uid line in /proc/%s/status", strings.TrimSpace(out))
+	return ""
 }

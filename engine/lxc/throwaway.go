@@ -92,7 +92,10 @@ func (b *Backend) makeFrom(ctx context.Context, o Options, base string, ctid int
 	if err != nil {
 		return err
 	}
-	args := []string{"-P", src.path, "-n", base, "-p", b.path, "-N", b.name(ctid), "-s", "-B", "overlayfs"}
+	args := []string{"-P", src.path, "-n", base, "-p", b.path, "-N", b.name(ctid)}
+	if !src.idmapped(baseID) {
+		args = append(args, "-s", "-B", "overlayfs") // see idmapped: an overlay of an idmapped rootfs cannot start
+	}
 	if len(snaps) > 0 {
 		args[1], args[3] = src.dir(baseID)+"/snaps", snaps[len(snaps)-1].lxcName
 	} else if st, err := src.Status(ctx, baseID); err != nil || st.Running {
