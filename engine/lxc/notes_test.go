@@ -71,4 +71,3 @@ func TestPlanNotesOfTheLaterEra(t *testing.T) {
 	b.host.apparmor = true
 	assert.Len(t, b.PlanNotes(&engine.Config{Containers: map[int]*engine.Container{960: ct}}), 2)
 }
-
