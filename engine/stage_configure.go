@@ -79,20 +79,10 @@ func (c *ctRun) resize(ctx context.Context, disk, size string) error {
 // `pct config` reports, in a fixed order.
 func configDiff(ct *Container, have map[string]string) []Option {
 	var opts []Option
-	diff := func(key, want string) {
-		if want != "" && strings.TrimSpace(have[key]) != want {
-			opts = append(opts, Option{Key: key, Value: want})
+	for _, o := range plainOptions(ct) {
+		if strings.TrimSpace(have[o.Key]) != o.Value {
+			opts = append(opts, o)
 		}
-	}
-	diff("hostname", ct.Hostname)
-	if ct.MemoryMB > 0 {
-		diff("memory", strconv.Itoa(ct.MemoryMB))
-	}
-	if ct.Cores > 0 {
-		diff("cores", strconv.Itoa(ct.Cores))
-	}
-	if ct.SwapMB > 0 {
-		diff("swap", strconv.Itoa(ct.SwapMB))
 	}
 	if want := DesiredNet0(ct.Net); want != nil {
 		got := ParseNet0(have["net0"])
@@ -110,6 +100,27 @@ func configDiff(ct *Container, have map[string]string) []Option {
 		if !FeaturesMatch(want, got) {
 			opts = append(opts, Option{Key: "features", Value: FormatFeatures(mergeKV(got, want))})
 		}
+	}
+	return opts
+}
+
+// plainOptions are the plain values of the entry that pct create takes
+// and pct set changes in place (those it sets), in a fixed order: create
+// and configure spell them alike.
+func plainOptions(ct *Container) []Option {
+	var opts []Option
+	add := func(k, v string) { opts = append(opts, Option{Key: k, Value: v}) }
+	if ct.Hostname != "" {
+		add("hostname", ct.Hostname)
+	}
+	if ct.MemoryMB > 0 {
+		add("memory", strconv.Itoa(ct.MemoryMB))
+	}
+	if ct.Cores > 0 {
+		add("cores", strconv.Itoa(ct.Cores))
+	}
+	if ct.SwapMB > 0 {
+		add("swap", strconv.Itoa(ct.SwapMB))
 	}
 	return opts
 }

@@ -94,20 +94,8 @@ func (c *ctRun) cloneStorage(ctx context.Context) (string, error) {
 }
 
 func createOptions(ct *Container) []Option {
-	var opts []Option
+	opts := plainOptions(ct)
 	add := func(k, v string) { opts = append(opts, Option{Key: k, Value: v}) }
-	if ct.Hostname != "" {
-		add("hostname", ct.Hostname)
-	}
-	if ct.MemoryMB > 0 {
-		add("memory", strconv.Itoa(ct.MemoryMB))
-	}
-	if ct.Cores > 0 {
-		add("cores", strconv.Itoa(ct.Cores))
-	}
-	if ct.SwapMB > 0 {
-		add("swap", strconv.Itoa(ct.SwapMB))
-	}
 	if ct.StoragePool != "" && ct.StorageSizeGB > 0 {
 		add("rootfs", ct.StoragePool+":"+strconv.Itoa(ct.StorageSizeGB))
 	}
