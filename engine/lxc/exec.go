@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -69,10 +70,9 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 	cmd := exec.CommandContext(ctx, "lxc-attach", b.attachArgs(ctid, argv, opts.Env)...)
 	cmd.Env = attachEnv(opts.Env)
 	// The attached command is a child of lxc-attach in its process group:
-	// killing the group on cancel ends the command too, not only
-	// lxc-attach.
+	// on cancel killTree ends the group and every descendant that left it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.Cancel = func() error { return killTree(cmd.Process.Pid) }
 	cmd.WaitDelay = 2 * time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = tee(&out, opts.Stdout), tee(&errb, opts.Stderr)
@@ -103,6 +103,75 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 	default:
 		return res, fmt.Errorf("exec %d: lxc-attach: %w", ctid, err)
 	}
+}
+
+// killTree ends lxc-attach (pid) and all it started in the container: its
+// process group (the attached command is in it) and every descendant found
+// through the parent links of /proc, since a command's children may leave
+// the group (setsid, a daemon, a shell's job control). Descendants are
+// stopped first, scan after scan until no new one appears, so none forks
+// past the last scan; then all are killed. Not found: a process already
+// reparented before the cancel (a daemon that double-forked and whose
+// parent exited) is no descendant any more.
+func killTree(pid int) error {
+	stopped := map[int]bool{}
+	for round := 0; round < 10; round++ {
+		fresh := false
+		for _, p := range descendants(pid) {
+			if !stopped[p] {
+				stopped[p], fresh = true, true
+				_ = syscall.Kill(p, syscall.SIGSTOP)
+			}
+		}
+		if !fresh {
+			break
+		}
+	}
+	err := syscall.Kill(-pid, syscall.SIGKILL)
+	for p := range stopped {
+		_ = syscall.Kill(p, syscall.SIGKILL) // gone already: ESRCH, fine
+	}
+	return err
+}
+
+// descendants are the pids below pid in the host's process tree, read
+// from /proc/PID/stat ("PID (COMM) STATE PPID ...": COMM may hold blanks
+// and parentheses, so the fields after its last ")" are read).
+func descendants(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s := string(data)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 2 {
+			continue
+		}
+		if pp, err := strconv.Atoi(f[1]); err == nil {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
 }
 
 // attachFailed tells lxc-attach's own failure (it could not enter the

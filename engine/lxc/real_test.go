@@ -310,6 +310,21 @@ func TestRealExecTimeoutEndsTheCommand(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the command survived its timeout: %s", left)
 		time.Sleep(100 * time.Millisecond)
 	}
+
+	// What the command started goes with it: a child in the background
+	// that left the process group for a session of its own, as a daemon
+	// does (setsid sleep 6001), and one it waits for (sleep 6002).
+	_, err = b.Exec(ctx, 200, []string{"sh", "-c", "setsid sleep 6001 & sleep 6002"}, engine.ExecOptions{Timeout: 300 * time.Millisecond})
+	require.ErrorContains(t, err, "timed out after 300ms")
+	deadline = time.Now().Add(time.Minute)
+	for {
+		left := execOK(t, b, 200, "sh", "-c", `for f in $(grep -l "600[1]\|600[2]" /proc/[0-9]*/cmdline 2>/dev/null); do tr '\0' ' ' < $f; echo; done; true`)
+		if left == "" {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "a child of the command survived its timeout: %s", left)
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func TestRealCreateFromTarball(t *testing.T) {
