@@ -113,21 +113,39 @@ func (o *observed) records() bool {
 
 // pushChange is what a planned push does to dest, read from the container
 // as the plan leaves it (what the plan wrote earlier, else the host's
-// file): nil outside a plan, or when the old content cannot be read. The
-// read is a probe `cat` on the backend under the run's cache, whose
-// batched probes would trim the content.
+// file): nil outside a plan, or when the old content cannot be read.
 func (o *observed) pushChange(ctx context.Context, ctid int, dest string, content []byte) *FileChange {
 	if !o.records() {
 		return nil
 	}
-	r, err := unwrapped(o.b).Exec(ctx, ctid, []string{"cat", dest}, ExecOptions{Probe: true})
+	switch old, st := readInside(ctx, unwrapped(o.b), ctid, dest); st {
+	case fileAbsent:
+		return newFile(dest, content)
+	case fileRead:
+		return changeOf(dest, old, content)
+	}
+	return nil
+}
+
+// What readInside found.
+const (
+	fileUnknown = iota // unreadable, or not known before the run
+	fileAbsent
+	fileRead
+)
+
+// readInside reads a file in the container with a probe `cat`, which
+// changes nothing. b is a backend under the run's cache: its batched
+// probes trim the output, and a file is compared to the byte.
+func readInside(ctx context.Context, b Backend, ctid int, path string) ([]byte, int) {
+	r, err := b.Exec(ctx, ctid, []string{"cat", path}, ExecOptions{Probe: true})
 	switch {
 	case err != nil:
-		return nil
+		return nil, fileUnknown
 	case r.Code == 1 && strings.Contains(r.Stderr, "No such file"):
-		return newFile(dest, content)
+		return nil, fileAbsent
 	case r.Code != 0:
-		return nil // unreadable, or not known before the run
+		return nil, fileUnknown
 	}
-	return changeOf(dest, []byte(r.Stdout), content)
+	return []byte(r.Stdout), fileRead
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,4 +147,45 @@ func TestLongDiffIsCapped(t *testing.T) {
 	// 1 hunk header + 40 removed + 40 added = 81 lines, 24 shown.
 	assert.Contains(t, text, "      -old 22\n      … 57 more lines\n")
 	assert.NotContains(t, text, "+new 0")
+}
+
+// TestPlanOfAChangedScriptShowsOnlyItsChange: on a converged host, an
+// application script changed in one line plans its push as that line's
+// diff; the config files it runs with, unchanged in the container, are no
+// change at all (the run does not push them either).
+func TestPlanOfAChangedScriptShowsOnlyItsChange(t *testing.T) {
+	t.Parallel()
+	ct := laterContainer()
+	ct.Later = engine.Later{ApplicationScript: "app_960.sh"}
+	cfg := oneConfig(ct)
+	cfg.LXCFile = filepath.Join(writeFiles(t, map[string]string{"phoenix_lxc_configs.json": "{\"lxc_configs\": {}}\n"}), "phoenix_lxc_configs.json")
+	script := "#!/bin/bash\nset -e\napt-get install -y nginx\nsystemctl enable nginx\necho done\n"
+	dir := writeFiles(t, map[string]string{"app_960.sh": script})
+	hooks := &fileHooks{stubHooks: stubHooks{}, dir: dir}
+	host := newHost()
+	run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
+	text, _ := planText(t, cfg, host, hooks)
+	require.Contains(t, text, engine.NoChanges)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app_960.sh"), []byte(strings.Replace(script, "nginx\n", "nginx curl\n", 1)), 0o644))
+	host.ResetCalls()
+	text, _ = planText(t, cfg, host, hooks)
+	assert.Contains(t, text, "    pct push 960 '<content>' /tmp/phoenix_run/app_960.sh --perms 0755\n"+
+		"      @@ -1,5 +1,5 @@\n"+
+		"       #!/bin/bash\n"+
+		"       set -e\n"+
+		"      -apt-get install -y nginx\n"+
+		"      +apt-get install -y nginx curl\n"+
+		"       systemctl enable nginx\n"+
+		"       echo done\n")
+	assert.NotContains(t, text, "phoenix_lxc_configs.json", "the unchanged config file is no change")
+
+	run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: hooks})
+	var pushes []string
+	for _, c := range host.MutatingCalls() {
+		if c.Argv[0] == "push" {
+			pushes = append(pushes, c.Argv[3])
+		}
+	}
+	assert.Equal(t, []string{"/tmp/phoenix_run/app_960.sh", engine.FileMarker(filepath.Join(dir, "app_960.sh"))}, pushes, "the run pushes what the plan said")
 }

@@ -107,8 +107,10 @@ func TestFeatureHooksAppScriptHealthAndSnapshots(t *testing.T) {
 	assert.Equal(t, "exec 960 -- mkdir -p /tmp/phoenix_run", features[0], "base_setup first, as listed")
 	assert.Contains(t, features, "exec 960 -- env PHOENIX_CTID=960 bash /tmp/phoenix_run/phoenix_hypervisor_feature_install_base_setup.sh")
 	assert.Contains(t, features, "exec 960 -- touch /phoenix_hypervisor_feature_install_web.lua")
+	assert.Contains(t, features, "push 960 <content> /tmp/phoenix_run/phoenix_lxc_configs.json --perms 0600")
 	app := mutatingArgv(host, 960, engine.StageApp)
-	assert.Contains(t, app, "push 960 <content> /tmp/phoenix_run/phoenix_lxc_configs.json --perms 0600")
+	assert.NotContains(t, app, "push 960 <content> /tmp/phoenix_run/phoenix_lxc_configs.json --perms 0600",
+		"the config file base_setup's run copied there is unchanged: no change")
 	assert.Contains(t, app, "push 960 <content> /tmp/phoenix_run/phoenix_hypervisor_lxc_960.sh --perms 0755")
 	assert.Contains(t, app, "exec 960 -- env PHOENIX_CTID=960 bash /tmp/phoenix_run/phoenix_hypervisor_lxc_960.sh")
 	assert.Equal(t, "passed (try 2 of 3)", stageOf(c, engine.StageHealth).Detail)

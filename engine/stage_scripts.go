@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -255,12 +256,12 @@ func (c *ctRun) runInContainer(ctx context.Context, file string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f, err)
 		}
-		if err := c.b.Push(ctx, ctid, RunDir+"/"+filepath.Base(f), data, PushOptions{Perms: "0600"}); err != nil {
+		if err := c.pushChanged(ctx, RunDir+"/"+filepath.Base(f), data, PushOptions{Perms: "0600"}); err != nil {
 			return fmt.Errorf("pct push %d %s: %w", ctid, f, err)
 		}
 	}
 	dest := RunDir + "/" + filepath.Base(file)
-	if err := c.b.Push(ctx, ctid, dest, script, PushOptions{Perms: "0755"}); err != nil {
+	if err := c.pushChanged(ctx, dest, script, PushOptions{Perms: "0755"}); err != nil {
 		return fmt.Errorf("pct push %d %s: %w", ctid, dest, err)
 	}
 	timeout := c.ct.HookTimeout
@@ -276,4 +277,16 @@ func (c *ctRun) runInContainer(ctx context.Context, file string) error {
 		return fmt.Errorf("exit %d: %s", r.Code, tail(r.Stderr+r.Stdout))
 	}
 	return nil
+}
+
+// pushChanged pushes content to dest in the container unless dest holds
+// it already (a probe cat): a file that stays as it is is no change, in
+// the plan as in the run (the config files each script run copies to
+// RunDir, a script that did not change). A dest that cannot be read is
+// pushed.
+func (c *ctRun) pushChanged(ctx context.Context, dest string, content []byte, opts PushOptions) error {
+	if old, st := readInside(ctx, c.cache.Unwrap(), c.ct.CTID, dest); st == fileRead && bytes.Equal(old, content) {
+		return nil
+	}
+	return c.b.Push(ctx, c.ct.CTID, dest, content, opts)
 }
