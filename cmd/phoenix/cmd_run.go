@@ -356,6 +356,9 @@ func (s *session) finish(ctx context.Context, do func(context.Context) (*engine.
 }
 
 func (s *session) writeResult(r *engine.Result) error {
+	// The actions' file diffs first: their old side may hold a secret no
+	// token file names any more, which only a line-wise redaction finds.
+	r = s.redactor.Result(r)
 	if s.json != nil {
 		return writeJSONResult(s.json, r, s.redactor)
 	}

@@ -118,6 +118,60 @@ func TestRedactorNeverLetsASecretThrough(t *testing.T) {
 	assert.Equal(t, "HF_TOKEN=hf_dummyTOKEN123", argv[4], "the caller's argv is not modified")
 }
 
+// A plan's file diff: the old side of a rotated secret holds a value in no
+// token file; it goes with the line the new side redacts, and either way
+// round. Lines of other changes and context keep their text.
+func TestRedactorFileDiff(t *testing.T) {
+	r := NewRedactor()
+	r.Add("hf_NEWtoken123\n")
+	r.Add("old-pass-4567")
+	diff := strings.Join([]string{
+		"@@ -1,6 +1,6 @@",
+		" # env",
+		"-HF_TOKEN=hf_OLDtoken999",
+		"-PORT=8000",
+		"+HF_TOKEN=hf_NEWtoken123",
+		"+PORT=8001",
+		" x=1",
+		`-"password": "old-pass-4567",`,
+		`+"password": "plain-new-value",`,
+		"-hf_OLDalone",
+		"\\ No newline at end of file",
+		"+hf_NEWtoken123",
+		"",
+	}, "\n")
+	e := r.Event(engine.Event{Kind: engine.EventAction, File: &engine.FileChange{Path: "/etc/vllm/hf.env", Diff: diff}})
+	want := strings.Join([]string{
+		"@@ -1,6 +1,6 @@",
+		" # env",
+		"-HF_TOKEN=" + Redacted,
+		"-PORT=8000",
+		"+HF_TOKEN=" + Redacted,
+		"+PORT=8001",
+		" x=1",
+		`-"password": "` + Redacted + `",`,
+		`+"password": "` + Redacted + `",`,
+		"-" + Redacted,
+		"\\ No newline at end of file",
+		"+" + Redacted,
+		"",
+	}, "\n")
+	assert.Equal(t, want, e.File.Diff)
+	assert.Contains(t, diff, "hf_OLDtoken999", "the caller's FileChange is not modified")
+
+	res := &engine.Result{Containers: []*engine.ContainerResult{{CTID: 950, Actions: []engine.Event{{File: &engine.FileChange{Diff: diff}}}}}}
+	assert.Equal(t, want, r.Result(res).Containers[0].Actions[0].File.Diff)
+	assert.Equal(t, diff, res.Containers[0].Actions[0].File.Diff, "the result is not modified")
+}
+
+// A token file's newline is not part of the secret: the line after the
+// redacted token stays a line of its own.
+func TestRedactorKeepsTheNewline(t *testing.T) {
+	r := NewRedactor()
+	r.Add("hf_dummyTOKEN123\n")
+	assert.Equal(t, "HF_TOKEN="+Redacted+"\nnext line", r.String("HF_TOKEN=hf_dummyTOKEN123\nnext line"))
+}
+
 func TestRedactorConcurrentAdd(t *testing.T) {
 	r := NewRedactor()
 	var wg sync.WaitGroup
