@@ -100,7 +100,10 @@
 //
 //  1. exec_rules.json: a JSON list of {"match": regexp searched in the
 //     space-joined CMD, "ctid": 0|N, "stdout", "stderr", "code", "sleep":
-//     "2s"}; the first match answers (sleep is waited without the state lock).
+//     "2s", "gate": FIFO, "after"}; the first match answers (sleep is
+//     waited without the state lock; with a gate, the command prints
+//     stdout and stderr, waits for the FIFO to be opened for writing and
+//     closed, then prints after: a test sees lines stream before exit).
 //  2. true → 0; false → 1.
 //  3. cat FILE... → contents of rootfs/<ctid>/FILE, or exit 1 with
 //     "cat: FILE: No such file or directory"; cat without FILE copies stdin.

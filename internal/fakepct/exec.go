@@ -139,6 +139,7 @@ func (f *Fake) applyRule(c *call, ctid int, cmd []string) (bool, error) {
 		c.res.stdout.WriteString(r.Stdout)
 		c.res.stderr.WriteString(r.Stderr)
 		c.res.code = r.Code
+		c.res.gate, c.res.after = r.Gate, r.After
 		return true, nil
 	}
 	return false, nil

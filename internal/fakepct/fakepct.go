@@ -72,6 +72,7 @@ type result struct {
 	stdout, stderr bytes.Buffer
 	code           int
 	sleep          time.Duration
+	gate, after    string // ExecRule.Gate and After
 }
 
 // Run executes one pct invocation against f.StateDir.
@@ -102,7 +103,28 @@ func (f *Fake) Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	}
 	stdout.Write(res.stdout.Bytes())
 	stderr.Write(res.stderr.Bytes())
+	if res.gate != "" {
+		// Held open until the test opens and closes the FIFO: what was
+		// printed so far is out (stdout is unbuffered) before pct exits.
+		if err := waitGate(res.gate); err != nil {
+			fmt.Fprintln(stderr, "fake-pct: gate:", err)
+			return 2
+		}
+		io.WriteString(stdout, res.after)
+	}
 	return res.code
+}
+
+// waitGate blocks until the FIFO at path has been opened for writing and
+// closed again.
+func waitGate(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
 }
 
 type command func(f *Fake, c *call) error

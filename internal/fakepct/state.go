@@ -40,6 +40,13 @@ type ExecRule struct {
 	// Sleep is a Go duration ("2s") waited before answering, without
 	// holding the state lock: for timeout and parallelism tests.
 	Sleep string `json:"sleep,omitempty"`
+	// Gate, when set, is a FIFO: after printing Stdout and Stderr the
+	// command waits, without the state lock, until the FIFO is opened for
+	// writing and closed, then prints After on stdout and exits. A test
+	// holds the command open there to see its first lines arrive before
+	// it ends (streaming), with no timing.
+	Gate  string `json:"gate,omitempty"`
+	After string `json:"after,omitempty"`
 }
 
 // Paths inside a state directory.

@@ -44,7 +44,11 @@ type Call struct {
 }
 
 // ExecFunc answers an Exec. Return handled=false to fall through to the
-// default answer (code 0, empty output; "true" succeeds).
+// default answer (code 0, empty output; "true" succeeds). An ExecFunc may
+// write to opts.Stdout/Stderr itself, to stream lines before it returns
+// (a test can then hold the command open on a channel); what it did not
+// write there, Exec writes from the result, as a real pct exec would
+// have printed it.
 type ExecFunc func(ctid int, argv []string, opts engine.ExecOptions) (res engine.ExecResult, handled bool)
 
 // Backend is the fake. The zero value is not usable: call New.
@@ -292,8 +296,45 @@ func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byt
 }
 
 // Exec answers from Exec_ when set, then: "cat FILE" returns what Push
-// wrote (exit 1 when absent), anything else exits 0 with no output.
+// wrote (exit 1 when absent), anything else exits 0 with no output. The
+// output reaches ExecOptions' writers, when set, as pct's would.
 func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
+	var out, errw *countWriter
+	if o.Stdout != nil {
+		out = &countWriter{w: o.Stdout}
+		o.Stdout = out
+	}
+	if o.Stderr != nil {
+		errw = &countWriter{w: o.Stderr}
+		o.Stderr = errw
+	}
+	res, err := b.exec(ctx, ctid, argv, o)
+	if err == nil {
+		out.rest(res.Stdout)
+		errw.rest(res.Stderr)
+	}
+	return res, err
+}
+
+// countWriter passes writes on and notes whether any came: Exec writes
+// the result's output only to a writer the answer did not stream to.
+type countWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += len(p)
+	return c.w.Write(p)
+}
+
+func (c *countWriter) rest(s string) {
+	if c != nil && c.n == 0 && s != "" {
+		_, _ = c.w.Write([]byte(s))
+	}
+}
+
+func (b *Backend) exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
 	if err := b.beginCall(ctx, Call{Op: "exec", Argv: engine.ExecArgv(ctid, argv, o.Env), Mutate: !o.Probe, Probe: o.Probe}, ctid); err != nil {
 		return engine.ExecResult{}, err
 	}
