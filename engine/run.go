@@ -412,11 +412,48 @@ func (c *ctRun) exec(ctx context.Context, argv []string) (ExecResult, error) {
 	return c.b.Exec(ctx, c.ct.CTID, argv, ExecOptions{Stdout: out, Stderr: errw})
 }
 
+// execStreamed runs a script of the hooks dir (a feature hook, the
+// application script) or a health check in the container as a shell hook
+// runs: each line it prints is an output event of the stage as it comes
+// (stderr at WARN), and last is its last lines in the order they came,
+// for the failure message.
+func (c *ctRun) execStreamed(ctx context.Context, argv []string, opts ExecOptions) (r ExecResult, last string, err error) {
+	stage := OriginFrom(ctx).Stage
+	var mu sync.Mutex
+	var lines []string
+	line := func(level string) *LineWriter {
+		emit := c.outputLine(stage, level)
+		return &LineWriter{Emit: func(l string) {
+			mu.Lock()
+			lines = append(lines, l)
+			if len(lines) > tailLines {
+				lines = lines[1:]
+			}
+			mu.Unlock()
+			emit(l)
+		}}
+	}
+	out, errw := line("INFO"), line("WARN")
+	opts.Stdout, opts.Stderr = out, errw
+	r, err = c.b.Exec(ctx, c.ct.CTID, argv, opts)
+	out.Flush()
+	errw.Flush()
+	if len(lines) == 0 {
+		// A backend that does not stream still captured the output.
+		return r, tail(strings.TrimRight(r.Stdout, "\n") + "\n" + r.Stderr), err
+	}
+	return r, strings.Join(lines, " | "), err
+}
+
 func (c *ctRun) outputLine(stage, level string) func(string) {
 	return func(line string) {
 		c.sink.Emit(Event{Time: time.Now(), Kind: EventOutput, CTID: c.ct.CTID, Stage: stage, Level: level, Message: line})
 	}
 }
+
+// tailLines is how many last lines of a command's output its failure
+// message quotes.
+const tailLines = 5
 
 // tail is the last lines of a command's stderr, for an error message.
 func tail(s string) string {
@@ -425,8 +462,8 @@ func tail(s string) string {
 		return "no error output"
 	}
 	lines := strings.Split(s, "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if len(lines) > tailLines {
+		lines = lines[len(lines)-tailLines:]
 	}
 	return strings.Join(lines, " | ")
 }

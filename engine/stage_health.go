@@ -155,12 +155,12 @@ func (e stopError) Error() string { return e.err.Error() }
 func (c *ctRun) inContainerCheck(command string) func(context.Context) error {
 	argv := []string{"sh", "-c", command}
 	return func(ctx context.Context) error {
-		r, err := c.b.Exec(ctx, c.ct.CTID, argv, ExecOptions{})
+		r, last, err := c.execStreamed(ctx, argv, ExecOptions{})
 		if err != nil {
 			return stopError{fmt.Errorf("health check: pct exec %d: %w", c.ct.CTID, err)}
 		}
 		if r.Code != 0 {
-			return fmt.Errorf("exit %d: %s", r.Code, tail(r.Stderr+r.Stdout))
+			return fmt.Errorf("exit %d: %s", r.Code, last)
 		}
 		return nil
 	}

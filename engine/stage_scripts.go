@@ -268,13 +268,14 @@ func (c *ctRun) runInContainer(ctx context.Context, file string) error {
 	if timeout <= 0 {
 		timeout = c.o.HookTimeout
 	}
-	r, err := c.b.Exec(ctx, ctid, []string{"bash", dest}, ExecOptions{Timeout: timeout,
+	// Its output streams as the stage's, as a shell hook's does.
+	r, last, err := c.execStreamed(ctx, []string{"bash", dest}, ExecOptions{Timeout: timeout,
 		Env: map[string]string{"PHOENIX_CTID": strconv.Itoa(ctid)}})
 	if err != nil {
 		return fmt.Errorf("pct exec %d -- bash %s: %w", ctid, dest, err)
 	}
 	if r.Code != 0 {
-		return fmt.Errorf("exit %d: %s", r.Code, tail(r.Stderr+r.Stdout))
+		return fmt.Errorf("exit %d: %s", r.Code, last)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ const (
 //
 //	[901] create: done
 //	[901] create: pct clone 900 901 --snapname base-snapshot --hostname BaseTemplateGPU
-//	[940] | line printed by the hook
+//	[940] hook | line printed by the hook
 //	phoenix: WARN no Proxmox host found ...
 //
 // DEBUG events and stages starting ("running") are shown only when
@@ -112,6 +112,11 @@ func consolePrefix(e engine.Event) string {
 	}
 	switch e.Kind {
 	case engine.EventOutput:
+		// A line a command printed, labelled with the stage that ran it
+		// (hook, features, app, health, docker, ...).
+		if e.Stage != "" {
+			return p + e.Stage + " | "
+		}
 		return p + "| "
 	case engine.EventStage, engine.EventAction, engine.EventProgress:
 		if e.Stage != "" {

@@ -197,6 +197,7 @@ func TestConsole(t *testing.T) {
 	c.Emit(engine.Event{Kind: engine.EventStage, CTID: 901, Stage: "create", State: engine.StageDone})
 	c.Emit(engine.Event{Kind: engine.EventAction, CTID: 950, Stage: "hook", Argv: []string{"exec", "950", "--", "true"}, Source: "phoenix_hypervisor_setup_950.lua:7"})
 	c.Emit(engine.Event{Kind: engine.EventOutput, CTID: 940, Message: "hello"})
+	c.Emit(engine.Event{Kind: engine.EventOutput, CTID: 960, Stage: "app", Message: "pulling the model"})
 	c.Emit(engine.Event{Kind: engine.EventLog, Level: "WARN", Message: "no Proxmox host"})
 	c.Emit(engine.Event{Kind: engine.EventLog, Level: "DEBUG", Message: "hidden"})
 	c.Emit(engine.Event{Kind: engine.EventStage, CTID: 901, Stage: "start", State: engine.StageRunning})
@@ -204,6 +205,7 @@ func TestConsole(t *testing.T) {
 		"[901] create: done",
 		"[950] hook: pct exec 950 -- true    # phoenix_hypervisor_setup_950.lua:7",
 		"[940] | hello",
+		"[960] app | pulling the model",
 		"phoenix: WARN no Proxmox host",
 		"",
 	}, "\n"), buf.String())
