@@ -7,9 +7,8 @@ if info.code ~= 0 then
 end
 log.info("Docker %s is running", info.stdout:match("%S+") or "?")
 
-local enabled = pct_exec({ "systemctl", "is-enabled", "docker" }, { check = false })
-if enabled.stdout:match("%S+") ~= "enabled" and not phoenix.dry_run then
-  pct_exec({ "systemctl", "enable", "docker" })
-end
+-- Enabling is idempotent: done every run, so the plan lists exactly what
+-- the run does (a dry-run cannot read whether it is enabled already).
+pct_exec({ "systemctl", "enable", "docker" })
 
 pct_exec({ "docker", "run", "--rm", "hello-world" }, { timeout = 300 })

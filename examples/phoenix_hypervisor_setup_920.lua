@@ -4,12 +4,11 @@ local venv = "/opt/vllm"
 local python = venv .. "/bin/python"
 local show_version = { python, "-c", "import sys, vllm; sys.stdout.write(vllm.__version__)" }
 
-local installed = pct_exec(show_version, { check = false })
-if installed.code == 0 and not phoenix.dry_run then
-  log.info("vLLM %s is already installed in %s", installed.stdout, venv)
-  return
-end
-
+-- Every step is idempotent (apt-get and pip keep what is installed, venv
+-- keeps an existing environment), so the hook installs unconditionally:
+-- the plan lists exactly what the run does, where a branch on "is vLLM
+-- there?" would be a guess in a dry-run, which cannot read the answer.
+-- The hook runs again only when its config or code changes (or --force).
 local apt = { env = { DEBIAN_FRONTEND = "noninteractive" }, timeout = 900 }
 pct_exec({ "apt-get", "update" }, apt)
 pct_exec({ "apt-get", "install", "-y", "--no-install-recommends", "python3-venv", "python3-pip", "python3-dev", "build-essential" }, apt)
