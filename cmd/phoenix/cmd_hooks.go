@@ -98,6 +98,7 @@ func hookTestCmd(c *cli.Context, env Env) error {
 		if g.LXCPath != "" {
 			o.LXCPath = g.LXCPath
 		}
+		o.HostRoot = g.HostRoot
 		opts.Backend = "lxc"
 		opts.NewBackend = lxc.ThrowawayFactory(o, lxc.RootfsDir(env.Getenv))
 	}

@@ -38,6 +38,7 @@ var globalSpecs = []globalSpec{
 	{"lock-file", "PHOENIX_LOCK_FILE", lock.DefaultPath, "one run at a time: the lock `FILE`"},
 	{"lxc-path", "PHOENIX_LXC_PATH", "", "`DIR` of the lxc backend's containers (default /var/lib/lxc)"},
 	{"pve-dir", "PHOENIX_PVE_DIR", "", "the Proxmox config root `DIR` Phoenix writes raw lxc lines and firewall files under (default /etc/pve)"},
+	{"host-root", "PHOENIX_HOST_ROOT", "", "the `DIR` under which mount points' host directories are made (default /): with the fake pct, a temp dir, or a run makes them on this machine"},
 }
 
 // globalFlags are the global options. They are accepted before the
@@ -73,6 +74,7 @@ type globals struct {
 	LockFile           string
 	LXCPath            string
 	PVEDir             string
+	HostRoot           string // prepended to mount points' host directories
 	Verbose            bool
 	// Strict: the --strict of validate, run and plan, or PHOENIX_STRICT=1:
 	// unknown configuration keys are errors (and, in a run, a feature
@@ -134,6 +136,7 @@ func resolveGlobals(c *cli.Context, env Env) (globals, error) {
 		LockFile:           vals["lock-file"],
 		LXCPath:            vals["lxc-path"],
 		PVEDir:             vals["pve-dir"],
+		HostRoot:           vals["host-root"],
 		Verbose:            verbose,
 		Strict:             strict,
 	}

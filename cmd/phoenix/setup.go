@@ -88,6 +88,7 @@ func newBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error)
 		if g.LXCPath != "" {
 			o.LXCPath = g.LXCPath
 		}
+		o.HostRoot = g.HostRoot
 		o.Logger = logger
 		b, err := lxc.New(o)
 		if err != nil {
@@ -96,7 +97,7 @@ func newBackend(g globals, env Env, logger *slog.Logger) (engine.Backend, error)
 		return b, nil
 	default:
 		o := pct.OptionsFromEnv(env.Getenv)
-		o.PVEDir = g.PVEDir
+		o.PVEDir, o.HostRoot = g.PVEDir, g.HostRoot
 		b, err := pct.New(o)
 		if err != nil {
 			return nil, exitError(engine.ExitEnvironment, fmt.Errorf("%w: is this a Proxmox VE host? use --backend lxc, or --dry-run to preview", err))

@@ -18,6 +18,14 @@
 //     in "*N": only the first N matching calls fail ("set:901=locked*2").
 //   - FAKE_PCT_DELAY: a Go duration slept at the start of every call.
 //
+// The fake never touches the machine, but phoenix does, on its side of
+// pct: run it against the fake with PHOENIX_PVE_DIR=<state>/pve (raw lxc
+// lines and firewall files, else /etc/pve) and PHOENIX_HOST_ROOT set to
+// a temp dir (mount points' host directories, else made under /, e.g.
+// /mnt/pve/...). The example hooks check what scripted answers give:
+// copy cmd/phoenix/testdata/exec_rules.json into the state directory
+// (README.md, "Try it against the fake pct").
+//
 // # State directory
 //
 //	calls.log             one line per invocation: its argv (without "pct")
