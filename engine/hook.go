@@ -25,16 +25,24 @@ type HookChecker interface {
 	CheckHook(ct *Container) (warnings []string, err error)
 }
 
-// checkHooks checks the hooks of the containers ids, emitting warnings to
-// sink; the error lists every hook that must be fixed first.
-func checkHooks(hr HookRunner, cfg *Config, ids []int, sink Sink) error {
-	hc, ok := hr.(HookChecker)
-	if !ok {
-		return nil
-	}
+// checkHooks checks, before the first change, what would fail the
+// containers ids: the files of the hooks dir they will run (through a
+// HookChecker), and, with strict, a feature nothing applies. Warnings go
+// to sink; the error lists everything that must be fixed first.
+func checkHooks(hr HookRunner, cfg *Config, ids []int, sink Sink, strict bool) error {
+	hc, _ := hr.(HookChecker)
 	var errs []error
 	for _, id := range ids {
-		warnings, err := hc.CheckHook(cfg.Containers[id])
+		ct := cfg.Containers[id]
+		if strict {
+			for _, f := range MissingFeatureHooks(hr, ct) {
+				errs = append(errs, errors.New(NoFeatureHook(f, true)))
+			}
+		}
+		if hc == nil {
+			continue
+		}
+		warnings, err := hc.CheckHook(ct)
 		for _, w := range warnings {
 			sink.Emit(Event{Time: time.Now(), Kind: EventLog, CTID: id, Stage: StageHook, Level: "WARN", Message: w})
 		}
@@ -49,11 +57,12 @@ func checkHooks(hr HookRunner, cfg *Config, ids []int, sink Sink) error {
 }
 
 // HookCheckError is a run stopped before any change by hooks that would
-// fail (a syntax error, an undefined name).
+// fail (a syntax error, an undefined name), or with --strict by a feature
+// nothing applies.
 type HookCheckError struct{ Err error }
 
 func (e *HookCheckError) Error() string {
-	return e.Err.Error() + "\nnothing was changed: fix the hook(s) above, then run again (phoenix validate checks them)"
+	return e.Err.Error() + "\nnothing was changed: fix the above, then run again (phoenix validate checks them)"
 }
 
 func (e *HookCheckError) Unwrap() error { return e.Err }

@@ -142,16 +142,29 @@ func TestMissingApplicationScriptFailsTheContainerFirst(t *testing.T) {
 	assert.Empty(t, host.MutatingCalls(), "nothing was done to it")
 }
 
-func TestStrictFailsAFeatureWithoutHook(t *testing.T) {
+// With Strict a feature nothing applies stops the run before any change,
+// as validate and plan do: the container it depends on is not built
+// first.
+func TestStrictStopsAtAFeatureWithoutHookBeforeAnyChange(t *testing.T) {
 	t.Parallel()
 	ct := scriptContainer()
 	ct.Later = engine.Later{}
-	cfg := oneConfig(ct)
+	first := laterContainer()
+	first.CTID, first.Later, first.Named = 950, engine.Later{}, nil
+	first.Net = &engine.NetConfig{Name: "eth0", Bridge: "vmbr0", IP: "10.0.0.150/24", GW: "10.0.0.1"}
+	ct.Dependencies = []int{950}
+	cfg := oneConfig(first, ct)
 	host := newHost()
-	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: luaHooks(cfg), Strict: true})
-	c := container(t, res, 960)
-	assert.Equal(t, engine.StageFailed, c.State)
-	assert.ErrorContains(t, c.Err, "feature base_setup: no built-in stage and no feature hook (--strict)")
+	_, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: host, Hooks: luaHooks(cfg), Strict: true})
+	var hc *engine.HookCheckError
+	require.ErrorAs(t, err, &hc)
+	assert.ErrorContains(t, err, "feature base_setup: no built-in stage and no feature hook (--strict): add phoenix_hypervisor_feature_install_base_setup.lua or .sh to the hooks dir")
+	assert.ErrorContains(t, err, "feature traefik: no built-in stage and no feature hook (--strict)")
+	assert.Empty(t, host.MutatingCalls(), "nothing was changed")
+
+	res := run(t, engine.RunOptions{Config: cfg, Backend: newHost(), Hooks: luaHooks(cfg)})
+	assert.Equal(t, engine.StageDone, container(t, res, 960).State, "without Strict: a note, not an error")
+	assert.Contains(t, container(t, res, 960).Notes, engine.NoFeatureHook("base_setup", false))
 }
 
 func TestHealthCheckFailureFailsTheContainer(t *testing.T) {

@@ -299,7 +299,7 @@ func scripts(hr HookRunner, ct *Container) []ScriptStatus {
 		}
 		out = append(out, st)
 	}
-	for _, f := range otherFeatures(ct) {
+	for _, f := range OtherFeatures(ct) {
 		if info, err := featureHook(hr, f); err == nil && info.Kind != "" {
 			add(info, filepath.Base(info.Path))
 		} else if err != nil {

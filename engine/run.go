@@ -40,7 +40,7 @@ type RunOptions struct {
 	// ends it). A dry-run never waits.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Strict makes a feature with neither a built-in stage nor a feature
-	// hook an error instead of a warning.
+	// hook an error instead of a warning: the run stops before any change.
 	Strict bool
 	// WithTests runs the integration tests (tests.integration_tests[]) of
 	// the requested containers that ended done, after all of them; a plan
@@ -139,7 +139,7 @@ func Run(ctx context.Context, o RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHooks(r.hooks, r.cfg, plan.Order, r.sink); err != nil {
+	if err := checkHooks(r.hooks, r.cfg, plan.Order, r.sink, o.Strict); err != nil {
 		return nil, err
 	}
 	res := &Result{DryRun: o.DryRun}
@@ -168,7 +168,7 @@ func RunHook(ctx context.Context, o RunOptions, ctid int) (*Result, error) {
 	if ct == nil {
 		return nil, fmt.Errorf("hook run: container %d is not in lxc_configs: check the CTID", ctid)
 	}
-	if err := checkHooks(r.hooks, r.cfg, []int{ctid}, r.sink); err != nil {
+	if err := checkHooks(r.hooks, r.cfg, []int{ctid}, r.sink, o.Strict); err != nil {
 		return nil, err
 	}
 	c := r.newCtRun(ct)

@@ -52,12 +52,12 @@ var (
 	appStage      = Stage{Key: StageApp, Name: named(StageApp), Applies: hasApp, Run: (*ctRun).stageApp}
 )
 
-func hasOtherFeatures(ct *Container) bool { return len(otherFeatures(ct)) > 0 }
+func hasOtherFeatures(ct *Container) bool { return len(OtherFeatures(ct)) > 0 }
 
 // hasFeatureHook: some feature of the container has a feature hook (the
 // others are a note, see checkFeatures).
 func hasFeatureHook(c *ctRun, _ context.Context) bool {
-	for _, f := range otherFeatures(c.ct) {
+	for _, f := range OtherFeatures(c.ct) {
 		if info, err := featureHook(c.hooks, f); err != nil || info.Kind != "" {
 			return true
 		}
@@ -66,8 +66,9 @@ func hasFeatureHook(c *ctRun, _ context.Context) bool {
 }
 func hasApp(ct *Container) bool { return ct.Later.ApplicationScript != "" }
 
-// otherFeatures are the named features without a built-in stage, in order.
-func otherFeatures(ct *Container) []string {
+// OtherFeatures are the named features without a built-in stage, in
+// order: each is run by its feature hook.
+func OtherFeatures(ct *Container) []string {
 	var out []string
 	for _, f := range ct.Named {
 		if !handledFeatures[f] {
@@ -94,14 +95,34 @@ func featureHook(hr HookRunner, feature string) (HookInfo, error) {
 	return sh, nil
 }
 
-// NoFeatureHook is the note of a feature that nothing applies.
-func NoFeatureHook(feature string) string {
-	return "feature " + feature + ": no built-in stage and no feature hook"
+// MissingFeatureHooks are ct's features that nothing applies: no
+// built-in stage and no feature hook in the hooks dir. A feature with two
+// hooks is not missing (the run fails it, see checkFeatures).
+func MissingFeatureHooks(hr HookRunner, ct *Container) []string {
+	var out []string
+	for _, f := range OtherFeatures(ct) {
+		if info, err := featureHook(hr, f); err == nil && info.Kind == "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// NoFeatureHook is what validate, plan and run say of a feature that
+// nothing applies: a note and warning, or with strict (--strict,
+// PHOENIX_STRICT=1) an error that says what to add. One rule for the
+// three commands: with strict, none of them goes on.
+func NoFeatureHook(feature string, strict bool) string {
+	msg := "feature " + feature + ": no built-in stage and no feature hook"
+	if strict {
+		msg += " (--strict): add " + FeatureHookName(feature) + ".lua or .sh to the hooks dir"
+	}
+	return msg
 }
 
 func (c *ctRun) stageFeatures(ctx context.Context) (outcome, error) {
 	var ran, conv, missing []string
-	for _, f := range otherFeatures(c.ct) {
+	for _, f := range OtherFeatures(c.ct) {
 		info, err := featureHook(c.hooks, f)
 		if err != nil {
 			return outcome{}, err
@@ -140,8 +161,9 @@ func (c *ctRun) stageFeatures(ctx context.Context) (outcome, error) {
 }
 
 // checkFeatures is the run's word, before the container's first stage, on
-// the features nothing applies (a note and a warning each, an error with
-// --strict) and on a missing application script (an error).
+// the features nothing applies (a note and a warning each; with --strict
+// the run stopped before any change, see checkHooks), on a feature with
+// two hooks and on a missing application script (errors).
 func (c *ctRun) checkFeatures() error {
 	var errs []error
 	if name := c.ct.Later.ApplicationScript; name != "" {
@@ -149,21 +171,14 @@ func (c *ctRun) checkFeatures() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range otherFeatures(c.ct) {
-		info, err := featureHook(c.hooks, f)
-		if err != nil {
+	for _, f := range OtherFeatures(c.ct) {
+		if _, err := featureHook(c.hooks, f); err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		if info.Kind != "" {
-			continue
-		}
-		if c.o.Strict {
-			errs = append(errs, errors.New(NoFeatureHook(f)+" (--strict): add "+FeatureHookName(f)+".lua or .sh to the hooks dir"))
-			continue
-		}
-		c.res.Notes = append(c.res.Notes, NoFeatureHook(f))
-		c.log("WARN", NoFeatureHook(f))
+	}
+	for _, f := range MissingFeatureHooks(c.hooks, c.ct) {
+		c.res.Notes = append(c.res.Notes, NoFeatureHook(f, false))
+		c.log("WARN", NoFeatureHook(f, false))
 	}
 	return errors.Join(errs...)
 }

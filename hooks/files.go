@@ -14,11 +14,13 @@ var _ engine.FileHooks = (*Runner)(nil)
 
 // DescribeFile finds a feature hook or application script by name in the
 // hooks dir: Kind from its extension (.lua, else shell), "" when absent.
-func (r *Runner) DescribeFile(name string) engine.HookInfo {
+func (r *Runner) DescribeFile(name string) engine.HookInfo { return describeFile(r.o.Dir, name) }
+
+func describeFile(dir, name string) engine.HookInfo {
 	if name != filepath.Base(name) {
 		return engine.HookInfo{} // a name, never a path out of the hooks dir
 	}
-	path := filepath.Join(r.o.Dir, name)
+	path := filepath.Join(dir, name)
 	if _, ok := regularFile(path); !ok {
 		return engine.HookInfo{}
 	}
@@ -39,8 +41,9 @@ func (r *Runner) RunLuaFile(ctx context.Context, req engine.HookRequest, path st
 // container would fail), as is a health check's host script that is
 // missing or not executable; a feature with neither a built-in stage nor
 // a feature hook a warning, both a .lua and a .sh hook of one feature an
-// error.
-func ValidateFiles(dir string, cfg *engine.Config) []engine.Problem {
+// error. With strict (--strict, PHOENIX_STRICT=1) a feature nothing
+// applies is an error too, as it is for plan and run.
+func ValidateFiles(dir string, cfg *engine.Config, strict bool) []engine.Problem {
 	r := NewRunner(Options{Dir: dir})
 	var out []engine.Problem
 	for _, id := range sortedCTIDs(cfg) {
@@ -58,18 +61,14 @@ func ValidateFiles(dir string, cfg *engine.Config) []engine.Problem {
 				}
 			}
 		}
-		for _, f := range ct.Named {
-			if f == "nvidia" || f == "docker" {
-				continue
-			}
+		for _, f := range engine.OtherFeatures(ct) {
 			base := engine.FeatureHookName(f)
-			lua, sh := r.DescribeFile(base+".lua"), r.DescribeFile(base+".sh")
-			switch {
-			case lua.Kind != "" && sh.Kind != "":
+			if r.DescribeFile(base+".lua").Kind != "" && r.DescribeFile(base+".sh").Kind != "" {
 				out = append(out, engine.Problem{File: dir, Path: base, Expected: "one feature hook, .lua or .sh", Found: "both: keep one"})
-			case lua.Kind == "" && sh.Kind == "":
-				out = append(out, engine.Problem{File: cfg.LXCFile, Path: at + "/features", Warning: true, Found: engine.NoFeatureHook(f)})
 			}
+		}
+		for _, f := range engine.MissingFeatureHooks(r, ct) {
+			out = append(out, engine.Problem{File: cfg.LXCFile, Path: at + "/features", Warning: !strict, Found: engine.NoFeatureHook(f, strict)})
 		}
 	}
 	return out

@@ -53,7 +53,7 @@ type Runner struct {
 
 	// names is the hooks dir's listing, read once by CheckHook.
 	namesOnce sync.Once
-	names     map[string][]string
+	names     []string
 }
 
 // NewRunner returns a Runner for the hooks in o.Dir.

@@ -138,3 +138,95 @@ func (r *recorded) all() []engine.Event {
 	defer r.mu.Unlock()
 	return append([]engine.Event(nil), r.ev...)
 }
+
+// The one near-name check covers the per-CTID hook, each feature's hook
+// and the application script: a name that differs by case, '-' for '_',
+// .bash, a missing extension or a left-out word warns with the expected
+// name; the hooks dir's other files never do.
+func TestNearNames(t *testing.T) {
+	t.Parallel()
+	ct := &engine.Container{CTID: 902, Named: []string{"docker", "web"}, Later: engine.Later{ApplicationScript: "phoenix_hypervisor_lxc_app.sh"}}
+	hook := "the hook of container 902 must be named "
+	feature := "the hook of feature web (container 902) must be named "
+	app := "the application script of container 902 must be named "
+	for name, want := range map[string]string{
+		"phoenix_hypervisor_setup_902.LUA":            hook + "phoenix_hypervisor_setup_902.lua",
+		"phoenix_hypervisor_setup-902.lua":            hook + "phoenix_hypervisor_setup_902.lua",
+		"phoenix_hypervisor_setup_902.bash":           hook + "phoenix_hypervisor_setup_902.sh",
+		"setup-902.lua":                               hook + "phoenix_hypervisor_setup_902.lua",
+		"phoenix_hypervisor_setup902.lua":             hook + "phoenix_hypervisor_setup_902.lua",
+		"phoenix_hypervisor_setup_902":                hook + "phoenix_hypervisor_setup_902.lua or phoenix_hypervisor_setup_902.sh",
+		"902.lua":                                     hook + "phoenix_hypervisor_setup_902.lua",
+		"phoenix_hypervisor_feature_install-web.lua":  feature + "phoenix_hypervisor_feature_install_web.lua",
+		"phoenix_hypervisor_feature_install_web.LUA":  feature + "phoenix_hypervisor_feature_install_web.lua",
+		"phoenix_hypervisor_feature_install_web.bash": feature + "phoenix_hypervisor_feature_install_web.sh",
+		"feature_install_web.sh":                      feature + "phoenix_hypervisor_feature_install_web.sh",
+		"phoenix_hypervisor_lxc-app.sh":               app + "phoenix_hypervisor_lxc_app.sh",
+		"phoenix_hypervisor_LXC_APP":                  app + "phoenix_hypervisor_lxc_app.sh",
+		// not near: the expected names themselves, hook tests, other
+		// containers' and features' files, other extensions, utils.
+		"phoenix_hypervisor_setup_902.lua":                "",
+		"phoenix_hypervisor_setup_902.sh":                 "",
+		"phoenix_hypervisor_feature_install_web.lua":      "",
+		"phoenix_hypervisor_lxc_app.sh":                   "",
+		"phoenix_hypervisor_setup_902_test.lua":           "",
+		"phoenix_hypervisor_feature_install_web_test.lua": "",
+		"phoenix_hypervisor_setup_903.lua":                "",
+		"phoenix_hypervisor_setup_9020.lua":               "",
+		"phoenix_hypervisor_feature_install_docker.sh":    "",
+		"phoenix_hypervisor_feature_install_webui.lua":    "",
+		"phoenix_hypervisor_common_utils.sh":              "",
+		"902.txt":                                         "",
+		"README.md":                                       "",
+	} {
+		probs := nearNames("/hooks", ct, []string{name})
+		if want == "" {
+			assert.Empty(t, probs, name)
+			continue
+		}
+		require.Len(t, probs, 1, name)
+		assert.True(t, probs[0].Warning)
+		assert.Equal(t, "/hooks/"+name, probs[0].File)
+		assert.Equal(t, "not run: "+want+" (rename it)", probs[0].Found, name)
+	}
+}
+
+// Validate and CheckHook check every file a container's run runs, not
+// only its per-CTID hook: its feature hooks (Lua and shell), its
+// application script, its health check's host script (a shell script:
+// bash -n; another interpreter's is not checked).
+func TestCheckCoversEveryFileARunRuns(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"phoenix_hypervisor_feature_install_web.lua": "pct_exe({'true'})\n",
+		"phoenix_hypervisor_feature_install_db.sh":   "#!/bin/bash\nif then\n",
+		"phoenix_hypervisor_lxc_app.lua":             "require('x')\n",
+		"check":                                      "#!/bin/sh\nif then\n",
+		"check.py":                                   "#!/usr/bin/python3\nif then\n",
+	}
+	for name, content := range files {
+		require.NoError(t, writeFile(filepath.Join(dir, name), content))
+	}
+	ct := &engine.Container{CTID: 960, Named: []string{"web", "db"}, Later: engine.Later{
+		ApplicationScript: "phoenix_hypervisor_lxc_app.lua",
+		HealthCheck:       &engine.HealthCheck{Command: filepath.Join(dir, "check") + " --quick"},
+	}}
+	other := &engine.Container{CTID: 961, Later: engine.Later{HealthCheck: &engine.HealthCheck{Command: filepath.Join(dir, "check.py")}}}
+	cfg := &engine.Config{Containers: map[int]*engine.Container{960: ct, 961: other}}
+	var got []string
+	for _, p := range Validate(dir, cfg) {
+		got = append(got, filepath.Base(p.File)+":"+p.Path+": "+p.Found)
+	}
+	assert.ElementsMatch(t, []string{
+		"phoenix_hypervisor_feature_install_web.lua:line 1: undefined: pct_exe (did you mean pct_exec?)",
+		"phoenix_hypervisor_feature_install_db.sh:line 2: syntax error near unexpected token `then': `if then'",
+		"phoenix_hypervisor_lxc_app.lua:line 1: require: not available in the sandbox: a hook is one file; use pct_exec to run a command in the container",
+		"check:line 2: syntax error near unexpected token `then': `if then'",
+	}, got)
+
+	_, err := NewRunner(Options{Dir: dir}).CheckHook(ct)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "hook "+filepath.Join(dir, "phoenix_hypervisor_feature_install_web.lua")+":1: undefined: pct_exe (did you mean pct_exec?)")
+	assert.Contains(t, err.Error(), "hook "+filepath.Join(dir, "check")+":2: syntax error")
+}

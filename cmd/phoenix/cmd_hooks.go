@@ -25,7 +25,7 @@ func validateCmd(c *cli.Context, env Env) error {
 		return err
 	}
 	printLines(env.Stdout, warnings)
-	problems := append(hooks.Validate(g.HooksDir, cfg), hooks.ValidateFiles(g.HooksDir, cfg)...)
+	problems := append(hooks.Validate(g.HooksDir, cfg), hooks.ValidateFiles(g.HooksDir, cfg, g.Strict)...)
 	writeProblems(env.Stdout, problems)
 	if n := countErrors(problems); n > 0 {
 		return exitError(engine.ExitUsage, fmt.Errorf("%d hook problem(s) above", n))
