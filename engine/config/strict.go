@@ -20,6 +20,9 @@ type keyChecker struct {
 	defs   map[string]any // the schema's $defs, for "$ref": "#/$defs/NAME"
 	strict bool
 	p      problems
+	// meant holds the pointers of the fields a "did you mean" names
+	// (/lxc_configs/901/memory_mb for memroy_mb).
+	meant map[string]bool
 }
 
 // checkKeys reports the unknown keys of doc, whose schema is the embedded
@@ -34,9 +37,24 @@ func checkKeys(p problems, name string, doc map[string]any, strict bool) error {
 		return fmt.Errorf("decode embedded schema %s: %w", name, err)
 	}
 	defs, _ := root["$defs"].(map[string]any)
-	k := keyChecker{defs: defs, strict: strict, p: p}
+	k := keyChecker{defs: defs, strict: strict, p: p, meant: map[string]bool{}}
 	k.value(nil, root, doc)
+	k.dropMeantRequired()
 	return nil
+}
+
+// dropMeantRequired removes the schema's "required, found none" of a
+// field that a "did you mean" already names: memroy_mb is one mistake,
+// said once.
+func (k keyChecker) dropMeantRequired() {
+	list := (*k.p.list)[:0]
+	for _, pr := range *k.p.list {
+		if pr.File == k.p.file && !pr.Warning && k.meant[pr.Path] && strings.HasSuffix(pr.Expected, "(required)") {
+			continue
+		}
+		list = append(list, pr)
+	}
+	*k.p.list = list
 }
 
 // resolve follows "$ref": "#/$defs/NAME" (the only form the schemas use).
@@ -87,12 +105,15 @@ func (k keyChecker) object(path []string, schema map[string]any, obj map[string]
 		if !hasProps || extra == true {
 			continue // free-form: not Phoenix's to check
 		}
-		k.unknown(pointer(child), key, sortedKeys(props))
+		k.unknown(path, key, sortedKeys(props))
 	}
 }
 
-func (k keyChecker) unknown(ptr, key string, known []string) {
+// unknown reports key, not a field of the object at path.
+func (k keyChecker) unknown(path []string, key string, known []string) {
+	ptr := pointer(append(path[:len(path):len(path)], key))
 	if near := nearest(key, known); near != "" {
+		k.meant[pointer(append(path[:len(path):len(path)], near))] = true
 		k.p.errorf(ptr, "a known field", "unknown field %q: did you mean %q?", key, near)
 		return
 	}

@@ -72,8 +72,8 @@ func rename(m map[string]any, from, to string) {
 }
 
 // TestTyposAreErrors: in a copy of every reference version, a misspelt
-// field is an error with "did you mean", and a required field misspelt
-// also says that the field is missing.
+// field is an error with "did you mean"; a required field misspelt is
+// that one error, not also "required, found none".
 func TestTyposAreErrors(t *testing.T) {
 	for _, v := range supportedVersions {
 		t.Run(v, func(t *testing.T) {
@@ -90,11 +90,11 @@ func TestTyposAreErrors(t *testing.T) {
 			text := err.Error()
 			base := "/lxc_configs/" + id
 			assert.Contains(t, text, base+`/memroy_mb: expected a known field, found unknown field "memroy_mb": did you mean "memory_mb"?`)
-			assert.Contains(t, text, base+`/memory_mb: expected property "memory_mb" (required), found none`)
+			assert.NotContains(t, text, `"memory_mb" (required)`)
 			assert.Contains(t, text, base+`/hook_timout: expected a known field, found unknown field "hook_timout": did you mean "hook_timeout"?`)
 			assert.Contains(t, text, base+`/gpu_asignment: expected a known field, found unknown field "gpu_asignment": did you mean "gpu_assignment"?`)
 			assert.Contains(t, text, base+`/Cores: expected a known field, found unknown field "Cores": did you mean "cores"?`)
-			assert.Len(t, ve.Errors(), 5, text)
+			assert.Len(t, ve.Errors(), 4, text)
 		})
 	}
 }
