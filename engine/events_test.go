@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
@@ -141,4 +143,26 @@ func TestRunHookInterrupted(t *testing.T) {
 	assert.Equal(t, engine.ExitInterrupted, res.ExitCode())
 	assert.Equal(t, "interrupted", res.Containers[0].Stages[0].Detail)
 	assert.Empty(t, host.Get(910).Files, "no marker for an interrupted hook")
+}
+
+// A stage's failure is said once in the events: its failed stage event
+// (the console's progress line, the run log's ERROR line), not also an
+// ERROR log event repeating it.
+func TestStageFailureIsOneEvent(t *testing.T) {
+	t.Parallel()
+	cfg := exampleConfig()
+	hooks := luaHooks(cfg)
+	hooks.fail[920] = errors.New("phoenix_hypervisor_setup_920.lua:31: boom")
+	ev := &events{}
+	run(t, engine.RunOptions{Config: cfg, Backend: newHost(), Hooks: hooks, CTIDs: []int{920}, Events: ev})
+	var said []engine.Event
+	for _, e := range ev.all {
+		if strings.Contains(e.Message, "boom") {
+			said = append(said, e)
+		}
+	}
+	require.Len(t, said, 1, "%+v", said)
+	assert.Equal(t, engine.EventStage, said[0].Kind)
+	assert.Equal(t, engine.StageFailed, said[0].State)
+	assert.Equal(t, engine.StageHook, said[0].Stage)
 }

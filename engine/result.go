@@ -207,7 +207,9 @@ func WriteSummary(w io.Writer, r *Result, color bool) {
 			row = append(row, v)
 		}
 		result := Shown(c.State, r.DryRun)
-		if r.DryRun && c.Marker() == MarkUnchanged {
+		// A container that had nothing to do reads the same in the plan
+		// and in the run.
+		if c.Marker() == MarkUnchanged {
 			result = "unchanged"
 		}
 		if result == StageFailed {

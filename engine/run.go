@@ -296,8 +296,10 @@ func (c *ctRun) runStage(ctx context.Context, s Stage) bool {
 		c.res.State = StageFailed
 		c.res.Err = fmt.Errorf("%s: %w", name, err)
 		c.failFast(ctx)
+		// The failed stage's event is the failure's one line in the
+		// progress (and an ERROR line of the run log); the summary says
+		// it again, once.
 		c.stageEvent(name, StageFailed, sr.Detail)
-		c.log("ERROR", c.res.Err.Error())
 		return false
 	}
 	c.res.Stages = append(c.res.Stages, sr)
@@ -331,6 +333,7 @@ func (c *ctRun) fail(stage string, err error) {
 	if stage != "" {
 		c.res.Stages = append(c.res.Stages, StageResult{Stage: stage, State: StageFailed, Detail: err.Error(), Err: err})
 		c.stageEvent(stage, StageFailed, err.Error())
+		return
 	}
 	c.log("ERROR", err.Error())
 }

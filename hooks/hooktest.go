@@ -60,8 +60,12 @@ func RunTests(ctx context.Context, w io.Writer, opts TestOptions) (passed, faile
 	if failed > 0 {
 		status = "FAIL"
 	}
+	// The summary names what was tested: the files given, else the
+	// hooks dir whose tests ran (never a dir the files are not in).
 	where := opts.HooksDir
-	if where == "" {
+	if len(opts.Files) > 0 {
+		where = strings.Join(opts.Files, " ")
+	} else if where == "" {
 		where = filepath.Dir(files[0])
 	}
 	fmt.Fprintf(w, "%s\t%s\t%.3fs\n", status, where, time.Since(start).Seconds())

@@ -26,6 +26,18 @@ func TestExampleLuaHookTests(t *testing.T) {
 	require.Regexp(t, regexp.MustCompile(`(?m)^ok\t\.\./examples\t`), out.String())
 }
 
+// The summary line names what was tested: the file given, not the hooks
+// dir (the machine's default one when no --hooks-dir was given).
+func TestHookTestSummaryNamesTheFile(t *testing.T) {
+	file := "../examples/phoenix_hypervisor_setup_900_test.lua"
+	var out bytes.Buffer
+	_, failed, err := RunTests(context.Background(), &out, TestOptions{HooksDir: "/usr/local/phoenix_hypervisor/bin", Files: []string{file}})
+	require.NoError(t, err)
+	require.Zero(t, failed, out.String())
+	require.Regexp(t, regexp.MustCompile(`(?m)^ok\t`+regexp.QuoteMeta(file)+`\t`), out.String())
+	require.NotContains(t, out.String(), "/usr/local/phoenix_hypervisor")
+}
+
 func writeLuaTest(t *testing.T, dir, name, src string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
