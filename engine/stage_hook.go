@@ -111,7 +111,7 @@ func (c *ctRun) stageHook(ctx context.Context) (outcome, error) {
 		if strings.Contains(err.Error(), name) {
 			return outcome{}, err // a Lua error names its file:line already
 		}
-		return outcome{}, fmt.Errorf("hook %s: %w", name, err)
+		return outcome{}, fmt.Errorf("%s: %w", name, err) // the stage already says "hook"
 	}
 	if err := c.writeMarker(ctx, marker, want); err != nil {
 		return outcome{}, err

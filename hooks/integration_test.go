@@ -63,7 +63,8 @@ func TestFailingShellHookSkipsDependentsNotSiblings(t *testing.T) {
 	assert.Equal(t, engine.StageDone, states[900].State, "%v", states[900].Err)
 	assert.Equal(t, engine.StageFailed, states[901].State)
 	require.Error(t, states[901].Err)
-	assert.Contains(t, states[901].Err.Error(), "hook phoenix_hypervisor_setup_901.sh: exited with code 4; last stderr lines: driver download failed")
+	assert.Equal(t, "hook: phoenix_hypervisor_setup_901.sh: exited with code 4; last stderr lines: driver download failed", states[901].Err.Error(),
+		"the stage says hook, the error does not say it again")
 	assert.Equal(t, 1, strings.Count(states[901].Err.Error(), "phoenix_hypervisor_setup_901.sh"), "the hook is named once: %v", states[901].Err)
 	assert.Equal(t, engine.StageDone, states[902].State, "the sibling goes on: %v", states[902].Err)
 	assert.Equal(t, engine.StageSkipped, states[910].State)
