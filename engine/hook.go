@@ -32,6 +32,7 @@ type HookChecker interface {
 func checkHooks(hr HookRunner, cfg *Config, ids []int, sink Sink, strict bool) error {
 	hc, _ := hr.(HookChecker)
 	var errs []error
+	seen := map[string]bool{}
 	for _, id := range ids {
 		ct := cfg.Containers[id]
 		if strict {
@@ -46,14 +47,29 @@ func checkHooks(hr HookRunner, cfg *Config, ids []int, sink Sink, strict bool) e
 		for _, w := range warnings {
 			sink.Emit(Event{Time: time.Now(), Kind: EventLog, CTID: id, Stage: StageHook, Level: "WARN", Message: w})
 		}
-		if err != nil {
-			errs = append(errs, err)
+		for _, e := range flatten(err) {
+			// A feature hook shared by containers is one mistake, said once.
+			if !seen[e.Error()] {
+				seen[e.Error()] = true
+				errs = append(errs, e)
+			}
 		}
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return &HookCheckError{Err: errors.Join(errs...)}
+}
+
+// flatten is the errors errors.Join made err of (nil: none).
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }
 
 // HookCheckError is a run stopped before any change by hooks that would

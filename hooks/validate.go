@@ -26,13 +26,20 @@ const bashCheckTimeout = 10 * time.Second
 func Validate(dir string, cfg *engine.Config) []engine.Problem {
 	names := dirNames(dir)
 	var out []engine.Problem
+	seen := map[engine.Problem]bool{}
 	for _, id := range sortedCTIDs(cfg) {
 		info := describe(dir, id)
 		if info.State == engine.HookNotExecutable {
 			out = append(out, engine.Problem{File: info.Path, Warning: true,
 				Expected: "an executable file (run chmod +x " + info.Path + ")", Found: "not executable: its container fails at the hook stage"})
 		}
-		out = append(out, checkContainer(dir, cfg.Containers[id], info, names)...)
+		for _, p := range checkContainer(dir, cfg.Containers[id], info, names) {
+			// A feature hook shared by containers is one mistake, said once.
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
 	}
 	orph, err := orphans(dir, cfg)
 	if err != nil {

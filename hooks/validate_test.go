@@ -230,3 +230,24 @@ func TestCheckCoversEveryFileARunRuns(t *testing.T) {
 	assert.Contains(t, err.Error(), "hook "+filepath.Join(dir, "phoenix_hypervisor_feature_install_web.lua")+":1: undefined: pct_exe (did you mean pct_exec?)")
 	assert.Contains(t, err.Error(), "hook "+filepath.Join(dir, "check")+":2: syntax error")
 }
+
+// A feature hook that several containers run is one file: its mistake is
+// said once, by validate and by the run's check.
+func TestSharedFeatureHookProblemSaidOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, writeFile(filepath.Join(dir, "phoenix_hypervisor_feature_install_web.lua"), "pct_exe({'true'})\n"))
+	cfg := &engine.Config{Containers: map[int]*engine.Container{}}
+	for _, id := range []int{960, 961} {
+		cfg.Containers[id] = &engine.Container{CTID: id, Hostname: "ct", MemoryMB: 512, Cores: 1, StoragePool: "local", StorageSizeGB: 8,
+			Template: "local:vztmpl/ubuntu.tar.zst", Unprivileged: true, Named: []string{"web"}}
+	}
+	probs := Validate(dir, cfg)
+	require.Len(t, probs, 1, "%+v", probs)
+	assert.Contains(t, probs[0].Found, "undefined: pct_exe")
+
+	_, err := engine.Run(context.Background(), engine.RunOptions{Config: cfg, Backend: memhost.New(), Hooks: NewRunner(Options{Dir: dir})})
+	var ce *engine.HookCheckError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 1, strings.Count(err.Error(), "undefined: pct_exe"), err.Error())
+}
