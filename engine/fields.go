@@ -78,7 +78,7 @@ var Fields = []Field{
 	{Scope: ScopeContainer, Path: "cores", Use: Applied, Stage: StageCreate + ", " + StageConfigure, InPlace: "yes", Form: "--cores N"},
 	{Scope: ScopeContainer, Path: "template", Use: Applied, Stage: StageCreate, InPlace: "no: only at create", Form: "pct create CTID TEMPLATE"},
 	{Scope: ScopeContainer, Path: "storage_pool", Use: Applied, Stage: StageCreate, InPlace: "no: only at create or clone", Form: "--rootfs POOL:SIZE; a clone elsewhere than its source: pct clone --full 1 --storage POOL"},
-	{Scope: ScopeContainer, Path: "storage_size_gb", Use: Applied, Stage: StageCreate, InPlace: "no: only at create (Phoenix never resizes a disk)", Form: "--rootfs POOL:SIZE"},
+	{Scope: ScopeContainer, Path: "storage_size_gb", Use: Applied, Stage: StageCreate + ", " + StageConfigure, InPlace: "larger: yes (pct resize); smaller: no (a disk cannot shrink: destroy and run)", Form: "--rootfs POOL:SIZE; pct resize CTID rootfs NG"},
 	{Scope: ScopeContainer, Path: "network_config", Use: Applied, Stage: StageCreate + ", " + StageConfigure, InPlace: "yes", Form: "--net0 name=NAME,bridge=BRIDGE,ip=IP,gw=GW[,hwaddr=MAC]"},
 	{Scope: ScopeContainer, Path: "network_config.name", Use: Applied, Stage: StageCreate + ", " + StageConfigure, InPlace: "yes", Form: "net0 name="},
 	{Scope: ScopeContainer, Path: "network_config.bridge", Use: Applied, Stage: StageCreate + ", " + StageConfigure, InPlace: "yes", Form: "net0 bridge="},
