@@ -41,7 +41,7 @@ func (c *ContainerResult) Marker() string {
 	}
 	acted := false
 	for _, s := range c.Stages {
-		if s.State != StageDone {
+		if s.State != StageDone || isCheck(s.Stage) {
 			continue
 		}
 		if s.Stage == StageCreate || s.Stage == StageClone {
@@ -55,10 +55,19 @@ func (c *ContainerResult) Marker() string {
 	return MarkUnchanged
 }
 
+// isCheck: the stage reads, it does not change the container (a health
+// check runs its command every run). A plan lists its actions, since the
+// run makes them, but a check alone makes no change: the container stays
+// "=" and a converged plan still says NoChanges.
+func isCheck(stage string) bool { return stage == StageHealth }
+
 // PlanCounts are the numbers of a plan's closing line.
 type PlanCounts struct {
 	Create, Change, Unchanged, Drift, Fail, Skip int
 	Hooks                                        int // hook stages a run would run
+	// Checks are the health checks a run would run and the integration
+	// tests of --with-tests it lists: no changes.
+	Checks int
 }
 
 // Counts of the plan, container by container.
@@ -80,10 +89,17 @@ func (r *Result) PlanCounts() PlanCounts {
 			n.Skip++
 		}
 		for _, s := range c.Stages {
-			if s.Stage == StageHook && s.State == StageDone {
+			switch {
+			case s.State != StageDone:
+			case s.Stage == StageHook:
 				n.Hooks++
+			case isCheck(s.Stage):
+				n.Checks++
 			}
 		}
+	}
+	if r.DryRun {
+		n.Checks += len(r.Tests)
 	}
 	return n
 }
@@ -105,7 +121,17 @@ func (n PlanCounts) String() string {
 	if n.Skip > 0 {
 		s += fmt.Sprintf(", %d skipped", n.Skip)
 	}
+	if n.Checks > 0 {
+		s += fmt.Sprintf(", %d %s to run", n.Checks, plural(n.Checks, "check", "checks"))
+	}
 	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // NoChanges is what a converged plan says.
@@ -140,6 +166,13 @@ func WritePlan(w io.Writer, r *Result, o PlanOptions) {
 				fmt.Fprintf(w, "%d %s: warning: %s\n", c.CTID, c.Name, warn)
 			}
 		}
+		// The checks the run still makes: listed, since it makes them.
+		for _, c := range r.Containers {
+			if hasChecks(c) {
+				fmt.Fprintln(w)
+				writeContainerPlan(w, c, r.DryRun, o)
+			}
+		}
 	} else {
 		for _, c := range r.Containers {
 			fmt.Fprintln(w)
@@ -157,10 +190,20 @@ func WritePlan(w io.Writer, r *Result, o PlanOptions) {
 		fmt.Fprintln(w, "Integration tests (--with-tests), run after the deployment, not by a plan:")
 		WriteTests(w, r.Tests)
 	}
-	if r.DryRun && !converged && r.Columns == nil {
+	if r.DryRun && (!converged || n.Checks > 0) && r.Columns == nil {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, n.String())
 	}
+}
+
+// hasChecks: a check stage of c would run.
+func hasChecks(c *ContainerResult) bool {
+	for _, s := range c.Stages {
+		if isCheck(s.Stage) && s.State == StageDone {
+			return true
+		}
+	}
+	return false
 }
 
 func writeContainerPlan(w io.Writer, c *ContainerResult, dryRun bool, o PlanOptions) {
@@ -186,6 +229,7 @@ func writeContainerPlan(w io.Writer, c *ContainerResult, dryRun bool, o PlanOpti
 		fmt.Fprintln(w, "  warning: "+warn)
 	}
 	if mark == MarkUnchanged && !o.Verbose {
+		writeChecks(w, c, dryRun, o)
 		return
 	}
 	for _, note := range c.Notes {
@@ -212,6 +256,24 @@ func writeContainerPlan(w io.Writer, c *ContainerResult, dryRun bool, o PlanOpti
 		writeActions(w, "    ", byStage[s.Stage], o)
 	}
 	writeActions(w, "  ", other, o)
+}
+
+// writeChecks writes the check stages that would run on an unchanged
+// container, with their actions: nothing else of it acts.
+func writeChecks(w io.Writer, c *ContainerResult, dryRun bool, o PlanOptions) {
+	for _, s := range c.Stages {
+		if !isCheck(s.Stage) || s.State != StageDone {
+			continue
+		}
+		fmt.Fprintln(w, "  "+s.Stage+": "+planState(s, dryRun))
+		var actions []Event
+		for _, a := range c.Actions {
+			if a.Stage == s.Stage {
+				actions = append(actions, a)
+			}
+		}
+		writeActions(w, "    ", actions, o)
+	}
 }
 
 func writeActions(w io.Writer, indent string, actions []Event, o PlanOptions) {

@@ -45,7 +45,7 @@ func writeJSONResult(j *runlog.JSON, res *engine.Result, r *runlog.Redactor) err
 		n := res.PlanCounts()
 		planned := n.Create + n.Change
 		sum.Planned, sum.Plan = &planned, &jsonPlanCounts{
-			Create: n.Create, Change: n.Change, Hooks: n.Hooks, Unchanged: n.Unchanged, Drift: n.Drift, Text: n.String(),
+			Create: n.Create, Change: n.Change, Hooks: n.Hooks, Unchanged: n.Unchanged, Drift: n.Drift, Checks: n.Checks, Text: n.String(),
 		}
 	} else {
 		sum.Done = &done
@@ -90,6 +90,7 @@ type jsonPlanCounts struct {
 	Hooks     int    `json:"hooks_to_run"`
 	Unchanged int    `json:"unchanged"`
 	Drift     int    `json:"cannot_change_in_place"`
+	Checks    int    `json:"checks_to_run"` // health checks, listed tests: no changes
 	Text      string `json:"text"`
 }
 
