@@ -40,6 +40,20 @@ type BlindSpots interface{ Blind(ctid int) bool }
 // instead of making them (the dry-run).
 type Recorder interface{ Records() bool }
 
+// EnvFileExec is implemented by a backend whose exec with an environment
+// is two pct calls, the env file's push and the exec through its wrapper
+// (pve.EnvExecCalls): the pct backend, and the dry-run and in-process
+// fake that stand for it. Observe emits those two calls, the file named
+// pve.EnvFilePlaceholder (its real name is random per exec), so that the
+// plan, the console and the run log show what is sent.
+type EnvFileExec interface{ EnvInFile() bool }
+
+// envInFile reports whether b passes an exec's environment in a file.
+func envInFile(b Backend) bool {
+	e, ok := b.(EnvFileExec)
+	return ok && e.EnvInFile()
+}
+
 // Event kinds.
 const (
 	EventStage  = "stage"  // a stage changed state

@@ -12,6 +12,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 	"github.com/stretchr/testify/require"
 )
 
@@ -212,7 +213,7 @@ func mutatingArgv(b *memhost.Backend, ctid int, stage string) []string {
 	var out []string
 	for _, c := range b.MutatingCalls() {
 		if c.Origin.CTID == ctid && (stage == "" || c.Origin.Stage == stage) {
-			out = append(out, strings.Join(c.Argv, " "))
+			out = append(out, strings.Join(pve.NormalizeEnvFile(c.Argv), " "))
 		}
 	}
 	return out

@@ -64,6 +64,9 @@ func (h *hostCache) Records() bool {
 	return ok && r.Records()
 }
 
+// EnvInFile passes the backend's exec form on (EnvFileExec).
+func (h *hostCache) EnvInFile() bool { return envInFile(h.b) }
+
 // Blind passes the dry-run's blind spots on.
 func (h *hostCache) Blind(ctid int) bool {
 	bs, ok := h.b.(BlindSpots)

@@ -105,14 +105,16 @@ func TestFeatureHooksAppScriptHealthAndSnapshots(t *testing.T) {
 	features := mutatingArgv(host, 960, engine.StageFeatures)
 	require.NotEmpty(t, features)
 	assert.Equal(t, "exec 960 -- mkdir -p /tmp/phoenix_run", features[0], "base_setup first, as listed")
-	assert.Contains(t, features, "exec 960 -- env PHOENIX_CTID=960 bash /tmp/phoenix_run/phoenix_hypervisor_feature_install_base_setup.sh")
+	// The script's environment (PHOENIX_CTID) is pushed as a file first.
+	assert.Contains(t, features, "push 960 <content> <env-file> --perms 0600")
+	assert.Contains(t, features, envExec+"bash /tmp/phoenix_run/phoenix_hypervisor_feature_install_base_setup.sh")
 	assert.Contains(t, features, "exec 960 -- touch /phoenix_hypervisor_feature_install_web.lua")
 	assert.Contains(t, features, "push 960 <content> /tmp/phoenix_run/phoenix_lxc_configs.json --perms 0600")
 	app := mutatingArgv(host, 960, engine.StageApp)
 	assert.NotContains(t, app, "push 960 <content> /tmp/phoenix_run/phoenix_lxc_configs.json --perms 0600",
 		"the config file base_setup's run copied there is unchanged: no change")
 	assert.Contains(t, app, "push 960 <content> /tmp/phoenix_run/phoenix_hypervisor_lxc_960.sh --perms 0755")
-	assert.Contains(t, app, "exec 960 -- env PHOENIX_CTID=960 bash /tmp/phoenix_run/phoenix_hypervisor_lxc_960.sh")
+	assert.Contains(t, app, envExec+"bash /tmp/phoenix_run/phoenix_hypervisor_lxc_960.sh")
 	assert.Equal(t, "passed (try 2 of 3)", stageOf(c, engine.StageHealth).Detail)
 	assert.Equal(t, []string{"snapshot 960 final-form"}, mutatingArgv(host, 960, engine.StageFinalForm))
 
@@ -186,3 +188,7 @@ func TestHealthCheckFailureFailsTheContainer(t *testing.T) {
 	assert.ErrorContains(t, c.Err, `health check "false" failed 2 time(s)`)
 	assert.Len(t, mutatingArgv(host, 960, engine.StageHealth), 2)
 }
+
+// envExec is the start of a command run in 960 with an environment, as
+// the run sends it: through the env file's wrapper (pve.EnvFileScript).
+const envExec = `exec 960 -- sh -c trap 'rm -f "$0"' EXIT; . "$0" && rm -f "$0" && trap - EXIT && exec "$@" <env-file> `

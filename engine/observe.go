@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // Observe wraps b so that every mutating call and every Exec that is not a
@@ -158,9 +160,23 @@ func (o *observed) Exec(ctx context.Context, ctid int, argv []string, opts ExecO
 		if r, ok := o.b.(Recorder); ok && r.Records() && OriginFrom(ctx).Source != "" {
 			note = NoteKnownAfterRun
 		}
-		o.emitNote(ctx, ctid, ExecArgv(ctid, argv, opts.Env), note)
+		o.emitExec(ctx, ctid, argv, opts.Env, note)
 	}
 	return o.b.Exec(ctx, ctid, argv, opts)
+}
+
+// emitExec emits the calls of an exec: with an environment, on a backend
+// that passes it in a file, the file's push and the wrapped exec
+// (pve.EnvExecCalls); the push's content, secret-bearing, is not shown.
+func (o *observed) emitExec(ctx context.Context, ctid int, argv []string, env map[string]string, note string) {
+	if len(env) > 0 && envInFile(o.b) {
+		if calls, err := pve.EnvExecCalls(ctid, pve.EnvFilePlaceholder, argv, env); err == nil {
+			o.emitNote(ctx, ctid, calls.PushArgv(ctid, pushSource), note)
+			o.emitNote(ctx, ctid, calls.Exec, note)
+			return
+		} // else the backend refuses the environment, and nothing is sent
+	}
+	o.emitNote(ctx, ctid, ExecArgv(ctid, argv, env), note)
 }
 
 // Resize is emitted, then delegated to b when it can resize.

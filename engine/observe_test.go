@@ -50,7 +50,8 @@ func TestObserveEmitsMutatingCallsAndNonProbeExecs(t *testing.T) {
 	assert.Equal(t, []string{
 		"pct create 901 t --memory 512    # setup_901.lua:7",
 		"pct start 901    # setup_901.lua:7",
-		"pct exec 901 -- env A=1 echo 'hi there'    # setup_901.lua:7",
+		"pct push 901 '<content>' '<env-file>' --perms 0600    # setup_901.lua:7",
+		"pct exec 901 -- sh -c 'trap '\\''rm -f \"$0\"'\\'' EXIT; . \"$0\" && rm -f \"$0\" && trap - EXIT && exec \"$@\"' '<env-file>' echo 'hi there'    # setup_901.lua:7",
 		"pct push 901 '<content>' /etc/x --perms 0600    # setup_901.lua:7",
 		"pct set 901 --cores 2 --delete dev0    # setup_901.lua:7",
 		"append to /etc/pve/lxc/901.conf: lxc.mount.entry: a b    # setup_901.lua:7",
@@ -64,7 +65,7 @@ func TestObserveEmitsMutatingCallsAndNonProbeExecs(t *testing.T) {
 	actions := ev.Of(engine.EventAction)
 	assert.Equal(t, 901, actions[0].CTID)
 	assert.Equal(t, "hook", actions[0].Stage)
-	assert.Equal(t, 902, actions[10].CTID, "without an origin the call's own CTID")
+	assert.Equal(t, 902, actions[11].CTID, "without an origin the call's own CTID")
 	assert.Equal(t, len(inner.MutatingCalls()), len(actions), "every call was delegated")
 	assert.Equal(t, "fake", b.Name())
 

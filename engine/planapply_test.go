@@ -21,6 +21,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // The plan is a promise (design.md): the mutating calls `phoenix plan`
@@ -304,7 +305,8 @@ func actionsOf(res *engine.Result) []engine.Event {
 func memCalls(b *memhost.Backend) []engine.Event {
 	var out []engine.Event
 	for _, c := range b.MutatingCalls() {
-		out = append(out, engine.Event{CTID: c.Origin.CTID, Argv: c.Argv})
+		// The env file's random name is the one thing the plan cannot know.
+		out = append(out, engine.Event{CTID: c.Origin.CTID, Argv: pve.NormalizeEnvFile(c.Argv)})
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 func TestSandboxHasNoDangerousGlobals(t *testing.T) {
@@ -200,11 +201,13 @@ local bad = pct_exec({"false"}, {check = false})
 assert(bad.code == 1 and not bad.ok)`)
 	require.NoError(t, err)
 	calls := b.Calls()
-	require.Len(t, calls, 3)
+	require.Len(t, calls, 4)
 	require.Equal(t, []string{"exec", "950", "--", "apt-get", "install", "-y", "curl"}, calls[0].Argv)
-	require.Equal(t, []string{"exec", "950", "--", "env", "A=1", "B=2", "sh", "-c", "echo hi | tee /tmp/x"}, calls[1].Argv)
+	// The environment is pushed as a file, then the command runs wrapped.
+	require.Equal(t, []string{"push", "950", "<content>", pve.EnvFilePlaceholder, "--perms", "0600"}, pve.NormalizeEnvFile(calls[1].Argv))
+	require.Equal(t, pve.EnvExecArgv(950, pve.EnvFilePlaceholder, []string{"sh", "-c", "echo hi | tee /tmp/x"}), pve.NormalizeEnvFile(calls[2].Argv))
 	require.Equal(t, engine.Origin{CTID: 950, Stage: "hook", Source: "phoenix_hypervisor_setup_950.lua:2"}, calls[0].Origin)
-	require.Equal(t, "phoenix_hypervisor_setup_950.lua:4", calls[1].Origin.Source)
+	require.Equal(t, "phoenix_hypervisor_setup_950.lua:4", calls[2].Origin.Source)
 }
 
 func TestPctExecRaisesOnFailure(t *testing.T) {

@@ -256,8 +256,8 @@ pct_push("\255\254", "/etc/\255")`)}
 	err = RunIsolated(context.Background(), o, exe)
 	if err == nil {
 		calls := b.Calls()
-		require.Len(t, calls, 3)
-		require.Equal(t, "\xffx", calls[1].Argv[len(calls[1].Argv)-1])
+		require.Len(t, calls, 4, "the env file's push, the three calls")
+		require.Equal(t, "\xffx", calls[2].Argv[len(calls[2].Argv)-1])
 		require.Equal(t, []byte("\xff\xfe"), b.Get(950).Files["/etc/\xff"])
 	}
 	require.NoError(t, err)

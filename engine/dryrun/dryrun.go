@@ -84,6 +84,10 @@ func New(reads engine.Backend) *Backend {
 // Records is true: mutating calls are recorded, not made (engine.Recorder).
 func (b *Backend) Records() bool { return true }
 
+// EnvInFile is true: the plan is the pct backend's, which pushes an
+// exec's environment in a file (engine.EnvFileExec).
+func (b *Backend) EnvInFile() bool { return true }
+
 // Name is "dry-run".
 func (b *Backend) Name() string { return "dry-run" }
 
@@ -408,7 +412,22 @@ func (b *Backend) Exec(ctx context.Context, ctid int, argv []string, opts engine
 		return engine.ExecResult{}, err
 	}
 	if !opts.Probe {
-		err := b.change(ctx, hoststate.Verb{Op: "exec", CTID: ctid, Argv: engine.ExecArgv(ctid, argv, opts.Env), Apply: func(h *hoststate.Host) error {
+		execArgv := engine.ExecArgv(ctid, argv, nil)
+		if len(opts.Env) > 0 {
+			// As the pct backend sends it: the env file's push, then the
+			// wrapped exec (which removes the file again).
+			calls, err := pve.EnvExecCalls(ctid, pve.EnvFilePlaceholder, argv, opts.Env)
+			if err != nil {
+				return engine.ExecResult{}, fmt.Errorf("dry-run: exec in container %d: %w", ctid, err)
+			}
+			push := hoststate.Verb{Op: "push", CTID: ctid, Argv: calls.PushArgv(ctid, pushSource),
+				Apply: func(h *hoststate.Host) error { return h.CanPush(ctid) }}
+			if err := b.change(ctx, push); err != nil {
+				return engine.ExecResult{}, err
+			}
+			execArgv = calls.Exec
+		}
+		err := b.change(ctx, hoststate.Verb{Op: "exec", CTID: ctid, Argv: execArgv, Apply: func(h *hoststate.Host) error {
 			if err := h.CanExec(ctid); err != nil {
 				return err
 			}

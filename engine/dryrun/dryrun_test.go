@@ -13,6 +13,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/hostsim"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 var bg = context.Background()
@@ -85,8 +86,11 @@ func TestPlannedContainerLifecycle(t *testing.T) {
 	for _, c := range b.Calls() {
 		ops = append(ops, c.Op)
 	}
-	assert.Equal(t, []string{"create", "set", "append-raw", "start", "push", "exec", "snapshot", "shutdown", "destroy"}, ops)
-	assert.Equal(t, []string{"exec", "901", "--", "env", "A=1", "sh", "-c", "apt-get install -y curl"}, b.Calls()[5].Argv)
+	assert.Equal(t, []string{"create", "set", "append-raw", "start", "push", "push", "exec", "snapshot", "shutdown", "destroy"}, ops)
+	// The environment travels as pct is given it: its file pushed, then
+	// the wrapped exec, the file's random name the placeholder.
+	assert.Equal(t, []string{"push", "901", "<content>", pve.EnvFilePlaceholder, "--perms", "0600"}, b.Calls()[5].Argv)
+	assert.Equal(t, pve.EnvExecArgv(901, pve.EnvFilePlaceholder, []string{"sh", "-c", "apt-get install -y curl"}), b.Calls()[6].Argv)
 	assert.Equal(t, []string{"push", "901", "<content>", "/etc/x", "--perms", "0644"}, b.Calls()[4].Argv)
 }
 

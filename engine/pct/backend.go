@@ -2,8 +2,6 @@ package pct
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +117,10 @@ func New(opts Options) (*Backend, error) {
 
 // Name is "pct".
 func (b *Backend) Name() string { return "pct" }
+
+// EnvInFile is true: an exec's environment is pushed in a file
+// (engine.EnvFileExec).
+func (b *Backend) EnvInFile() bool { return true }
 
 // Path is the pct executable the backend runs.
 func (b *Backend) Path() string { return b.path }
@@ -243,27 +245,27 @@ func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byt
 
 // execArgv is the pct argv of an exec. An environment (which may hold a
 // secret, such as a token a hook read) never goes on the command line,
-// where ps shows it: it is pushed into the container as a 0600 file that
-// a wrapper reads and removes before it runs argv (pve.EnvFileScript).
-// Always, not only for known secrets: the rule is simple and argv stays
-// free of every value. Lua's opts.stdin is left to the command.
+// where ps shows it: it is pushed into the container as a 0600 file under
+// a random name that a wrapper reads and removes before it runs argv
+// (pve.EnvExecCalls, which the dry-run records the same way). Always, not
+// only for known secrets: the rule is simple and argv stays free of every
+// value. Lua's opts.stdin is left to the command.
 func (b *Backend) execArgv(ctx context.Context, ctid int, argv []string, env map[string]string) ([]string, error) {
 	if len(env) == 0 {
 		return engine.ExecArgv(ctid, argv, nil), nil
 	}
-	content, err := pve.EnvFile(env)
+	file, err := pve.NewEnvFile()
 	if err != nil {
 		return nil, fmt.Errorf("pct exec %d: %w", ctid, err)
 	}
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, fmt.Errorf("pct exec %d: environment file name: %w", ctid, err)
+	calls, err := pve.EnvExecCalls(ctid, file, argv, env)
+	if err != nil {
+		return nil, fmt.Errorf("pct exec %d: %w", ctid, err)
 	}
-	file := "/tmp/.phoenix-env-" + hex.EncodeToString(rnd[:])
-	if err := b.Push(ctx, ctid, file, content, engine.PushOptions{Perms: "0600"}); err != nil {
+	if err := b.Push(ctx, ctid, calls.File, calls.Content, engine.PushOptions{Perms: pve.EnvFilePerms}); err != nil {
 		return nil, fmt.Errorf("pct exec %d: environment: %w", ctid, err)
 	}
-	return pve.EnvExecArgv(ctid, file, argv), nil
+	return calls.Exec, nil
 }
 
 // Exec runs `pct exec CTID -- argv` (with an environment: see execArgv). The command's own exit

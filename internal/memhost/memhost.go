@@ -6,6 +6,7 @@ package memhost
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"maps"
 	"strings"
@@ -295,6 +296,10 @@ func (b *Backend) Push(ctx context.Context, ctid int, dest string, content []byt
 	})
 }
 
+// EnvInFile is true: memhost stands for the pct backend, which pushes an
+// exec's environment in a file (engine.EnvFileExec).
+func (b *Backend) EnvInFile() bool { return true }
+
 // Exec answers from Exec_ when set, then: "cat FILE" returns what Push
 // wrote (exit 1 when absent), anything else exits 0 with no output. The
 // output reaches ExecOptions' writers, when set, as pct's would.
@@ -335,7 +340,24 @@ func (c *countWriter) rest(s string) {
 }
 
 func (b *Backend) exec(ctx context.Context, ctid int, argv []string, o engine.ExecOptions) (engine.ExecResult, error) {
-	if err := b.beginCall(ctx, Call{Op: "exec", Argv: engine.ExecArgv(ctid, argv, o.Env), Mutate: !o.Probe, Probe: o.Probe}, ctid); err != nil {
+	execArgv := engine.ExecArgv(ctid, argv, nil)
+	if len(o.Env) > 0 {
+		// As pct is given it: the env file's push, under a random name,
+		// then the wrapped exec (which removes the file again).
+		file, err := pve.NewEnvFile()
+		if err != nil {
+			return engine.ExecResult{}, err
+		}
+		calls, err := pve.EnvExecCalls(ctid, file, argv, o.Env)
+		if err != nil {
+			return engine.ExecResult{}, fmt.Errorf("memhost: exec in container %d: %w", ctid, err)
+		}
+		if err := b.mutate(ctx, "push", ctid, calls.PushArgv(ctid, "<content>"), func(h *hoststate.Host) error { return h.CanPush(ctid) }); err != nil {
+			return engine.ExecResult{}, err
+		}
+		execArgv = calls.Exec
+	}
+	if err := b.beginCall(ctx, Call{Op: "exec", Argv: execArgv, Mutate: !o.Probe, Probe: o.Probe}, ctid); err != nil {
 		return engine.ExecResult{}, err
 	}
 	err := b.host.CanExec(ctid)

@@ -1,6 +1,8 @@
 package pve
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -52,4 +54,76 @@ func CutEnvFileExec(cmd []string) (file string, rest []string, ok bool) {
 		return "", nil, false
 	}
 	return cmd[3], cmd[4:], true
+}
+
+// An exec with an environment is two pct calls (EnvExecCalls): the push
+// of the env file, then the exec through EnvFileScript. The file's name
+// is random per exec (NewEnvFile), and the plan, which cannot know it,
+// shows EnvFilePlaceholder in its place: a name a plan could predict
+// could be predicted by a process in the container too, which could
+// create it first in the world-writable /tmp (a symlink, or a file it
+// keeps open) and so read the secrets pushed into it, or rewrite the
+// variables of a command that runs as root. The placeholder is the only
+// part of a planned call that differs from the run's
+// (NormalizeEnvFile), as "<content>" stands for pct push's source file.
+const (
+	// EnvFilePlaceholder stands for the env file's name in a plan.
+	EnvFilePlaceholder = "<env-file>"
+	// EnvFilePerms is the env file's mode: root's alone.
+	EnvFilePerms = "0600"
+	// envFilePrefix + 16 hex digits is an env file's name.
+	envFilePrefix = "/tmp/.phoenix-env-"
+)
+
+// NewEnvFile is a fresh env file name: /tmp/.phoenix-env-<16 random hex
+// digits>, which no two execs share.
+func NewEnvFile() (string, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", fmt.Errorf("environment file name: %w", err)
+	}
+	return envFilePrefix + hex.EncodeToString(rnd[:]), nil
+}
+
+// EnvExec is an exec with an environment as pct is given it: Content
+// (secret-bearing: never shown) pushed to File with mode EnvFilePerms,
+// then Exec.
+type EnvExec struct {
+	File    string
+	Content []byte
+	Exec    []string // pct argv of the exec
+}
+
+// EnvExecCalls turns the exec of argv in ctid with env (not empty) into
+// its pct calls, the env file named file (NewEnvFile, or
+// EnvFilePlaceholder in a plan). The pct backend runs them; the dry-run
+// and the in-process fake record them, so that a plan lists what a run
+// sends.
+func EnvExecCalls(ctid int, file string, argv []string, env map[string]string) (EnvExec, error) {
+	content, err := EnvFile(env)
+	if err != nil {
+		return EnvExec{}, err
+	}
+	return EnvExec{File: file, Content: content, Exec: EnvExecArgv(ctid, file, argv)}, nil
+}
+
+// PushArgv is the pct argv of the env file's push, from src on the host.
+func (e EnvExec) PushArgv(ctid int, src string) []string {
+	return PushArgv(ctid, src, e.File, PushOptions{Perms: EnvFilePerms})
+}
+
+var envFileName = regexp.MustCompile(`^` + regexp.QuoteMeta(envFilePrefix) + `[0-9a-f]{16}$`)
+
+// NormalizeEnvFile is argv with a random env file name (NewEnvFile) as
+// EnvFilePlaceholder: a run's call as its plan lists it. Nothing else
+// changes.
+func NormalizeEnvFile(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = a
+		if envFileName.MatchString(a) {
+			out[i] = EnvFilePlaceholder
+		}
+	}
+	return out
 }

@@ -41,3 +41,27 @@ func TestEnvFileRefusesNamesShCannotExport(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+// TestEnvExecCallsAsThePlanShowsThem: two execs get different env files,
+// and a run's calls normalised are the plan's (the placeholder in place of
+// the random name, nothing else changed); the content is the env file.
+func TestEnvExecCallsAsThePlanShowsThem(t *testing.T) {
+	a, err := NewEnvFile()
+	require.NoError(t, err)
+	b, err := NewEnvFile()
+	require.NoError(t, err)
+	assert.NotEqual(t, a, b)
+	env := map[string]string{"HF_TOKEN": "hf_secret"}
+	run, err := EnvExecCalls(900, a, []string{"printenv", a}, env)
+	require.NoError(t, err)
+	plan, err := EnvExecCalls(900, EnvFilePlaceholder, []string{"printenv", a}, env)
+	require.NoError(t, err)
+	assert.Equal(t, "export HF_TOKEN='hf_secret'\n", string(run.Content))
+	assert.Equal(t, []string{"push", "900", "<content>", a, "--perms", "0600"}, run.PushArgv(900, "<content>"))
+	assert.Equal(t, plan.PushArgv(900, "<content>"), NormalizeEnvFile(run.PushArgv(900, "<content>")))
+	norm := NormalizeEnvFile(run.Exec)
+	assert.Equal(t, plan.Exec[:len(plan.Exec)-1], norm[:len(norm)-1])
+	assert.Equal(t, EnvFilePlaceholder, norm[len(norm)-1], "a random name anywhere is the placeholder")
+	assert.NotContains(t, run.Exec, "hf_secret")
+	assert.Equal(t, []string{"exec", "900", "--", "ls", "/tmp/.phoenix-env-x"}, NormalizeEnvFile([]string{"exec", "900", "--", "ls", "/tmp/.phoenix-env-x"}))
+}
