@@ -65,7 +65,8 @@ func TestLaterStagesApplyThenConverge(t *testing.T) {
 		"set 960 --mp0 /srv/later/logs,mp=/var/log/app --mp1 /srv/shared,mp=/shared --mp2 local-zfs:10,mp=/data",
 	}, mutatingArgv(host, 960, engine.StageMounts))
 	assert.Equal(t, []string{"set 960 --onboot 1 --startup order=3,up=5 --nameserver 10.0.0.13 8.8.8.8"}, mutatingArgv(host, 960, engine.StageBoot))
-	assert.Equal(t, []string{`# edit /etc/pve/lxc/960.conf: + lxc.apparmor.profile: unconfined + lxc.idmap: u 0 100000 65536 + lxc.idmap: g 0 100000 33 + lxc.idmap: g 33 33 1 + lxc.idmap: g 34 100034 65502 description: phoenix: raw lines ["lxc.apparmor.profile","lxc.idmap"]`},
+	assert.Equal(t, []string{`# edit /etc/pve/lxc/960.conf: + lxc.apparmor.profile: unconfined + lxc.idmap: u 0 100000 65536 + lxc.idmap: g 0 100000 33 + lxc.idmap: g 33 33 1 + lxc.idmap: g 34 100034 65502`,
+		"set 960 --description " + engine.CreatedDescription(ubuntu) + "\n" + `phoenix: raw lines ["lxc.apparmor.profile","lxc.idmap"]`},
 		mutatingArgv(host, 960, engine.StageLXCConf))
 	fw, ok := host.PVEFile("firewall/960.fw")
 	require.True(t, ok)

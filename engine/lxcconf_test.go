@@ -72,9 +72,10 @@ func TestLXCConfReplacesWhatPhoenixWrote(t *testing.T) {
 	want := `# edit /etc/pve/lxc/960.conf: lxc.apparmor.profile: generated → unconfined` +
 		` - lxc.idmap: g 0 100000 65536 + lxc.idmap: g 0 100000 33 + lxc.idmap: g 33 33 1 + lxc.idmap: g 34 100034 65502` +
 		` - lxc.mount.entry: /srv/old srv/old none bind 0 0` +
-		` - lxc.prlimit.nofile: 1024` +
-		` description: phoenix: raw lines ["lxc.apparmor.profile","lxc.idmap"]`
-	restart := []string{want, "shutdown 960 --timeout 60", "start 960"}
+		` - lxc.prlimit.nofile: 1024`
+	// The record goes into the description with its own pct set.
+	record := "set 960 --description " + engine.CreatedDescription(ubuntu) + "\n" + `phoenix: raw lines ["lxc.apparmor.profile","lxc.idmap"]`
+	restart := []string{want, record, "shutdown 960 --timeout 60", "start 960"}
 	assert.Equal(t, restart, mutatingArgv(host, 960, engine.StageLXCConf), "the edit, then a restart: LXC reads lines at start")
 	assert.Equal(t, restart, planArgv, "the plan shows the run's edit")
 
@@ -112,8 +113,8 @@ func TestLXCConfRemovesLinesTheConfigDropped(t *testing.T) {
 	cfg := oneConfig(rawContainer())
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: &stubHooks{}})
 	require.Equal(t, engine.ExitOK, res.ExitCode(), "%+v", container(t, res, 960))
-	assert.Equal(t, []string{`# edit /etc/pve/lxc/960.conf: - lxc.apparmor.profile: unconfined - lxc.cap.drop: sys_time` +
-		` - description: phoenix: raw lines ["lxc.apparmor.profile","lxc.cap.drop: sys_time"]`, "shutdown 960 --timeout 60", "start 960"},
+	assert.Equal(t, []string{`# edit /etc/pve/lxc/960.conf: - lxc.apparmor.profile: unconfined - lxc.cap.drop: sys_time`,
+		"set 960 --description " + engine.CreatedDescription(ubuntu), "shutdown 960 --timeout 60", "start 960"},
 		mutatingArgv(host, 960, engine.StageLXCConf))
 	got := host.Get(960).Config
 	assert.NotContains(t, got, "lxc.apparmor.profile")
@@ -142,6 +143,7 @@ func TestLXCConfRecordOnlyNoRestart(t *testing.T) {
 
 	res := run(t, engine.RunOptions{Config: cfg, Backend: host, Hooks: &stubHooks{}})
 	require.Equal(t, engine.ExitOK, res.ExitCode())
-	assert.Equal(t, []string{`# edit /etc/pve/lxc/960.conf: description: phoenix: raw lines ["lxc.apparmor.profile"]`}, mutatingArgv(host, 960, ""))
+	assert.Equal(t, []string{"set 960 --description " + engine.CreatedDescription(ubuntu) + "\n" + `phoenix: raw lines ["lxc.apparmor.profile"]`}, mutatingArgv(host, 960, ""),
+		"the record only: no edit of the file, one pct set")
 	assert.True(t, host.Get(960).Running)
 }

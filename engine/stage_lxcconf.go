@@ -48,8 +48,8 @@ func (c *ctRun) stageLXCConf(ctx context.Context) (outcome, error) {
 	if edit.Empty() {
 		return already("%d lxc lines present", len(ct.Later.LXCLines)), nil
 	}
-	if err := c.b.EditRaw(ctx, ct.CTID, edit); err != nil {
-		return outcome{}, fmt.Errorf("edit lxc lines of /etc/pve/lxc/%d.conf: %w", ct.CTID, err)
+	if err := c.editRaw(ctx, edit); err != nil {
+		return outcome{}, err
 	}
 	detail := describeRawEdit(edit)
 	if len(edit.Changes) == 0 {
@@ -66,6 +66,35 @@ func (c *ctRun) stageLXCConf(ctx context.Context) (outcome, error) {
 		detail += "; restarted"
 	}
 	return done("%s", detail), nil
+}
+
+// editRaw makes edit: the lines in the configuration file (EditRaw), then
+// the record in the description with its own `pct set`, which is how the
+// pct backend writes it (pct keeps a description as Proxmox does: comment
+// lines at the top). As a call of its own it is emitted, planned and
+// recorded like any other: the plan lists the `pct set` the run sends.
+func (c *ctRun) editRaw(ctx context.Context, edit RawEdit) error {
+	id := c.ct.CTID
+	lines := edit
+	lines.Description, lines.DescriptionChanged = "", false
+	if len(lines.Changes) > 0 {
+		if err := c.b.EditRaw(ctx, id, lines); err != nil {
+			return fmt.Errorf("edit lxc lines of /etc/pve/lxc/%d.conf: %w", id, err)
+		}
+	}
+	if !edit.DescriptionChanged {
+		return nil
+	}
+	var err error
+	if edit.Description == "" {
+		err = c.b.Set(ctx, id, nil, []string{"description"})
+	} else {
+		err = c.b.Set(ctx, id, []Option{{Key: "description", Value: edit.Description}}, nil)
+	}
+	if err != nil {
+		return pctError(err, "pct set %d --description", id)
+	}
+	return nil
 }
 
 // describeRawEdit counts the lines added and removed ("2 lxc lines added,
