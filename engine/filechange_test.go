@@ -184,8 +184,9 @@ func TestPlanOfAChangedScriptShowsOnlyItsChange(t *testing.T) {
 	var pushes []string
 	for _, c := range host.MutatingCalls() {
 		if c.Argv[0] == "push" {
-			pushes = append(pushes, c.Argv[3])
+			pushes = append(pushes, pve.NormalizeEnvFile(c.Argv)[3])
 		}
 	}
-	assert.Equal(t, []string{"/tmp/phoenix_run/app_960.sh", engine.FileMarker(filepath.Join(dir, "app_960.sh"))}, pushes, "the run pushes what the plan said")
+	// The script's environment (PHOENIX_CTID) goes in a file pushed before it runs.
+	assert.Equal(t, []string{"/tmp/phoenix_run/app_960.sh", pve.EnvFilePlaceholder, engine.FileMarker(filepath.Join(dir, "app_960.sh"))}, pushes, "the run pushes what the plan said")
 }
