@@ -192,7 +192,7 @@ func (s *session) openSinks(format string) error {
 	switch {
 	case format == "json":
 		s.json = runlog.NewJSON(s.env.Stdout)
-		var js engine.Sink = s.json
+		js := ownKinds(s.json)
 		if s.dryRun {
 			js = plannedEvents(js)
 		}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/runlog"
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // writeJSONResult closes the event stream of --output json: one record
@@ -21,7 +23,7 @@ func writeJSONResult(j *runlog.JSON, res *engine.Result, r *runlog.Redactor) err
 		kind = "plan"
 	}
 	for _, c := range res.Containers {
-		var rec any = c
+		var rec any = newContainerRecord(c)
 		if res.DryRun {
 			var err error
 			if rec, err = planRecord(c); err != nil {
@@ -63,7 +65,7 @@ func planRecord(c *engine.ContainerResult) (json.RawMessage, error) {
 		s.State = engine.Shown(s.State, true)
 		cp.Stages[i] = s
 	}
-	b, err := json.Marshal(&cp)
+	b, err := json.Marshal(newContainerRecord(&cp))
 	if err != nil || len(b) < 2 {
 		return nil, fmt.Errorf("encode plan record of %d: %w", c.CTID, err)
 	}
@@ -92,6 +94,74 @@ type jsonPlanCounts struct {
 	Drift     int    `json:"cannot_change_in_place"`
 	Checks    int    `json:"checks_to_run"` // health checks, listed tests: no changes
 	Text      string `json:"text"`
+}
+
+// fileEvent is the JSON record of what Phoenix does itself, outside pct:
+// kind "file" (a file under /etc/pve edited or written: its path, the
+// operation and the lines the plan shows) or "host" (a command on the
+// host, such as a bind mount's mkdir), so that "action" is only ever a pct
+// argv. Its fields otherwise are the action event's.
+type fileEvent struct {
+	Time   time.Time          `json:"time"`
+	Kind   string             `json:"kind"`
+	CTID   int                `json:"ctid,omitempty"`
+	Stage  string             `json:"stage,omitempty"`
+	Op     string             `json:"op"`
+	Path   string             `json:"path,omitempty"`
+	Lines  []string           `json:"lines,omitempty"`
+	Source string             `json:"source,omitempty"`
+	Note   string             `json:"note,omitempty"`
+	File   *engine.FileChange `json:"file,omitempty"`
+}
+
+// jsonEvent is e as --output json writes it: the action of a
+// pseudo-command (pve.CutPseudo) as its own kind (fileEvent), every other
+// event as it is.
+func jsonEvent(e engine.Event) any {
+	if e.Kind == engine.EventAction {
+		if p, ok := pve.CutPseudo(e.Argv); ok {
+			return fileEvent{Time: e.Time, Kind: p.Kind, CTID: e.CTID, Stage: e.Stage, Op: p.Op, Path: p.Path, Lines: p.Lines,
+				Source: e.Source, Note: e.Note, File: e.File}
+		}
+	}
+	return e
+}
+
+// ownKinds writes events as jsonEvent has them. They reach it redacted.
+func ownKinds(j *runlog.JSON) engine.Sink {
+	return engine.SinkFunc(func(e engine.Event) { _ = j.Write(jsonEvent(e)) })
+}
+
+// containerRecord is a container's "plan" or "result" record, its
+// actions as the event stream has them (jsonEvent).
+type containerRecord struct {
+	c       *engine.ContainerResult
+	actions []any
+}
+
+func newContainerRecord(c *engine.ContainerResult) containerRecord {
+	r := containerRecord{c: c, actions: make([]any, len(c.Actions))}
+	for i, e := range c.Actions {
+		r.actions[i] = jsonEvent(e)
+	}
+	return r
+}
+
+// MarshalJSON is the container's own record (engine.ContainerResult's,
+// its fields in their order) with the actions put in.
+func (r containerRecord) MarshalJSON() ([]byte, error) {
+	cp := *r.c
+	cp.Actions = nil
+	b, err := json.Marshal(&cp)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := json.Marshal(r.actions)
+	if err != nil {
+		return nil, err
+	}
+	// A key outside a string: its quotes are not escaped.
+	return bytes.Replace(b, []byte(`"actions":null`), append([]byte(`"actions":`), acts...), 1), nil
 }
 
 // plannedEvents shows a dry-run's stage events as planned, not done.

@@ -43,3 +43,37 @@ func ownerSpec(uid, gid int) string {
 	}
 	return u + ":" + g
 }
+
+// The kinds of pseudo-command (CutPseudo).
+const (
+	PseudoFile = "file" // a file under /etc/pve Phoenix edits or writes itself
+	PseudoHost = "host" // a command Phoenix runs on the host itself
+)
+
+// Pseudo is a pseudo-command read back: what Phoenix does outside pct.
+type Pseudo struct {
+	Kind  string   // PseudoFile or PseudoHost
+	Op    string   // "edit", "append", "write" for a file; "run" on the host
+	Path  string   // the file; "" on the host
+	Lines []string // the lines the plan shows: changes, content or commands
+}
+
+// CutPseudo reads argv as one of the pseudo-commands above (AppendRawArgv,
+// EditRawArgv, WriteFileArgv, HostDirArgv, RemoveFileArgv); ok is false
+// for a pct argv, so that a consumer (--output json) can tell them apart.
+func CutPseudo(argv []string) (p Pseudo, ok bool) {
+	if len(argv) == 0 || !strings.HasPrefix(argv[0], "# ") || !strings.HasSuffix(argv[0], ":") {
+		return Pseudo{}, false
+	}
+	head := strings.TrimSuffix(strings.TrimPrefix(argv[0], "# "), ":")
+	lines := append([]string(nil), argv[1:]...)
+	if head == "on the host" {
+		return Pseudo{Kind: PseudoHost, Op: "run", Lines: lines}, true
+	}
+	for _, op := range []string{"edit ", "append to ", "write "} {
+		if path, found := strings.CutPrefix(head, op); found {
+			return Pseudo{Kind: PseudoFile, Op: strings.Fields(op)[0], Path: path, Lines: lines}, true
+		}
+	}
+	return Pseudo{}, false
+}

@@ -129,3 +129,24 @@ func TestFirewallFileWithRules(t *testing.T) {
 	assert.Equal(t, got, ParseFirewall(got).WithRules(true, rules).Format())
 	assert.Equal(t, "firewall/960.fw", FirewallRel(960))
 }
+
+// TestCutPseudoReadsEveryPseudoCommand: each pseudo-command reads back as
+// its kind, operation and path; a pct argv is none.
+func TestCutPseudoReadsEveryPseudoCommand(t *testing.T) {
+	for _, c := range []struct {
+		argv []string
+		want Pseudo
+	}{
+		{AppendRawArgv(900, []string{"lxc.a: 1"}), Pseudo{PseudoFile, "append", "/etc/pve/lxc/900.conf", []string{"lxc.a: 1"}}},
+		{EditRawArgv(900, RawEdit{Changes: []RawChange{{Key: "lxc.a", New: []string{"1"}}}}), Pseudo{PseudoFile, "edit", "/etc/pve/lxc/900.conf", []string{"+ lxc.a: 1"}}},
+		{WriteFileArgv("firewall/900.fw", []byte("[OPTIONS]\nenable: 1\n")), Pseudo{PseudoFile, "write", "/etc/pve/firewall/900.fw", []string{"[OPTIONS]", "enable: 1"}}},
+		{HostDirArgv("/srv/x", 33, -1), Pseudo{PseudoHost, "run", "", []string{"mkdir -p /srv/x && chown 33: /srv/x"}}},
+		{RemoveFileArgv("firewall/900.fw"), Pseudo{PseudoHost, "run", "", []string{"rm -f /etc/pve/firewall/900.fw"}}},
+	} {
+		got, ok := CutPseudo(c.argv)
+		require.True(t, ok, "%q", c.argv)
+		assert.Equal(t, c.want, got)
+	}
+	_, ok := CutPseudo([]string{"exec", "900", "--", "# a comment:"})
+	assert.False(t, ok)
+}
