@@ -97,28 +97,39 @@ func (c *ctRun) editRaw(ctx context.Context, edit RawEdit) error {
 	return nil
 }
 
-// describeRawEdit counts the lines added and removed ("2 lxc lines added,
-// 1 removed"), or says only the record changed.
+// describeRawEdit counts the lines added, changed and removed ("2 lxc
+// lines added, 1 changed"), or says only the record changed. A key's
+// line replaced by another (a new value) is one change, not an addition
+// and a removal.
 func describeRawEdit(e RawEdit) string {
-	added, removed := 0, 0
+	added, changed, removed := 0, 0, 0
 	for _, ch := range e.Changes {
+		a, r := 0, 0
 		for _, v := range ch.New {
 			if !containsLine(ch.Old, v) {
-				added++
+				a++
 			}
 		}
 		for _, v := range ch.Old {
 			if !containsLine(ch.New, v) {
-				removed++
+				r++
 			}
 		}
+		c := min(a, r)
+		added, changed, removed = added+a-c, changed+c, removed+r-c
 	}
 	var parts []string
-	if added > 0 {
-		parts = append(parts, fmt.Sprintf("%d lxc lines added", added))
-	}
-	if removed > 0 {
-		parts = append(parts, fmt.Sprintf("%d lxc lines removed", removed))
+	for _, p := range []struct {
+		n    int
+		verb string
+	}{{added, "added"}, {changed, "changed"}, {removed, "removed"}} {
+		switch {
+		case p.n == 0:
+		case len(parts) == 0:
+			parts = append(parts, fmt.Sprintf("%d lxc lines %s", p.n, p.verb))
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.verb))
+		}
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "record of phoenix's lxc lines updated")

@@ -20,6 +20,11 @@ func TestParseLXCOption(t *testing.T) {
 		{"lxc.cgroup2.devices.allow: c 195:* rwm", "lxc.cgroup2.devices.allow: c 195:* rwm", false},
 		{"  lxc.cap.keep=sys_admin ", "lxc.cap.keep: sys_admin", true},
 		{"lxc.mount.entry = /a b none bind=x 0 0", "lxc.mount.entry: /a b none bind=x 0 0", true},
+		// An empty value clears a list key: Proxmox writes it "key: ".
+		{"lxc.cap.drop:", "lxc.cap.drop: ", false},
+		{"lxc.cap.drop: ", "lxc.cap.drop: ", false},
+		{"lxc.cap.drop =", "lxc.cap.drop: ", true},
+		{"lxc.cgroup2.devices.allow:", "lxc.cgroup2.devices.allow: ", false},
 	} {
 		got, changed, err := ParseLXCOption(tc.in)
 		require.NoError(t, err, tc.in)
@@ -34,7 +39,7 @@ func TestParseLXCOption(t *testing.T) {
 
 func TestParseLXCOptionRefusesWhatIsNotOneKeyAndValue(t *testing.T) {
 	for _, in := range []string{"", "nesting=1", "apparmor.profile: x", "lxc.apparmor.profile", "lxc.apparmor.profile unconfined",
-		"lxc.apparmor.profile:", "lxc.apparmor.profile=  ", "lxc.a: b\nlxc.c: d", "LXC.A: b", "lxc.: x"} {
+		"lxc.apparmor.profile:", "lxc.apparmor.profile=  ", "lxc.cap:", "lxc.cap.dropx:", "lxc.a: b\nlxc.c: d", "LXC.A: b", "lxc.: x"} {
 		_, _, err := ParseLXCOption(in)
 		assert.Error(t, err, "%q", in)
 	}

@@ -23,8 +23,8 @@ func (r RawLine) String() string { return r.Key + ": " + r.Value }
 // LXC's own "lxc.key = value" and "lxc.key=value", and "lxc.key:value"
 // without the blank, are read too, and changed reports that the line is
 // not in Proxmox's form. A line that is not one LXC key and one value
-// (no "lxc." key, no separator, an empty value, a line break) is an error
-// saying what is wrong with it.
+// (no "lxc." key, no separator, a line break, an empty value for a key
+// that is not a list) is an error saying what is wrong with it.
 func ParseLXCOption(s string) (line RawLine, changed bool, err error) {
 	if strings.ContainsAny(s, "\n\r\x00") {
 		return RawLine{}, false, fmt.Errorf("%q: a line break (one option per line)", s)
@@ -39,11 +39,34 @@ func ParseLXCOption(s string) (line RawLine, changed bool, err error) {
 		return RawLine{}, false, fmt.Errorf(`%q: no ":" or "=" after %s`, s, key)
 	}
 	value := strings.TrimSpace(rest[1:])
-	if value == "" {
+	if value == "" && !ClearsWhenEmpty(key) {
 		return RawLine{}, false, fmt.Errorf("%q: no value", s)
 	}
 	line = RawLine{Key: key, Value: value}
-	return line, line.String() != s, nil
+	// "lxc.cap.drop:" is Proxmox's "lxc.cap.drop: " without the blank it
+	// writes after the colon: the same line, not another form.
+	changed = line.String() != s && !(value == "" && s == key+":")
+	return line, changed, nil
+}
+
+// clearedByEmpty are the LXC keys that hold a list, which an empty value
+// clears ("lxc.cap.drop:" drops none of the capabilities an earlier
+// include, such as Proxmox's common.conf, dropped); a prefix ending in "."
+// covers its sub-keys. For any other key, an empty value is a mistake.
+var clearedByEmpty = []string{
+	"lxc.cap.drop", "lxc.cap.keep", "lxc.mount.entry", "lxc.idmap", "lxc.environment",
+	"lxc.apparmor.raw", "lxc.group", "lxc.hook.", "lxc.cgroup.", "lxc.cgroup2.", "lxc.sysctl.", "lxc.proc.",
+}
+
+// ClearsWhenEmpty reports whether an empty value of key is valid LXC: it
+// clears the list the key builds.
+func ClearsWhenEmpty(key string) bool {
+	for _, k := range clearedByEmpty {
+		if key == k || strings.HasSuffix(k, ".") && strings.HasPrefix(key, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // IDMap is one lxc.idmap range: container ids [CT, CT+Size) are host ids

@@ -113,7 +113,8 @@ func MergeRaw(have map[string]string, want []RawLine) RawEdit {
 	}
 	var e RawEdit
 	for _, key := range keys {
-		cur := rawValues(have[key])
+		joined, present := have[key]
+		cur := rawValues(joined, present)
 		var next []string
 		switch {
 		case SharedRawKey(key):
@@ -334,12 +335,15 @@ func withRawRecord(description, rec string) string {
 	return strings.Join(lines, "\n")
 }
 
-func rawValues(joined string) []string {
+// rawValues are the lines of a key as a config map joins them. A present
+// key's empty value is a line too ("lxc.cap.drop: " clears the list).
+func rawValues(joined string, present bool) []string {
+	if !present {
+		return nil
+	}
 	var out []string
 	for _, v := range strings.Split(joined, "\n") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
+		out = append(out, strings.TrimSpace(v))
 	}
 	return out
 }

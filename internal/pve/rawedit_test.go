@@ -66,3 +66,13 @@ func TestDescriptionTextAsProxmoxKeepsIt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "phoenix: created from local:vztmpl/x.tar.zst\n100% ü", f.Current.Config()["description"], "comment lines are the description")
 }
+
+// "lxc.cap.drop: " (an empty value: the list cleared) that the container
+// holds is the line the config asks for: nothing to change.
+func TestMergeRawAnEmptyValueIsALine(t *testing.T) {
+	e := MergeRaw(map[string]string{
+		"lxc.cap.drop": "",
+		"description":  `phoenix: raw lines ["lxc.cap.drop: "]`,
+	}, []RawLine{{Key: "lxc.cap.drop", Value: ""}})
+	assert.True(t, e.Empty(), "%+v", e)
+}
