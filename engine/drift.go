@@ -126,12 +126,10 @@ func boolFlag(b bool) string {
 
 // DriftOf lists what the config asks of an existing container that pct
 // cannot change in place, comparing with its `pct config`:
-//   - unprivileged, when the entry sets it (fixed when the container is
-//     made; an entry without it takes what the host has);
-//     fixed by the created container at the root of a clone chain: pct
-//     clone copies it, so a clone is checked only where its entry asks
-//     what its root has (v05 asks privileged clones of an unprivileged
-//     template: pct cannot make them, and no run could);
+//   - unprivileged, when the entry sets it, or, for a clone, the nearest
+//     entry of its clone chain that does (pct clone copies it; the config
+//     check refuses a clone asking otherwise than its source); an entry
+//     chain without it takes what the host has;
 //   - storage_pool (the part of rootfs before ':'), of any container: a
 //     clone is made on its own pool (pct clone --storage);
 //   - a smaller storage_size_gb (a disk only grows; a larger one is
@@ -140,12 +138,10 @@ func boolFlag(b bool) string {
 //     provenance line says it was made from.
 func DriftOf(cfg *Config, ct *Container, have map[string]string) []Drift {
 	var out []Drift
-	root := madeFrom(cfg, ct)
-	_, explicit := ct.Raw["unprivileged"]
-	if explicit && root != nil && root.Unprivileged == ct.Unprivileged {
+	if want, ok := askedUnprivileged(cfg, ct); ok {
 		host := strings.TrimSpace(have["unprivileged"]) == "1"
-		if host != ct.Unprivileged {
-			out = append(out, Drift{Key: "unprivileged", Host: boolFlag(host), Want: boolFlag(ct.Unprivileged),
+		if host != want {
+			out = append(out, Drift{Key: "unprivileged", Host: boolFlag(host), Want: boolFlag(want),
 				Why: "Proxmox fixes the id mapping when it makes the container", Back: strconv.FormatBool(host)})
 		}
 	}
@@ -162,16 +158,21 @@ func DriftOf(cfg *Config, ct *Container, have map[string]string) []Drift {
 	return append(out, originDrift(ct, have)...)
 }
 
-// madeFrom is the created container at the root of ct's clone chain
-// (ct itself when it is created), nil when the config does not tell.
-func madeFrom(cfg *Config, ct *Container) *Container {
-	for seen := 0; ct != nil && ct.CloneFrom != 0; seen++ {
-		if cfg == nil || seen > len(cfg.Containers) {
-			return nil
+// askedUnprivileged is the unprivileged ct's entry asks, or for a clone
+// whose entry does not say, the nearest source's that does: a clone has
+// its source's. ok is false when no entry of the chain says (the host's
+// is taken) or the config does not tell.
+func askedUnprivileged(cfg *Config, ct *Container) (want, ok bool) {
+	for seen := 0; ct != nil; seen++ {
+		if _, explicit := ct.Raw["unprivileged"]; explicit {
+			return ct.Unprivileged, true
+		}
+		if ct.CloneFrom == 0 || cfg == nil || seen > len(cfg.Containers) {
+			return false, false
 		}
 		ct = cfg.Containers[ct.CloneFrom]
 	}
-	return ct
+	return false, false
 }
 
 // originDrift compares what the container was made from with the config.

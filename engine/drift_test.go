@@ -60,9 +60,9 @@ func TestDriftOfACloneSource(t *testing.T) {
 	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"description": engine.CreatedDescription("t")}))
 	assert.Empty(t, engine.DriftOf(nil, clone, map[string]string{"ostemplate": "t"}))
 
-	// unprivileged is the source's: pct clone copies it. The storage pool
-	// is the clone's own (pct clone --storage): another one is drift.
-	clone.Raw["unprivileged"], clone.StoragePool = false, "lxc-disks"
+	// The storage pool is the clone's own (pct clone --storage): another
+	// one is drift.
+	clone.Raw["unprivileged"], clone.Unprivileged, clone.StoragePool = true, true, "lxc-disks"
 	assert.Equal(t, []string{"storage_pool local-lvm → lxc-disks"},
 		driftKeys(engine.DriftOf(nil, clone, map[string]string{"unprivileged": "1", "rootfs": "local-lvm:vm-910-disk-0,size=4G"})))
 }
@@ -93,11 +93,12 @@ func TestChangeDetailShowsOldAndNew(t *testing.T) {
 		engine.ChangeDetail(opts, have))
 }
 
-// TestDriftOfACloneAgainstItsRoot: a clone's unprivileged is its root's
-// (pct clone copies it): drift where its entry asks what the root has and
-// the host differs; an entry asking otherwise is what no run could make
-// (v05), not drift. Its storage pool is its own (pct clone --storage): a
-// host pool that differs is drift, whatever the root's.
+// TestDriftOfACloneAgainstItsRoot: a clone's unprivileged is its
+// source's (pct clone copies it): the one its entry asks, else the nearest
+// source entry's that asks one, compared with the host; a chain where no
+// entry says takes the host's. (The config check refuses a clone asking
+// otherwise than its source.) Its storage pool is its own (pct clone
+// --storage): a host pool that differs is drift, whatever the root's.
 func TestDriftOfACloneAgainstItsRoot(t *testing.T) {
 	t.Parallel()
 	root := &engine.Container{CTID: 900, Unprivileged: true, StoragePool: "local-lvm", Raw: map[string]any{}}
@@ -111,4 +112,16 @@ func TestDriftOfACloneAgainstItsRoot(t *testing.T) {
 	assert.Equal(t, []string{"storage_pool lxc-disks → other"}, driftKeys(engine.DriftOf(cfg, clone, host)))
 	clone.StoragePool = "lxc-disks"
 	assert.Empty(t, engine.DriftOf(cfg, clone, host))
+
+	// The clone's entry does not say: the root's privileged entry is what
+	// it has to be, and the host's unprivileged clone is drift like the
+	// root's own (before: "matches").
+	delete(clone.Raw, "unprivileged")
+	root.Unprivileged, root.Raw["unprivileged"], root.StoragePool = false, false, "lxc-disks"
+	unpriv := map[string]string{"unprivileged": "1", "rootfs": "lxc-disks:vm-910-disk-0,size=4G"}
+	assert.Equal(t, []string{"unprivileged 1 → 0"}, driftKeys(engine.DriftOf(cfg, clone, unpriv)))
+	assert.Equal(t, []string{"unprivileged 1 → 0"}, driftKeys(engine.DriftOf(cfg, root, unpriv)))
+	// No entry of the chain says: the host's is taken.
+	delete(root.Raw, "unprivileged")
+	assert.Empty(t, engine.DriftOf(cfg, clone, unpriv))
 }

@@ -20,6 +20,7 @@ func crossCheck(p problems, cfg *engine.Config) {
 		c := cfg.Containers[id]
 		base := ctPath(id)
 		checkCloneSource(p, base, c, cfg)
+		checkCloneInherits(p, base, c, cfg)
 		resolveDependencies(p, base, c, cfg)
 		checkNet(p, base, c)
 	}
@@ -55,6 +56,62 @@ func checkCloneSource(p problems, base string, c *engine.Container, cfg *engine.
 		p.errorf(base+"/"+cloneField(c), "the id of an LXC container in this file",
 			"%d, which is not in lxc_configs: add it, or fix the id", c.CloneFrom)
 	}
+}
+
+// checkCloneInherits reports what a clone's entry asks that pct clone
+// cannot give it: another unprivileged than its source has (pct clone
+// copies the id mapping, it has no option to change it), or a smaller
+// root disk than its source's (the clone is a copy of that disk, and a
+// disk only grows; a larger one is pct resize after the clone).
+// Without these, a run would make the clone as its source is, and the
+// next one report drift no run could resolve.
+func checkCloneInherits(p problems, base string, c *engine.Container, cfg *engine.Config) {
+	src := cfg.Containers[c.CloneFrom]
+	if src == nil {
+		return // checkCloneSource reports it
+	}
+	if _, explicit := c.Raw["unprivileged"]; explicit {
+		if from, want, ok := inheritedUnprivileged(cfg, src); ok && c.Unprivileged != want {
+			p.errorf(base+"/unprivileged", fmt.Sprintf("%t, as %d (its source%s) is: a clone inherits it, pct clone cannot change it", want, c.CloneFrom, from),
+				"%t: drop unprivileged from %d, or set it to %t (to have both, create %d from a template)", c.Unprivileged, c.CTID, want, c.CTID)
+		}
+	}
+	if size, from := inheritedSize(cfg, src); c.StorageSizeGB > 0 && size > c.StorageSizeGB {
+		p.errorf(base+"/storage_size_gb", fmt.Sprintf("at least %d, the size of %d's root disk%s: a clone copies it and a disk only grows", size, c.CloneFrom, from),
+			"%d: set it to %d or more, or drop it", c.StorageSizeGB, size)
+	}
+}
+
+// inheritedUnprivileged is what a clone source's unprivileged is: its own
+// when its entry sets it or it is created, else its source's. from says
+// where it comes from when that is not the source itself (" cloned from
+// 900"). ok is false for a chain without an answer (a cycle, a missing
+// source: reported elsewhere).
+func inheritedUnprivileged(cfg *engine.Config, src *engine.Container) (from string, want, ok bool) {
+	for seen := 0; seen <= len(cfg.Containers); seen++ {
+		if _, explicit := src.Raw["unprivileged"]; explicit || src.CloneFrom == 0 {
+			return from, src.Unprivileged, true
+		}
+		from = fmt.Sprintf(", cloned from %d", src.CloneFrom)
+		if src = cfg.Containers[src.CloneFrom]; src == nil {
+			return "", false, false
+		}
+	}
+	return "", false, false
+}
+
+// inheritedSize is the root disk size a clone of src starts with: src's
+// storage_size_gb, or, when its entry has none, its own source's.
+func inheritedSize(cfg *engine.Config, src *engine.Container) (int, string) {
+	from := ""
+	for seen := 0; src != nil && seen <= len(cfg.Containers); seen++ {
+		if src.StorageSizeGB > 0 || src.CloneFrom == 0 {
+			return src.StorageSizeGB, from
+		}
+		from = fmt.Sprintf(", as cloned from %d", src.CloneFrom)
+		src = cfg.Containers[src.CloneFrom]
+	}
+	return 0, ""
 }
 
 // checkSnapshotsOfSources reports, once per source, clone sources without

@@ -72,6 +72,10 @@ func TestInvalidConfigs(t *testing.T) {
 			`/lxc_configs/920/clone_from_ctid: expected the id of an LXC container in this file, found 905, which is not in lxc_configs: add it, or fix the id`,
 			`/lxc_configs/930: expected "template" (an OS template to create from) or "clone_from_ctid" (a container to clone), found neither: add one of them`,
 		}, 0},
+		{"bad/clone_inherits", []string{
+			`/lxc_configs/910/storage_size_gb: expected at least 32, the size of 902's root disk, as cloned from 900: a clone copies it and a disk only grows, found 16: set it to 32 or more, or drop it`,
+			`/lxc_configs/910/unprivileged: expected true, as 902 (its source, cloned from 900) is: a clone inherits it, pct clone cannot change it, found false: drop unprivileged from 910, or set it to true (to have both, create 910 from a template)`,
+		}, 0},
 		{"bad/cycle", []string{
 			`/lxc_configs/901: expected no cycle over clone sources and dependencies, found cycle: 901 -> 920 -> 901 (break it by removing one clone source or dependency)`,
 			`/lxc_configs/930: expected no cycle over clone sources and dependencies, found cycle: 930 -> 930 (break it by removing one clone source or dependency)`,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,8 +20,28 @@ import (
 const originals = "testdata/original-configs"
 
 // versionFiles returns the hypervisor file ("" when the version has none)
-// and the LXC file of one reference version directory.
+// and the LXC file of one reference version directory, as it loads: v05
+// with unprivileged dropped from its privileged clones (901, 903 and
+// those cloned from them; see TestV05PrivilegedClonesOfAnUnprivilegedTemplate).
 func versionFiles(t *testing.T, prefix string) (string, string) {
+	t.Helper()
+	hv, lxc := originalFiles(t, prefix)
+	if prefix != "v05" {
+		return hv, lxc
+	}
+	doc := readJSON(t, lxc)
+	for _, id := range []string{"901", "903", "920", "950"} {
+		delete(doc["lxc_configs"].(map[string]any)[id].(map[string]any), "unprivileged")
+	}
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	fixed := filepath.Join(t.TempDir(), "phoenix_lxc_configs.json")
+	require.NoError(t, os.WriteFile(fixed, b, 0o644))
+	return hv, fixed
+}
+
+// originalFiles are a reference version's files as they are.
+func originalFiles(t *testing.T, prefix string) (string, string) {
 	t.Helper()
 	matches, err := filepath.Glob(filepath.Join(originals, prefix+"_*"))
 	require.NoError(t, err)
@@ -31,6 +52,28 @@ func versionFiles(t *testing.T, prefix string) (string, string) {
 		hv = ""
 	}
 	return hv, filepath.Join(dir, "phoenix_lxc_configs.json")
+}
+
+// TestV05PrivilegedClonesOfAnUnprivilegedTemplate: v05 asks 901 and 903
+// to be privileged clones of the unprivileged 900 and 902. pct clone
+// copies the id mapping, so no run could make them: exactly these two
+// are errors, naming the source (920 and 950, privileged clones of 903,
+// agree with what 903's entry asks).
+func TestV05PrivilegedClonesOfAnUnprivilegedTemplate(t *testing.T) {
+	hv, lxc := originalFiles(t, "v05")
+	_, err := Load(hv, lxc)
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve), "want *ValidationError, got %v", err)
+	var got []string
+	for _, p := range ve.Problems {
+		if !p.Warning {
+			got = append(got, p.Path+": "+p.Expected)
+		}
+	}
+	assert.Equal(t, []string{
+		"/lxc_configs/901/unprivileged: true, as 900 (its source) is: a clone inherits it, pct clone cannot change it",
+		"/lxc_configs/903/unprivileged: true, as 902 (its source) is: a clone inherits it, pct clone cannot change it",
+	}, got)
 }
 
 func loadVersion(t *testing.T, prefix string) *engine.Config {
