@@ -53,6 +53,12 @@ type ContainerStatus struct {
 	// MissingSnapshot is the template snapshot a template container does
 	// not have yet (its clones need it).
 	MissingSnapshot string `json:"missing_snapshot,omitempty"`
+	// StaleSnapshot says why the template snapshot no longer matches the
+	// container (its marker is of another config entry or hook), as the
+	// plan's warning does; "" when it matches or nothing tells (stopped,
+	// no marker).
+	StaleSnapshot string `json:"stale_snapshot,omitempty"`
+	snapshot      string // the template snapshot's name, for StaleSnapshot
 	Hook            string `json:"hook,omitempty"` // HookLua, HookShell, "" (none)
 	HookState       string `json:"hook_state"`
 	// Scripts are the feature hooks and the application script that run
@@ -78,10 +84,11 @@ type ScriptStatus struct {
 	info  HookInfo
 }
 
-// DriftText is a drift as status shows it: "memory 32768 → 1234 on
-// host" (the config's value, then the host's).
+// DriftText is a drift as status shows it: "memory 1234 → 32768", the
+// host's value, then the config's: the direction of the plan's change
+// (ChangeDetail, Drift.Line), so that status and plan read alike.
 func DriftText(d Drift) string {
-	return d.Key + " " + d.Want + " → " + orNone(d.Host) + " on host"
+	return d.Key + " " + orNone(d.Host) + " → " + d.Want
 }
 
 // StatusReport is the deployment as the host has it.
@@ -206,16 +213,17 @@ func configRange(cfg *Config) [2]int {
 // described is what a container runs: its hook, feature hooks and
 // application script.
 type described struct {
-	hook    HookInfo
-	scripts []ScriptStatus
+	hook     HookInfo
+	scripts  []ScriptStatus
+	template bool // its template marker is read too
 }
 
 func describe(hr HookRunner, ct *Container) *described {
-	return &described{hook: hr.Describe(ct), scripts: scripts(hr, ct)}
+	return &described{hook: hr.Describe(ct), scripts: scripts(hr, ct), template: isTemplate(ct)}
 }
 
-// probes are the marker reads of a running container, the hook's last
-// (inspectOne's order): what its one batched probe answers.
+// probes are the marker reads of a running container, the scripts', the
+// hook's, a template's: what its one batched probe answers.
 func (d *described) probes(ctid int) [][]string {
 	var out [][]string
 	for _, sc := range d.scripts {
@@ -225,6 +233,9 @@ func (d *described) probes(ctid int) [][]string {
 	}
 	if d.hook.Kind != "" && d.hook.State == HookReady {
 		out = append(out, markerProbe(HookMarker(ctid)))
+	}
+	if d.template {
+		out = append(out, markerProbe(TemplateMarker(ctid)))
 	}
 	return out
 }
@@ -266,6 +277,14 @@ func inspectOne(ctx context.Context, o StatusOptions, ct *Container, d *describe
 	if !cs.Running {
 		return
 	}
+	cs.snapshot = templateSnapshot(ct)
+	// Last, after the hook's marker (the batched probe asks the first
+	// probe read first); before the state is summed up (the earlier defer).
+	defer func() {
+		if cs.Err == nil {
+			cs.StaleSnapshot, cs.Err = staleSnapshot(ctx, o, ct, d, snaps)
+		}
+	}()
 	for i, sc := range cs.Scripts {
 		if sc.info.Kind != "" && sc.State == HookUnknown {
 			cs.Scripts[i].State, cs.Err = markerState(ctx, o, ct, FileMarker(sc.info.Path), sc.info)
@@ -282,6 +301,25 @@ func inspectOne(ctx context.Context, o StatusOptions, ct *Container, d *describe
 		return
 	}
 	cs.HookState, cs.Err = markerState(ctx, o, ct, HookMarker(ct.CTID), info)
+}
+
+// staleSnapshot reads a running template's marker as the template stage
+// does (snapshotStale): one of another config entry or hook than now makes
+// the existing snapshot stale. No snapshot (MissingSnapshot says it) or no
+// marker (taken before markers existed) is not a finding.
+func staleSnapshot(ctx context.Context, o StatusOptions, ct *Container, d *described, snaps []string) (string, error) {
+	if !d.template || !slices.Contains(snaps, templateSnapshot(ct)) {
+		return "", nil
+	}
+	marker := TemplateMarker(ct.CTID)
+	r, err := o.Backend.Exec(ctx, ct.CTID, markerProbe(marker), ExecOptions{Probe: true})
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("pct exec %d -- cat %s: %w", ct.CTID, marker, err)
+	case r.Code != 0, strings.TrimSpace(r.Stdout) == HookFingerprint(o.Config, ct, d.hook.Digest):
+		return "", nil
+	}
+	return markerChanged(ct.CTID), nil
 }
 
 // scripts lists the container's feature hooks (of the features without a
@@ -334,7 +372,7 @@ func (c *ContainerStatus) summary() string {
 		return StateMissing
 	case c.Err != nil, c.MissingSnapshot != "", failedState(c.HookState), c.anyScript(failedState):
 		return StateFailed
-	case len(c.Drift) > 0, len(c.Rebuild) > 0, c.HookState == HookChanged,
+	case len(c.Drift) > 0, len(c.Rebuild) > 0, c.HookState == HookChanged, c.StaleSnapshot != "",
 		c.anyScript(func(s string) bool { return s == HookChanged }):
 		return StateDrifted
 	}
@@ -358,7 +396,7 @@ func (c *ContainerStatus) anyScript(f func(string) bool) bool {
 // WriteStatus writes one line per container (state, running, snapshots,
 // hook, drift), then the strays and what a failed read said.
 func WriteStatus(w io.Writer, r *StatusReport, color bool) {
-	rows := [][]string{{"CTID", "NAME", "STATE", "POWER", "SNAPSHOTS", "HOOK", "DRIFT"}}
+	rows := [][]string{{"CTID", "NAME", "STATE", "POWER", "SNAPSHOTS", "HOOK", "DRIFT (HOST → CONFIG)"}}
 	for _, c := range r.Containers {
 		rows = append(rows, []string{strconv.Itoa(c.CTID), c.Name, c.State, c.power(), joinOr(c.Snapshots, ", "), c.hookText(), c.driftText()})
 	}
@@ -372,6 +410,9 @@ func WriteStatus(w io.Writer, r *StatusReport, color bool) {
 		}
 		if c.MissingSnapshot != "" {
 			fmt.Fprintf(w, "%d %s: template snapshot %s missing: `phoenix run --ctid %d` takes it\n", c.CTID, c.Name, c.MissingSnapshot, c.CTID)
+		}
+		if c.StaleSnapshot != "" {
+			fmt.Fprintf(w, "%d %s: template snapshot %s is stale: %s; %s\n", c.CTID, c.Name, c.snapshot, c.StaleSnapshot, staleAdvice)
 		}
 	}
 	for _, s := range r.Strays {

@@ -191,7 +191,7 @@ func TestInspectReportsDriftStraysAndHookStateWithoutChangingAnything(t *testing
 	assert.Equal(t, []string{"base-snapshot"}, byID[900].Snapshots)
 	assert.Equal(t, engine.HookConverged, byID[900].HookState)
 	assert.Equal(t, []engine.Drift{{Key: "memory", Want: "32768", Host: "1234"}}, byID[910].Drift)
-	assert.Equal(t, "memory 32768 → 1234 on host", engine.DriftText(byID[910].Drift[0]))
+	assert.Equal(t, "memory 1234 → 32768", engine.DriftText(byID[910].Drift[0]), "host → config, as the plan")
 	assert.Equal(t, engine.StateDrifted, byID[910].State)
 	assert.Equal(t, engine.HookUnknown, byID[901].HookState, "a stopped container's marker cannot be read")
 	assert.False(t, byID[901].Running)
@@ -204,7 +204,8 @@ func TestInspectReportsDriftStraysAndHookStateWithoutChangingAnything(t *testing
 
 	var out bytes.Buffer
 	engine.WriteStatus(&out, rep, false)
-	assert.Contains(t, out.String(), "memory 32768 → 1234 on host")
+	assert.Contains(t, out.String(), "DRIFT (HOST → CONFIG)")
+	assert.Contains(t, out.String(), "memory 1234 → 32768")
 	assert.Contains(t, out.String(), "stray: 905 stray (stopped)")
 	assert.Contains(t, out.String(), "out of sync")
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -77,13 +78,31 @@ func referenceConfigs(t *testing.T) []string {
 	return out
 }
 
+// loadReference loads a reference config with unprivileged dropped from
+// its clones: they inherit it anyway (pct clone copies it), and v05's
+// privileged clones of unprivileged templates are a config error.
 func loadReference(t *testing.T, lxc string) *engine.Config {
 	t.Helper()
 	hv := filepath.Join(filepath.Dir(lxc), "phoenix_hypervisor_config.json")
-	if _, err := os.Stat(hv); err != nil {
+	var hvDoc []byte
+	if b, err := os.ReadFile(hv); err == nil {
+		hvDoc = b
+	} else {
 		hv = ""
 	}
-	cfg, err := config.Load(hv, lxc)
+	raw, err := os.ReadFile(lxc)
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc), lxc)
+	for _, e := range doc["lxc_configs"].(map[string]any) {
+		entry := e.(map[string]any)
+		if entry["clone_from_ctid"] != nil || entry["clone_from_template_ctid"] != nil {
+			delete(entry, "unprivileged")
+		}
+	}
+	raw, err = json.Marshal(doc)
+	require.NoError(t, err)
+	cfg, err := config.LoadBytes(hv, hvDoc, lxc, raw)
 	require.NoError(t, err, lxc)
 	if cfg.NvidiaDriverVersion == "" {
 		cfg.NvidiaDriverVersion = testDriver

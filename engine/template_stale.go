@@ -55,12 +55,21 @@ func (c *ctRun) snapshotStale(ctx context.Context, want string) (string, error) 
 	case r.Code == 0 && strings.TrimSpace(r.Stdout) == want:
 		return "", nil
 	case r.Code == 0:
-		return "the config entry or hook of " + strconv.Itoa(c.ct.CTID) + " changed since it was taken", nil
+		return markerChanged(c.ct.CTID), nil
 	case c.o.RefreshTemplates:
 		return "nothing records what it was taken from", nil
 	}
 	return "", nil
 }
+
+// markerChanged is why a snapshot whose marker is not what would be
+// written now is stale (the run's warning and status say it alike).
+func markerChanged(ctid int) string {
+	return "the config entry or hook of " + strconv.Itoa(ctid) + " changed since it was taken"
+}
+
+// staleAdvice is what to do about a stale snapshot.
+const staleAdvice = "`phoenix run --refresh-templates` re-takes it (existing clones are left alone)"
 
 // blind reports whether the plan could not look inside the container
 // (engine.BlindSpots): what it plans there is known after run.
@@ -98,7 +107,7 @@ func (c *ctRun) staleWarning(ctx context.Context, name, why string) string {
 	if ids := c.madeFrom(ctx); len(ids) > 0 {
 		w += "; clones made from it miss the change: " + joinIDs(ids)
 	}
-	return w + "; `phoenix run --refresh-templates` re-takes it (existing clones are left alone)"
+	return w + "; " + staleAdvice
 }
 
 // refreshedDetail is the template stage's detail after a refresh.

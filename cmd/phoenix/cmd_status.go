@@ -82,6 +82,9 @@ func (s *session) inspect(c *cli.Context, ctids []int) (*engine.StatusReport, er
 			continue
 		}
 		msg := fmt.Sprintf("%d %s: %s", cs.CTID, cs.Name, cs.State)
+		if len(cs.Rebuild)+len(cs.Drift) > 0 {
+			msg += " (host → config)"
+		}
 		for _, d := range cs.Rebuild {
 			msg += "; ! " + engine.DriftText(d) + " (cannot change in place)"
 		}
