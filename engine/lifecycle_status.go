@@ -59,8 +59,8 @@ type ContainerStatus struct {
 	// no marker).
 	StaleSnapshot string `json:"stale_snapshot,omitempty"`
 	snapshot      string // the template snapshot's name, for StaleSnapshot
-	Hook            string `json:"hook,omitempty"` // HookLua, HookShell, "" (none)
-	HookState       string `json:"hook_state"`
+	Hook          string `json:"hook,omitempty"` // HookLua, HookShell, "" (none)
+	HookState     string `json:"hook_state"`
 	// Scripts are the feature hooks and the application script that run
 	// before the hook, in that order, each with its marker's state.
 	Scripts []ScriptStatus `json:"scripts,omitempty"`
