@@ -3,17 +3,33 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
 
 // nvidiaStage passes the host's GPUs through and installs the matching
-// user-space driver, for containers with a GPU.
+// user-space driver, for containers with a GPU; it converges the devN
+// passthrough set: NVIDIA device entries the config no longer asks for
+// (fewer GPUs, or gpu_assignment none) are removed. Other devN entries
+// (an admin's USB stick) are never touched.
 // Reads: `pct config` (devN, or the legacy raw lxc lines); /proc/devices
 // (legacy); the probe nvidia-smi's driver version.
-// Writes: `pct set --devN` or raw lines appended to /etc/pve/lxc/CTID.conf,
-// a restart when the passthrough changed, the driver install script.
-var nvidiaStage = Stage{Key: StageNvidia, Name: named(StageNvidia), Applies: (*Container).HasGPU, Run: (*ctRun).stageNvidia}
+// Writes: `pct set --devN` / `--delete devN` or raw lines appended to
+// /etc/pve/lxc/CTID.conf, a restart when the passthrough changed, the
+// driver install script. A driver is never uninstalled.
+var nvidiaStage = Stage{Key: StageNvidia, Name: named(StageNvidia), Applies: always, When: wantsNvidia, Run: (*ctRun).stageNvidia}
+
+// wantsNvidia: a container with a GPU, or one without whose host config
+// still passes NVIDIA devices through (its gpu_assignment went to none).
+func wantsNvidia(c *ctRun, ctx context.Context) bool {
+	if c.ct.HasGPU() {
+		return true
+	}
+	have, err := c.b.Config(ctx, c.ct.CTID)
+	return err == nil && len(unwantedNvidiaDevs(c.ct, have)) > 0
+}
 
 // nvidiaSmi asks the driver in the container for its version.
 var nvidiaSmi = []string{"nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"}
@@ -23,6 +39,9 @@ func (c *ctRun) stageNvidia(ctx context.Context) (outcome, error) {
 		if yes, why := g.GPUSupported(); !yes {
 			return skipped("%s", why), nil
 		}
+	}
+	if !c.ct.HasGPU() {
+		return c.removePassthrough(ctx)
 	}
 	var details []string
 	changed, detail, err := c.ensurePassthrough(ctx)
@@ -54,6 +73,86 @@ func (c *ctRun) stageNvidia(ctx context.Context) (outcome, error) {
 		return already("%s", d), nil
 	}
 	return done("%s", strings.Join(details, "; ")), nil
+}
+
+// removePassthrough takes the NVIDIA devices off a container that no
+// longer has a GPU. The driver inside stays: uninstalling it is the
+// container's business (its files may be in use), and without the devices
+// it does nothing.
+func (c *ctRun) removePassthrough(ctx context.Context) (outcome, error) {
+	have, err := c.b.Config(ctx, c.ct.CTID)
+	if err != nil {
+		return outcome{}, pctError(err, "pct config %d", c.ct.CTID)
+	}
+	removed, err := c.deleteDevs(ctx, unwantedNvidiaDevs(c.ct, have))
+	if err != nil || removed == "" {
+		return already("no NVIDIA passthrough"), err
+	}
+	details := []string{removed}
+	if err := c.restart(ctx); err != nil {
+		return outcome{}, fmt.Errorf("restart after passthrough change: %w", err)
+	}
+	details = append(details, "restarted")
+	if v, err := c.driverVersion(ctx); err != nil {
+		return outcome{}, err
+	} else if v != "" {
+		details = append(details, "driver "+v+" stays installed (phoenix does not uninstall it)")
+	}
+	return done("%s", strings.Join(details, "; ")), nil
+}
+
+// deleteDevs removes devN entries (`pct set --delete`), in key order;
+// it says what it removed, "" for nothing.
+func (c *ctRun) deleteDevs(ctx context.Context, keys []string) (string, error) {
+	if len(keys) == 0 {
+		return "", nil
+	}
+	if err := c.b.Set(ctx, c.ct.CTID, nil, keys); err != nil {
+		return "", fmt.Errorf("pct set %d --delete %s (GPU passthrough): %w", c.ct.CTID, strings.Join(keys, ","), err)
+	}
+	return "passthrough removed " + strings.Join(keys, ","), nil
+}
+
+// unwantedNvidiaDevs are the devN keys, sorted by N, passing an NVIDIA
+// device phoenix passes through (nvidiaDevices of any GPU set) that ct
+// does not ask for: /dev/nvidia1 after gpu_assignment "0,1" became "0",
+// all of them after it became none. Entries of other devices, and
+// NVIDIA nodes phoenix never adds (/dev/nvidia-caps/…), are the admin's.
+func unwantedNvidiaDevs(ct *Container, have map[string]string) []string {
+	want := map[string]bool{}
+	if ct.HasGPU() && !ct.GPULegacyLXC {
+		for _, d := range nvidiaDevices(ct) {
+			want[d] = true
+		}
+	}
+	var idx []int
+	for k, v := range have {
+		n, ok := devIndex(k)
+		if !ok {
+			continue
+		}
+		path, _, _ := strings.Cut(v, ",")
+		path = strings.TrimSpace(path)
+		if isPassedNvidiaDevice(path) && !want[path] {
+			idx = append(idx, n)
+		}
+	}
+	sort.Ints(idx)
+	keys := make([]string, len(idx))
+	for i, n := range idx {
+		keys[i] = "dev" + strconv.Itoa(n)
+	}
+	return keys
+}
+
+// isPassedNvidiaDevice: a node nvidiaDevices may name (/dev/nvidiaN,
+// nvidiactl, nvidia-uvm, nvidia-uvm-tools, nvidia-modeset).
+func isPassedNvidiaDevice(path string) bool {
+	if slices.Contains(nvidiaDevices(&Container{GPUAssignment: "0"})[1:], path) {
+		return true
+	}
+	n, ok := strings.CutPrefix(path, "/dev/nvidia")
+	return ok && n != "" && strings.Trim(n, "0123456789") == ""
 }
 
 // gpuIndexes parses gpu_assignment ("0,1", "0, 1"); a container that only
@@ -103,6 +202,9 @@ func (c *ctRun) ensurePassthrough(ctx context.Context) (bool, string, error) {
 		path, _, _ := strings.Cut(v, ",")
 		present[strings.TrimSpace(path)] = true
 	}
+	// A removed entry's number is not reused in the same pct set: one
+	// call cannot both set and delete a key.
+	stale := unwantedNvidiaDevs(ct, have)
 	var opts []Option
 	next := 0
 	for _, dev := range nvidiaDevices(ct) {
@@ -115,17 +217,24 @@ func (c *ctRun) ensurePassthrough(ctx context.Context) (bool, string, error) {
 		used[next] = true
 		opts = append(opts, Option{Key: "dev" + strconv.Itoa(next), Value: dev})
 	}
-	if len(opts) == 0 {
+	if len(opts) == 0 && len(stale) == 0 {
 		return false, "", nil
 	}
-	if err := c.b.Set(ctx, ct.CTID, opts, nil); err != nil {
+	if err := c.b.Set(ctx, ct.CTID, opts, stale); err != nil {
 		return false, "", fmt.Errorf("pct set %d (GPU passthrough): %w", ct.CTID, err)
 	}
-	keys := make([]string, len(opts))
-	for i, o := range opts {
-		keys[i] = o.Key
+	var parts []string
+	if len(opts) > 0 {
+		keys := make([]string, len(opts))
+		for i, o := range opts {
+			keys[i] = o.Key
+		}
+		parts = append(parts, "passthrough "+strings.Join(keys, ","))
 	}
-	return true, "passthrough " + strings.Join(keys, ","), nil
+	if len(stale) > 0 {
+		parts = append(parts, "passthrough removed "+strings.Join(stale, ","))
+	}
+	return true, strings.Join(parts, "; "), nil
 }
 
 // devIndex parses "dev3" → 3.

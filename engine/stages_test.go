@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -189,6 +190,51 @@ func TestNvidiaStage(t *testing.T) {
 		st := stageOf(container(t, res, 900), "nvidia")
 		assert.Equal(t, engine.StageAlready, st.State, st.Detail)
 		assert.Empty(t, mutatingArgv(host, 900, "nvidia"))
+	})
+	t.Run("a GPU the config no longer asks for is removed, an admin's device stays", func(t *testing.T) {
+		t.Parallel()
+		ct := gpuContainer() // "0", was "0,1"
+		cfg := oneConfig(ct)
+		host := newHost()
+		have := proxmoxConfig(ct)
+		for i, d := range []string{"/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset", "/dev/ttyUSB0", "/dev/nvidia-caps/nvidia-cap1"} {
+			have["dev"+itoa(i)] = d
+		}
+		host.Put(900, &memhost.Container{Config: have, Running: true, Files: installed("nvidia=" + testDriver)})
+		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
+		assert.Equal(t, []string{"set 900 --delete dev1", "shutdown 900 --timeout 60", "start 900"}, mutatingArgv(host, 900, "nvidia"))
+		assert.Equal(t, "passthrough removed dev1; restarted", stageOf(container(t, res, 900), "nvidia").Detail)
+		got, err := host.Config(context.Background(), 900)
+		require.NoError(t, err)
+		assert.NotContains(t, got, "dev1")
+		assert.Equal(t, "/dev/ttyUSB0", got["dev6"])
+		assert.Equal(t, "/dev/nvidia-caps/nvidia-cap1", got["dev7"])
+	})
+	t.Run("gpu_assignment none: every NVIDIA device goes, the driver stays", func(t *testing.T) {
+		t.Parallel()
+		ct := plain()
+		ct.GPUAssignment = "none"
+		cfg := oneConfig(ct)
+		host := newHost()
+		have := proxmoxConfig(ct)
+		for i, d := range []string{"/dev/nvidia0", "/dev/ttyUSB0", "/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"} {
+			have["dev"+itoa(i)] = d
+		}
+		host.Put(900, &memhost.Container{Config: have, Running: true, Files: installed("nvidia=" + testDriver)})
+		res := run(t, engine.RunOptions{Config: cfg, Backend: host})
+		assert.Equal(t, []string{"set 900 --delete dev0,dev2,dev3,dev4,dev5", "shutdown 900 --timeout 60", "start 900"}, mutatingArgv(host, 900, "nvidia"))
+		st := stageOf(container(t, res, 900), "nvidia")
+		assert.Equal(t, engine.StageDone, st.State)
+		assert.Equal(t, "passthrough removed dev0,dev2,dev3,dev4,dev5; restarted; driver "+testDriver+" stays installed (phoenix does not uninstall it)", st.Detail)
+		got, err := host.Config(context.Background(), 900)
+		require.NoError(t, err)
+		assert.Equal(t, "/dev/ttyUSB0", got["dev1"])
+
+		// Converged: no nvidia stage at all, as for any container without a GPU.
+		res = run(t, engine.RunOptions{Config: cfg, Backend: host})
+		for _, s := range container(t, res, 900).Stages {
+			assert.NotEqual(t, "nvidia", s.Stage)
+		}
 	})
 	t.Run("driver still wrong after install fails", func(t *testing.T) {
 		t.Parallel()
