@@ -1,6 +1,8 @@
 package fieldref
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +79,13 @@ func TestEveryReferenceFieldIsAppliedOrReported(t *testing.T) {
 			}
 			lxc := filepath.Join(dir, "phoenix_lxc_configs.json")
 			cfg, err := config.Load(hv, lxc)
+			var ve *config.ValidationError
+			if filepath.Base(dir)[:3] == "v05" && errors.As(err, &ve) {
+				// v05's privileged clones of unprivileged templates are a
+				// config error (engine/config TestV05…); its fields are
+				// still walked.
+				cfg, err = config.LoadBytes(hv, mustRead(t, hv), lxc, clonesInherit(t, mustRead(t, lxc)))
+			}
 			require.NoError(t, err)
 			var reports []string
 			for _, p := range cfg.NotApplied {
@@ -124,4 +133,27 @@ func reported(reports []string, path string) bool {
 		}
 	}
 	return false
+}
+
+func mustRead(t *testing.T, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	return b
+}
+
+// clonesInherit drops unprivileged from the clones: they inherit it anyway.
+func clonesInherit(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(data, &doc))
+	for _, e := range doc["lxc_configs"].(map[string]any) {
+		entry := e.(map[string]any)
+		if entry["clone_from_ctid"] != nil || entry["clone_from_template_ctid"] != nil {
+			delete(entry, "unprivileged")
+		}
+	}
+	out, err := json.Marshal(doc)
+	require.NoError(t, err)
+	return out
 }
