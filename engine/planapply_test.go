@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
 	"github.com/phoenix-hypervisor/phoenix/internal/memhost"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
+	"github.com/phoenix-hypervisor/phoenix/internal/reftest"
 )
 
 // The plan is a promise (design.md): the mutating calls `phoenix plan`
@@ -92,16 +92,8 @@ func loadReference(t *testing.T, lxc string) *engine.Config {
 	}
 	raw, err := os.ReadFile(lxc)
 	require.NoError(t, err)
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal(raw, &doc), lxc)
-	for _, e := range doc["lxc_configs"].(map[string]any) {
-		entry := e.(map[string]any)
-		if entry["clone_from_ctid"] != nil || entry["clone_from_template_ctid"] != nil {
-			delete(entry, "unprivileged")
-		}
-	}
-	raw, err = json.Marshal(doc)
-	require.NoError(t, err)
+	raw, err = reftest.ClonesInherit(raw)
+	require.NoError(t, err, lxc)
 	cfg, err := config.LoadBytes(hv, hvDoc, lxc, raw)
 	require.NoError(t, err, lxc)
 	if cfg.NvidiaDriverVersion == "" {

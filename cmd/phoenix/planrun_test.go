@@ -17,6 +17,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/internal/pve"
+	"github.com/phoenix-hypervisor/phoenix/internal/reftest"
 )
 
 // TestPlanEqualsRunOnFakePct is issue 9's proof at the pct level: on the
@@ -42,7 +43,8 @@ func TestPlanEqualsRunOnFakePct(t *testing.T) {
 			lxc := filepath.Join(t.TempDir(), "phoenix_lxc_configs.json")
 			data, err := os.ReadFile(c.lxc)
 			require.NoError(t, err)
-			data = clonesInherit(t, data)
+			data, err = reftest.ClonesInherit(data)
+			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(lxc, data, 0o644))
 			dir := t.TempDir()
 			vars := map[string]string{
@@ -102,24 +104,6 @@ func planRunConfigs(t *testing.T) []planRunConfig {
 var appScriptRE = regexp.MustCompile(`"application_script"\s*:\s*"([^"/]+)"`)
 
 // changeMemory is the lxc config with the lowest CTID's memory_mb raised.
-// clonesInherit drops unprivileged from the clones: they inherit it anyway
-// (pct clone copies it), and v05's privileged clones of unprivileged
-// templates are a config error.
-func clonesInherit(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal(data, &doc))
-	for _, e := range doc["lxc_configs"].(map[string]any) {
-		entry := e.(map[string]any)
-		if entry["clone_from_ctid"] != nil || entry["clone_from_template_ctid"] != nil {
-			delete(entry, "unprivileged")
-		}
-	}
-	out, err := json.Marshal(doc)
-	require.NoError(t, err)
-	return out
-}
-
 func changeMemory(t *testing.T, data []byte) []byte {
 	t.Helper()
 	var doc map[string]any

@@ -2,7 +2,6 @@ package config
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,25 +14,24 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/dryrun"
+	"github.com/phoenix-hypervisor/phoenix/internal/reftest"
 )
 
 const originals = "testdata/original-configs"
 
 // versionFiles returns the hypervisor file ("" when the version has none)
 // and the LXC file of one reference version directory, as it loads: v05
-// with unprivileged dropped from its privileged clones (901, 903 and
-// those cloned from them; see TestV05PrivilegedClonesOfAnUnprivilegedTemplate).
+// with unprivileged dropped from its clones (reftest.ClonesInherit; see
+// TestV05PrivilegedClonesOfAnUnprivilegedTemplate).
 func versionFiles(t *testing.T, prefix string) (string, string) {
 	t.Helper()
 	hv, lxc := originalFiles(t, prefix)
 	if prefix != "v05" {
 		return hv, lxc
 	}
-	doc := readJSON(t, lxc)
-	for _, id := range []string{"901", "903", "920", "950"} {
-		delete(doc["lxc_configs"].(map[string]any)[id].(map[string]any), "unprivileged")
-	}
-	b, err := json.Marshal(doc)
+	data, err := os.ReadFile(lxc)
+	require.NoError(t, err)
+	b, err := reftest.ClonesInherit(data)
 	require.NoError(t, err)
 	fixed := filepath.Join(t.TempDir(), "phoenix_lxc_configs.json")
 	require.NoError(t, os.WriteFile(fixed, b, 0o644))

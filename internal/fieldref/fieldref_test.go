@@ -1,7 +1,6 @@
 package fieldref
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/phoenix-hypervisor/phoenix/engine"
 	"github.com/phoenix-hypervisor/phoenix/engine/config"
+	"github.com/phoenix-hypervisor/phoenix/internal/reftest"
 )
 
 const root = "../.."
@@ -84,7 +84,9 @@ func TestEveryReferenceFieldIsAppliedOrReported(t *testing.T) {
 				// v05's privileged clones of unprivileged templates are a
 				// config error (engine/config TestV05…); its fields are
 				// still walked.
-				cfg, err = config.LoadBytes(hv, mustRead(t, hv), lxc, clonesInherit(t, mustRead(t, lxc)))
+				fixed, ferr := reftest.ClonesInherit(mustRead(t, lxc))
+				require.NoError(t, ferr)
+				cfg, err = config.LoadBytes(hv, mustRead(t, hv), lxc, fixed)
 			}
 			require.NoError(t, err)
 			var reports []string
@@ -140,20 +142,4 @@ func mustRead(t *testing.T, file string) []byte {
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	return b
-}
-
-// clonesInherit drops unprivileged from the clones: they inherit it anyway.
-func clonesInherit(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal(data, &doc))
-	for _, e := range doc["lxc_configs"].(map[string]any) {
-		entry := e.(map[string]any)
-		if entry["clone_from_ctid"] != nil || entry["clone_from_template_ctid"] != nil {
-			delete(entry, "unprivileged")
-		}
-	}
-	out, err := json.Marshal(doc)
-	require.NoError(t, err)
-	return out
 }
