@@ -383,6 +383,13 @@ func (b *Backend) Start(ctx context.Context, ctid int) error {
 	case st.Running:
 		return fmt.Errorf("start %d: CT %d already running", ctid, ctid)
 	}
+	if c, err := readConf(b.confPath(ctid)); err == nil {
+		if uid, gid, ok := mappedRoot(c); ok {
+			if err := checkReachable(ctid, b.dir(ctid), uid, gid); err != nil {
+				return err
+			}
+		}
+	}
 	logf := filepath.Join(b.dir(ctid), "start.log")
 	_ = os.Remove(logf)
 	if _, err := b.run(ctx, nil, "lxc-start", "-n", b.name(ctid), "-P", b.path, "-d", "-o", logf, "-l", "ERROR"); err != nil {

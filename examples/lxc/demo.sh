@@ -24,6 +24,9 @@ if [ ! -x "$phoenix" ]; then
 fi
 
 work="$(mktemp -d /tmp/phoenix-lxc-demo.XXXXXX)"
+# mktemp makes it 0700; the unprivileged containers' root (host uid 100000)
+# must be able to enter it to reach its rootfs.
+chmod 0711 "$work"
 lxcpath="$work/lxc"
 export PHOENIX_LXC_PATH="$lxcpath" PHOENIX_LXC_NETWORK=none
 
