@@ -4,33 +4,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
+
+	"github.com/phoenix-hypervisor/phoenix/internal/pve"
 )
 
 // mappedRoot is the host uid and gid the container's root runs as: what
 // its lxc.idmap lines map container id 0 to. ok is false for a container
 // without maps (privileged: root is the host's root).
 func mappedRoot(c *lxcConf) (uid, gid uint32, ok bool) {
-	var haveU, haveG bool
+	var maps []pve.IDMap
 	for _, v := range c.Get("lxc.idmap") {
-		f := strings.Fields(v) // "u 0 100000 65536"
-		if len(f) != 4 || f[1] != "0" {
-			continue
-		}
-		host, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "u":
-			uid, haveU = uint32(host), true
-		case "g":
-			gid, haveG = uint32(host), true
+		if m, err := pve.ParseIDMap(v); err == nil {
+			maps = append(maps, m)
 		}
 	}
-	return uid, gid, haveU && haveG
+	if len(maps) == 0 {
+		return 0, 0, false
+	}
+	return uint32(pve.HostID(maps, "u", 0, true)), uint32(pve.HostID(maps, "g", 0, true)), true
 }
 
 // checkReachable fails when a container whose root is mapped to host
@@ -45,10 +37,10 @@ func checkReachable(ctid int, dir string, uid, gid uint32) error {
 		if err != nil {
 			return fmt.Errorf("start %d: %w", ctid, err)
 		}
-		if !searchable(fi, uid, gid) {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && !searchable(fi.Mode().Perm(), st, uid, gid) {
 			return fmt.Errorf("start %d: CT %d's root runs as host uid %d (its id map), which cannot enter %s (mode %04o, owner %d): "+
 				"make it reachable with chmod o+x %s, or keep the LXC path (PHOENIX_LXC_PATH) under directories it can enter",
-				ctid, ctid, uid, d, fi.Mode().Perm(), ownerOf(fi), d)
+				ctid, ctid, uid, d, fi.Mode().Perm(), st.Uid, d)
 		}
 		if d == filepath.Dir(d) {
 			return nil
@@ -56,15 +48,11 @@ func checkReachable(ctid int, dir string, uid, gid uint32) error {
 	}
 }
 
-// searchable reports whether uid:gid may enter the directory fi, by its
-// mode bits (ACLs, which LXC also suggests, are not read: a directory only
-// an ACL opens is reported, and its chmod hint still applies).
-func searchable(fi os.FileInfo, uid, gid uint32) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return true // not a Unix stat: nothing to judge by
-	}
-	perm := fi.Mode().Perm()
+// searchable reports whether uid:gid may enter a directory of mode perm
+// and owner st, by its mode bits (ACLs, which LXC also suggests, are not
+// read: a directory only an ACL opens is reported, and its chmod hint
+// still applies).
+func searchable(perm os.FileMode, st *syscall.Stat_t, uid, gid uint32) bool {
 	switch {
 	case st.Uid == uid:
 		return perm&0o100 != 0
@@ -73,11 +61,4 @@ func searchable(fi os.FileInfo, uid, gid uint32) bool {
 	default:
 		return perm&0o001 != 0
 	}
-}
-
-func ownerOf(fi os.FileInfo) uint32 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return st.Uid
-	}
-	return 0
 }

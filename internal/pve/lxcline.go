@@ -1,8 +1,10 @@
 package pve
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -103,7 +105,7 @@ func CompleteIDMaps(mapped []IDMap) ([]IDMap, error) {
 				ranges = append(ranges, m)
 			}
 		}
-		sortIDMaps(ranges)
+		slices.SortStableFunc(ranges, func(a, b IDMap) int { return cmp.Compare(a.CT, b.CT) })
 		next := 0
 		for _, m := range ranges {
 			switch {
@@ -127,14 +129,6 @@ func CompleteIDMaps(mapped []IDMap) ([]IDMap, error) {
 		}
 	}
 	return out, nil
-}
-
-func sortIDMaps(ms []IDMap) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && ms[j].CT < ms[j-1].CT; j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
 }
 
 // ParseIDMap reads an lxc.idmap value ("u 0 100000 65536").
